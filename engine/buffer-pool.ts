@@ -1,0 +1,113 @@
+/**
+ * Reuses GPU buffers by size class and usage, so a training step allocates nothing once warm.
+ *
+ * Sizes are rounded up to one of four classes per power of two (at most 25% slack), so a tensor
+ * of a slightly different size can still reuse a buffer. A released buffer remembers the
+ * submission epoch it was last used in: the runtime must not `writeBuffer` into it before that
+ * work is submitted (queue writes jump ahead of unsubmitted commands).
+ */
+
+export interface PoolStats {
+  /** Buffers handed out and not yet released. */
+  liveBuffers: number;
+  /** Bytes of those buffers (their size class, not the bytes asked for). */
+  liveBytes: number;
+  /** Released buffers kept for reuse. */
+  pooledBuffers: number;
+  pooledBytes: number;
+  /** Buffers ever created by the pool (grows only when reuse fails). */
+  createdBuffers: number;
+  /** Acquisitions served from the pool. */
+  reusedBuffers: number;
+  /** Highest liveBytes seen. */
+  peakLiveBytes: number;
+}
+
+export interface PooledBuffer {
+  readonly buffer: GPUBuffer;
+  readonly byteSize: number;
+  readonly usage: GPUBufferUsageFlags;
+  /** Submission epoch of the last command that referenced the buffer. */
+  lastUseEpoch: number;
+}
+
+const MIN_CLASS_BYTES = 256;
+
+/** Smallest size class holding `bytes`: 256 B, then 4 steps per octave (1, 1.25, 1.5, 1.75 × 2^k). */
+export function sizeClass(bytes: number): number {
+  if (bytes <= MIN_CLASS_BYTES) return MIN_CLASS_BYTES;
+  const octave = 2 ** Math.floor(Math.log2(bytes));
+  const step = octave / 4;
+  const rounded = Math.ceil(bytes / step) * step;
+  // Keep every size a multiple of 16 bytes (vec4 access, copy alignment).
+  return Math.ceil(rounded / 16) * 16;
+}
+
+export class BufferPool {
+  private readonly free = new Map<string, PooledBuffer[]>();
+  private readonly live = new Set<PooledBuffer>();
+  private stats: PoolStats = {
+    liveBuffers: 0,
+    liveBytes: 0,
+    pooledBuffers: 0,
+    pooledBytes: 0,
+    createdBuffers: 0,
+    reusedBuffers: 0,
+    peakLiveBytes: 0,
+  };
+
+  constructor(private readonly device: GPUDevice) {}
+
+  acquire(bytes: number, usage: GPUBufferUsageFlags): PooledBuffer {
+    const byteSize = sizeClass(bytes);
+    const key = `${usage}:${byteSize}`;
+    let entry = this.free.get(key)?.pop();
+    if (entry) {
+      this.stats.pooledBuffers--;
+      this.stats.pooledBytes -= byteSize;
+      this.stats.reusedBuffers++;
+    } else {
+      const buffer = this.device.createBuffer({ size: byteSize, usage });
+      entry = { buffer, byteSize, usage, lastUseEpoch: -1 };
+      this.stats.createdBuffers++;
+    }
+    this.live.add(entry);
+    this.stats.liveBuffers++;
+    this.stats.liveBytes += byteSize;
+    this.stats.peakLiveBytes = Math.max(this.stats.peakLiveBytes, this.stats.liveBytes);
+    return entry;
+  }
+
+  release(entry: PooledBuffer): void {
+    if (!this.live.delete(entry)) throw new Error('BufferPool.release: buffer is not live (released twice?)');
+    this.stats.liveBuffers--;
+    this.stats.liveBytes -= entry.byteSize;
+    const key = `${entry.usage}:${entry.byteSize}`;
+    let list = this.free.get(key);
+    if (!list) this.free.set(key, (list = []));
+    list.push(entry);
+    this.stats.pooledBuffers++;
+    this.stats.pooledBytes += entry.byteSize;
+  }
+
+  /** Destroy every pooled (free) buffer, returning its memory to the device. */
+  purge(): void {
+    for (const list of this.free.values()) for (const entry of list) entry.buffer.destroy();
+    this.free.clear();
+    this.stats.pooledBuffers = 0;
+    this.stats.pooledBytes = 0;
+  }
+
+  /** Destroy everything, live buffers included (the device is going away). */
+  destroyAll(): void {
+    this.purge();
+    for (const entry of this.live) entry.buffer.destroy();
+    this.live.clear();
+    this.stats.liveBuffers = 0;
+    this.stats.liveBytes = 0;
+  }
+
+  getStats(): PoolStats {
+    return { ...this.stats };
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * One way to get a WebGPU adapter and device, in Node (Dawn's `webgpu` package) and in the
+ * browser (`navigator.gpu`), with a report of what was found and a clear error when nothing was.
+ */
+
+export interface AdapterReport {
+  /** `node (dawn)` or `browser`. */
+  runtime: 'node (dawn)' | 'browser';
+  /** The graphics API underneath, as far as it can be known (Dawn uses Vulkan on Linux). */
+  backend: string;
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for software adapters such as lavapipe or SwiftShader. */
+  isFallbackAdapter: boolean;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+export interface GpuHandle {
+  /** The GPU instance. Keep it referenced: Dawn's instance must outlive its devices (it is GC'd otherwise). */
+  gpu: GPU;
+  adapter: GPUAdapter;
+  device: GPUDevice;
+  report: AdapterReport;
+}
+
+export interface RequestGpuOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Dawn toggles / options for Node, e.g. `['backend=vulkan']`. Ignored in the browser. */
+  dawnOptions?: string[];
+}
+
+/** No WebGPU adapter could be had; the message says what to install or enable. */
+export class NoWebGPUAdapterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoWebGPUAdapterError';
+  }
+}
+
+const LINUX_HINT =
+  'On Debian/Ubuntu without a GPU, install a CPU Vulkan driver that Dawn accepts: Mesa lavapipe 24+ ' +
+  '(Debian bookworm: `apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1`, after adding the ' +
+  'bookworm-backports suite), or run `bash scripts/setup.sh`, which does this. Bookworm\'s own Mesa 22.3 is too old ' +
+  'for Dawn. SwiftShader also works: set VK_ICD_FILENAMES to its vk_swiftshader_icd.json.';
+
+/** Limits worth raising to the adapter's maximum: large activations and many bindings per kernel. */
+const RAISED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+function isNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+function nodeBackendName(): string {
+  switch (process.platform) {
+    case 'linux':
+      return 'vulkan';
+    case 'darwin':
+      return 'metal';
+    case 'win32':
+      return 'd3d12';
+    default:
+      return 'unknown';
+  }
+}
+
+async function nodeGpu(dawnOptions: string[]): Promise<GPU> {
+  // Mesa's Vulkan loader warns on every start without it.
+  if (!process.env.XDG_RUNTIME_DIR) {
+    const { tmpdir } = await import('node:os');
+    const { mkdirSync } = await import('node:fs');
+    const dir = `${tmpdir()}/petseg-xdg-${process.getuid?.() ?? 0}`;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    process.env.XDG_RUNTIME_DIR = dir;
+  }
+  // A variable specifier keeps browser bundlers from trying to resolve the Node-only package.
+  const specifier = 'webgpu';
+  let dawn: { create(options: string[]): GPU; globals: Record<string, unknown> };
+  try {
+    dawn = (await import(/* @vite-ignore */ specifier)) as typeof dawn;
+  } catch (err) {
+    throw new NoWebGPUAdapterError(
+      `The 'webgpu' package (Dawn for Node) could not be loaded: ${(err as Error).message}. ` +
+        'Run `npm ci` (or `bash scripts/setup.sh`) in the project folder.',
+    );
+  }
+  // Dawn's classes (GPUBufferUsage, ...) must be global for code written against the browser API.
+  for (const [name, value] of Object.entries(dawn.globals)) {
+    if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
+  }
+  return dawn.create(dawnOptions);
+}
+
+/** Acquire an adapter and a device with raised limits, or throw NoWebGPUAdapterError. */
+export async function requestGpu(options: RequestGpuOptions = {}): Promise<GpuHandle> {
+  const browserGpu = typeof navigator !== 'undefined' ? (navigator as Navigator).gpu : undefined;
+  let gpu: GPU;
+  let runtime: AdapterReport['runtime'];
+  if (browserGpu) {
+    gpu = browserGpu;
+    runtime = 'browser';
+  } else if (isNode()) {
+    gpu = await nodeGpu(options.dawnOptions ?? []);
+    runtime = 'node (dawn)';
+  } else {
+    throw new NoWebGPUAdapterError(
+      'This browser has no WebGPU (navigator.gpu is missing). Use a recent Chrome, Edge or Firefox, ' +
+        'or start Chromium with --enable-unsafe-webgpu.',
+    );
+  }
+
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    const where =
+      runtime === 'browser'
+        ? 'The browser exposes navigator.gpu but gave no adapter: WebGPU may be disabled or blocklisted for this GPU ' +
+          '(try chrome://gpu, or --enable-unsafe-webgpu).'
+        : process.platform === 'linux'
+          ? `Dawn found no Vulkan device. ${LINUX_HINT}`
+          : 'Dawn found no usable GPU driver on this machine.';
+    throw new NoWebGPUAdapterError(`No WebGPU adapter. ${where}`);
+  }
+
+  const requiredLimits: Record<string, number> = {};
+  const adapterLimits = adapter.limits as unknown as Record<string, number>;
+  for (const name of RAISED_LIMITS) {
+    if (typeof adapterLimits[name] === 'number') requiredLimits[name] = adapterLimits[name];
+  }
+  const device = await adapter.requestDevice({ requiredLimits });
+
+  const info = adapter.info;
+  const limits: Record<string, number> = {};
+  const deviceLimits = device.limits as unknown as Record<string, number>;
+  for (const name in deviceLimits) {
+    if (typeof deviceLimits[name] === 'number') limits[name] = deviceLimits[name];
+  }
+  const report: AdapterReport = {
+    runtime,
+    backend: runtime === 'browser' ? 'browser-managed' : nodeBackendName(),
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    features: [...adapter.features].map(String).sort(),
+    limits,
+  };
+  return { gpu, adapter, device, report };
+}
+
+/** One line naming the adapter, e.g. for logs. */
+export function describeAdapter(report: AdapterReport): string {
+  const name = report.description || `${report.vendor} ${report.device}`.trim() || 'unknown adapter';
+  return `${name} [${report.runtime}, ${report.backend}${report.isFallbackAdapter ? ', software' : ''}]`;
+}

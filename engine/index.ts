@@ -1,0 +1,43 @@
+/**
+ * petseg/engine — GPU tensors on WebGPU with a tape-based autograd.
+ *
+ * ```ts
+ * import { init, randn, tidy } from 'petseg/engine';
+ * await init();
+ * const w = randn([3, 1], { seed: 0, requiresGrad: true });
+ * const loss = tidy(() => x.matmul(w).sub(y).relu().mean());
+ * loss.backward();
+ * console.log(await w.grad!.toArray());
+ * ```
+ */
+export { init, getRuntime, shutdown, Runtime, type RuntimeStats, type Dispatch } from './runtime.js';
+export { requestGpu, describeAdapter, NoWebGPUAdapterError, type AdapterReport, type GpuHandle, type RequestGpuOptions } from './device.js';
+export { BufferPool, sizeClass, type PoolStats, type PooledBuffer } from './buffer-pool.js';
+export { Tensor, Storage, isTensor, type TensorOptions } from './tensor.js';
+export { backward, noGrad, isGradEnabled, needsGrad, record, GraphNode, type BackwardFn, type BackwardOptions } from './autograd.js';
+export { tidy, keep, untracked } from './scope.js';
+export { Generator, manualSeed, defaultGenerator } from './random.js';
+export { tensor, scalar, full, zeros, ones, randn, rand, type RandomOptions } from './ops/creation.js';
+export { add, sub, rsub, mul, div, neg, relu, sigmoid, exp, log, clone, expandTo, assign } from './ops/elementwise.js';
+export { sum, mean, sumTo } from './ops/reduce.js';
+export { reshape, concat, narrow, split } from './ops/layout.js';
+export { matmul } from './ops/matmul.js';
+export * as shapes from './shape.js';
+
+import { getRuntime } from './runtime.js';
+import type { RuntimeStats } from './runtime.js';
+
+/** Allocator and execution statistics of the current runtime (live/pooled bytes, buffers created, ...). */
+export function memoryStats(): RuntimeStats {
+  return getRuntime().stats();
+}
+
+/** Submit all recorded GPU work now (e.g. at the end of a training step). */
+export function flush(): void {
+  getRuntime().flush();
+}
+
+/** Submit and wait for the GPU to finish. */
+export async function sync(): Promise<void> {
+  await getRuntime().sync();
+}

@@ -1,0 +1,275 @@
+/**
+ * The runtime owns the device, the buffer pool, the pipeline cache and the command encoder.
+ *
+ * Dispatches are recorded into one open compute pass and submitted together at readback, at
+ * `flush()` (step end) or after {@link AUTO_FLUSH_DISPATCHES} dispatches — not once per op.
+ */
+import { BufferPool, type PoolStats, type PooledBuffer } from './buffer-pool.js';
+import { describeAdapter, requestGpu, type AdapterReport, type GpuHandle, type RequestGpuOptions } from './device.js';
+import type { KernelSpec } from '../kernels/kernel.js';
+
+/** Usage of every tensor buffer: read/written by kernels, copied for readback and upload. */
+export const TENSOR_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
+const STAGING_USAGE = 0x1 /* MAP_READ */ | 0x8; /* COPY_DST */
+const UNIFORM_USAGE = 0x40; /* UNIFORM */
+const MAP_MODE_READ = 0x1;
+
+/** Bound on the commands held back in one encoder, so the GPU starts on long graphs early. */
+const AUTO_FLUSH_DISPATCHES = 1024;
+/** Bound on cached parameter blocks (they are tiny; shapes repeat every step). */
+const MAX_UNIFORMS = 8192;
+
+export interface Dispatch {
+  kernel: KernelSpec;
+  inputs: PooledBuffer[];
+  outputs: PooledBuffer[];
+  /** u32 words of the kernel's parameter block, if it has one. */
+  params?: ArrayLike<number>;
+  workgroups: [number, number, number];
+}
+
+export interface RuntimeStats extends PoolStats {
+  pipelines: number;
+  dispatches: number;
+  submits: number;
+  uniformBlocks: number;
+}
+
+export class Runtime {
+  readonly pool: BufferPool;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly uniforms = new Map<string, GPUBuffer>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingCommands = 0;
+  /** Increments at every submit; buffers used since the last submit carry the current value. */
+  private epoch = 0;
+  private dispatchCount = 0;
+  private submitCount = 0;
+  private deviceError: Error | null = null;
+  private destroyed = false;
+
+  readonly device: GPUDevice;
+  readonly adapterReport: AdapterReport;
+  /** Held so the GPU instance and adapter live as long as the device. */
+  readonly handle: GpuHandle;
+
+  constructor(handle: GpuHandle) {
+    this.handle = handle;
+    this.device = handle.device;
+    this.adapterReport = handle.report;
+    const device = handle.device;
+    this.pool = new BufferPool(device);
+    device.addEventListener('uncapturederror', (event) => {
+      const message = (event as GPUUncapturedErrorEvent).error.message;
+      this.deviceError ??= new Error(`WebGPU error: ${message}`);
+    });
+    void device.lost.then((info) => {
+      if (!this.destroyed) this.deviceError ??= new Error(`WebGPU device lost: ${info.message} (${info.reason})`);
+    });
+  }
+
+  get adapterName(): string {
+    return describeAdapter(this.adapterReport);
+  }
+
+  /** A buffer for `bytes` of tensor data (contents undefined). */
+  allocate(bytes: number): PooledBuffer {
+    return this.pool.acquire(Math.max(bytes, 4), TENSOR_USAGE);
+  }
+
+  release(entry: PooledBuffer): void {
+    this.pool.release(entry);
+  }
+
+  private pipeline(kernel: KernelSpec): GPUComputePipeline {
+    const cacheKey = `${kernel.name}|${kernel.key}`;
+    let pipeline = this.pipelines.get(cacheKey);
+    if (!pipeline) {
+      const module = this.device.createShaderModule({ label: cacheKey, code: kernel.source() });
+      pipeline = this.device.createComputePipeline({
+        label: cacheKey,
+        layout: 'auto',
+        compute: { module, entryPoint: 'main' },
+      });
+      this.pipelines.set(cacheKey, pipeline);
+    }
+    return pipeline;
+  }
+
+  private uniform(words: ArrayLike<number>): GPUBuffer {
+    const data = Uint32Array.from(words);
+    const key = data.join(',');
+    let buffer = this.uniforms.get(key);
+    if (!buffer) {
+      if (this.uniforms.size >= MAX_UNIFORMS) this.dropUniforms();
+      // Immutable once written, so no ordering hazard with queued work: written at creation.
+      buffer = this.device.createBuffer({
+        size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
+        usage: UNIFORM_USAGE,
+        mappedAtCreation: true,
+      });
+      new Uint32Array(buffer.getMappedRange()).set(data);
+      buffer.unmap();
+      this.uniforms.set(key, buffer);
+    }
+    return buffer;
+  }
+
+  private dropUniforms(): void {
+    // Blocks may be referenced by unsubmitted commands: submit them before destroying.
+    this.flush();
+    for (const buffer of this.uniforms.values()) buffer.destroy();
+    this.uniforms.clear();
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    this.pass ??= this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): GPUCommandEncoder {
+    this.pass?.end();
+    this.pass = null;
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  dispatch(d: Dispatch): void {
+    this.checkAlive();
+    const pipeline = this.pipeline(d.kernel);
+    const entries: GPUBindGroupEntry[] = [];
+    let binding = 0;
+    for (const b of [...d.inputs, ...d.outputs]) {
+      b.lastUseEpoch = this.epoch;
+      entries.push({ binding: binding++, resource: { buffer: b.buffer, size: b.byteSize } });
+    }
+    if (d.params) entries.push({ binding: binding++, resource: { buffer: this.uniform(d.params) } });
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+    this.dispatchCount++;
+    if (++this.pendingCommands >= AUTO_FLUSH_DISPATCHES) this.flush();
+  }
+
+  /** Copy host data into a buffer, after any queued work that still reads the buffer's old contents. */
+  upload(entry: PooledBuffer, data: Float32Array, byteOffset = 0): void {
+    this.checkAlive();
+    if (entry.lastUseEpoch === this.epoch && this.pendingCommands > 0) this.flush();
+    this.device.queue.writeBuffer(entry.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Copy `bytes` between tensor buffers, in order with the dispatches around it. */
+  copy(src: PooledBuffer, dst: PooledBuffer, bytes: number): void {
+    this.checkAlive();
+    src.lastUseEpoch = this.epoch;
+    dst.lastUseEpoch = this.epoch;
+    this.endPass().copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, Math.ceil(bytes / 4) * 4);
+    this.pendingCommands++;
+  }
+
+  /** Submit everything recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    const commands = this.encoder.finish();
+    this.encoder = null;
+    this.device.queue.submit([commands]);
+    this.pendingCommands = 0;
+    this.epoch++;
+    this.submitCount++;
+  }
+
+  /** Submit and wait until the GPU has finished everything submitted. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwDeviceError();
+  }
+
+  /** Read `bytes` from the start of a tensor buffer (submits pending work first). */
+  async read(entry: PooledBuffer, bytes: number): Promise<Float32Array> {
+    this.checkAlive();
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.pool.acquire(size, STAGING_USAGE);
+    entry.lastUseEpoch = this.epoch;
+    this.endPass().copyBufferToBuffer(entry.buffer, 0, staging.buffer, 0, size);
+    this.pendingCommands++;
+    this.flush();
+    try {
+      await staging.buffer.mapAsync(MAP_MODE_READ, 0, size);
+      const out = new Float32Array(bytes / 4);
+      out.set(new Float32Array(staging.buffer.getMappedRange(0, size), 0, bytes / 4));
+      staging.buffer.unmap();
+      return out;
+    } catch (err) {
+      this.throwDeviceError();
+      throw err;
+    } finally {
+      this.pool.release(staging);
+      this.throwDeviceError();
+    }
+  }
+
+  stats(): RuntimeStats {
+    return {
+      ...this.pool.getStats(),
+      pipelines: this.pipelines.size,
+      dispatches: this.dispatchCount,
+      submits: this.submitCount,
+      uniformBlocks: this.uniforms.size,
+    };
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.flush();
+    this.destroyed = true;
+    this.pool.destroyAll();
+    for (const buffer of this.uniforms.values()) buffer.destroy();
+    this.uniforms.clear();
+    this.device.destroy();
+  }
+
+  private checkAlive(): void {
+    if (this.destroyed) throw new Error('petseg runtime was destroyed; call init() again');
+    this.throwDeviceError();
+  }
+
+  private throwDeviceError(): void {
+    if (this.deviceError) {
+      const err = this.deviceError;
+      this.deviceError = null;
+      throw err;
+    }
+  }
+}
+
+let current: Runtime | null = null;
+let pending: Promise<Runtime> | null = null;
+
+/** Acquire the WebGPU device (once) and make it the engine's runtime. */
+export async function init(options: RequestGpuOptions = {}): Promise<Runtime> {
+  if (current) return current;
+  pending ??= requestGpu(options).then((handle) => (current = new Runtime(handle)));
+  try {
+    return await pending;
+  } finally {
+    pending = null;
+  }
+}
+
+/** The runtime made by {@link init}; throws if there is none yet. */
+export function getRuntime(): Runtime {
+  if (!current) throw new Error('petseg: no WebGPU runtime yet — call `await init()` before creating tensors.');
+  return current;
+}
+
+/** Destroy the runtime and its device; tensors made on it become unusable. */
+export function shutdown(): void {
+  current?.destroy();
+  current = null;
+}

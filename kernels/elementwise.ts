@@ -1,0 +1,96 @@
+/**
+ * Elementwise map over one or two inputs with NumPy broadcasting, one kernel per (op, arity,
+ * rank). Launch layout: 256 invocations per workgroup, one output element per invocation, 2-D
+ * grid for more than 65535 workgroups. Inputs whose shape equals the output's are read at the
+ * output index; broadcast inputs through strides (0 on broadcast dims) in the parameter block.
+ */
+import { MAX_RANK } from '../engine/shape.js';
+import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
+
+/** Body of `fn op(a: f32, b: f32, s: f32) -> f32` for each op; `s` is the scalar operand. */
+const OP_BODIES = {
+  copy: 'return a;',
+  neg: 'return -a;',
+  relu: 'return max(a, 0.0);',
+  // exp of a non-positive number only, so large |a| saturates instead of overflowing.
+  sigmoid: 'let e = exp(-abs(a)); return select(e / (1.0 + e), 1.0 / (1.0 + e), a >= 0.0);',
+  exp: 'return exp(a);',
+  log: 'return log(a);',
+  addScalar: 'return a + s;',
+  subScalar: 'return a - s;',
+  rsubScalar: 'return s - a;',
+  mulScalar: 'return a * s;',
+  divScalar: 'return a / s;',
+  add: 'return a + b;',
+  sub: 'return a - b;',
+  mul: 'return a * b;',
+  div: 'return a / b;',
+  // Gradient of relu: the incoming gradient where the input was positive (PyTorch: 0 at 0).
+  reluBackward: 'return select(0.0, a, b > 0.0);',
+  // Gradient of sigmoid from its output y: g * y * (1 - y).
+  sigmoidBackward: 'return a * b * (1.0 - b);',
+} as const;
+
+export type ElementwiseOp = keyof typeof OP_BODIES;
+
+export const UNARY_OPS = ['copy', 'neg', 'relu', 'sigmoid', 'exp', 'log', 'addScalar', 'subScalar', 'rsubScalar', 'mulScalar', 'divScalar'] as const;
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'reluBackward', 'sigmoidBackward'] as const;
+
+const WORKGROUP = 256;
+
+function packDims(values: readonly number[]): number[] {
+  const out = new Array<number>(MAX_RANK).fill(0);
+  values.forEach((v, i) => (out[i] = v));
+  return out;
+}
+
+/**
+ * @param rank 0 when every input has the output's shape (flat indexing), else the output rank.
+ */
+export function elementwiseKernel(op: ElementwiseOp, arity: 1 | 2, rank: number): KernelSpec {
+  return {
+    name: 'elementwise',
+    key: `${op}/${arity}/${rank}`,
+    source: () => {
+      const dim = (field: string, d: number) => `p.${field}[${d >> 2}][${d & 3}]`;
+      const index: string[] = [];
+      if (rank === 0) {
+        index.push('let ia = i;', arity === 2 ? 'let ib = i;' : '');
+      } else {
+        index.push('var rem = i;', 'var ia = 0u;', 'var ib = 0u;');
+        for (let d = rank - 1; d >= 0; d--) {
+          index.push(
+            `{ let c = rem % ${dim('shape', d)}; rem = rem / ${dim('shape', d)}; ia += c * ${dim('sa', d)};` +
+              (arity === 2 ? ` ib += c * ${dim('sb', d)}; }` : ' }'),
+          );
+        }
+      }
+      const b = arity === 2;
+      return /* wgsl */ `
+struct Params { n: u32, s: u32, pad0: u32, pad1: u32, shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2> }
+@group(0) @binding(0) var<storage, read> A: array<f32>;
+${b ? '@group(0) @binding(1) var<storage, read> B: array<f32>;' : ''}
+@group(0) @binding(${b ? 2 : 1}) var<storage, read_write> O: array<f32>;
+@group(0) @binding(${b ? 3 : 2}) var<uniform> p: Params;
+
+fn op(a: f32, b: f32, s: f32) -> f32 { ${OP_BODIES[op]} }
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (i >= p.n) { return; }
+  ${index.join('\n  ')}
+  O[i] = op(A[ia], ${b ? 'B[ib]' : '0.0'}, bitcast<f32>(p.s));
+}`;
+    },
+  };
+}
+
+/** Parameter block: element count, scalar, output shape, input strides. */
+export function elementwiseParams(n: number, scalar: number, shape: readonly number[], stridesA: readonly number[], stridesB: readonly number[] = []): number[] {
+  return [n, f32Bits(scalar), 0, 0, ...packDims(shape), ...packDims(stridesA), ...packDims(stridesB)];
+}
+
+export function elementwiseGrid(n: number): [number, number, number] {
+  return grid(Math.ceil(n / WORKGROUP));
+}

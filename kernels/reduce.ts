@@ -1,0 +1,95 @@
+/**
+ * Sum over any set of axes (times a scale, so mean is the same kernel).
+ *
+ * The input is seen as kept dims × reduced dims, each with its own strides, so no transpose is
+ * needed. Launch layout: one workgroup of 256 invocations per (output element, chunk); each
+ * invocation strides over the chunk, then a shared-memory tree sums the 256 partials. When few
+ * outputs each reduce many elements (a full sum, per-channel bias gradients), the reduced range is
+ * cut into chunks whose partial sums a second launch of the same kernel adds up, so work stays
+ * linear and spread over many workgroups.
+ */
+import { MAX_RANK } from '../engine/shape.js';
+import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
+
+export const REDUCE_WORKGROUP = 256;
+/** Elements one workgroup reduces before the range is split into chunks. */
+export const REDUCE_CHUNK = 8192;
+
+export function reduceKernel(keptRank: number, redRank: number): KernelSpec {
+  return {
+    name: 'reduce-sum',
+    key: `${keptRank}/${redRank}`,
+    source: () => {
+      const dim = (field: string, d: number) => `p.${field}[${d >> 2}][${d & 3}]`;
+      const kept: string[] = ['var rem = o;', 'var base = 0u;'];
+      for (let d = keptRank - 1; d >= 0; d--) {
+        kept.push(`{ let c = rem % ${dim('keptShape', d)}; rem = rem / ${dim('keptShape', d)}; base += c * ${dim('keptStrides', d)}; }`);
+      }
+      const red: string[] = ['var rr = r;', 'var off = base;'];
+      for (let d = redRank - 1; d >= 0; d--) {
+        red.push(`{ let c = rr % ${dim('redShape', d)}; rr = rr / ${dim('redShape', d)}; off += c * ${dim('redStrides', d)}; }`);
+      }
+      return /* wgsl */ `
+struct Params {
+  outCount: u32, chunks: u32, chunkLength: u32, redCount: u32, scale: u32, pad0: u32, pad1: u32, pad2: u32,
+  keptShape: array<vec4u, 2>, keptStrides: array<vec4u, 2>, redShape: array<vec4u, 2>, redStrides: array<vec4u, 2>,
+}
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> O: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+var<workgroup> partial: array<f32, ${REDUCE_WORKGROUP}>;
+
+@compute @workgroup_size(${REDUCE_WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let g = ${LINEAR_GROUP_INDEX};
+  if (g >= p.outCount * p.chunks) { return; }
+  let o = g / p.chunks;
+  let start = (g % p.chunks) * p.chunkLength;
+  let end = min(start + p.chunkLength, p.redCount);
+  ${kept.join('\n  ')}
+  var acc = 0.0;
+  for (var r = start + lid; r < end; r += ${REDUCE_WORKGROUP}u) {
+    ${red.join('\n    ')}
+    acc += X[off];
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var width = ${REDUCE_WORKGROUP / 2}u; width > 0u; width = width / 2u) {
+    if (lid < width) { partial[lid] += partial[lid + width]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { O[g] = partial[0] * bitcast<f32>(p.scale); }
+}`;
+    },
+  };
+}
+
+function packDims(values: readonly number[]): number[] {
+  const out = new Array<number>(MAX_RANK).fill(0);
+  values.forEach((v, i) => (out[i] = v));
+  return out;
+}
+
+export interface ReducePlan {
+  keptShape: number[];
+  keptStrides: number[];
+  redShape: number[];
+  redStrides: number[];
+  chunks: number;
+  scale: number;
+}
+
+export function reduceParams(plan: ReducePlan): number[] {
+  const outCount = plan.keptShape.reduce((a, b) => a * b, 1);
+  const redCount = plan.redShape.reduce((a, b) => a * b, 1);
+  const chunkLength = Math.ceil(redCount / plan.chunks);
+  return [
+    outCount, plan.chunks, chunkLength, redCount, f32Bits(plan.scale), 0, 0, 0,
+    ...packDims(plan.keptShape), ...packDims(plan.keptStrides), ...packDims(plan.redShape), ...packDims(plan.redStrides),
+  ];
+}
+
+export function reduceGrid(outCount: number, chunks: number): [number, number, number] {
+  return grid(outCount * chunks);
+}
