@@ -105,7 +105,10 @@ export function resolveReshape(from: Shape, to: Shape): number[] {
   const unknown = to.filter((d) => d === -1).length;
   if (unknown > 1) throw new Error(`reshape to ${formatShape(to)}: only one dimension can be -1`);
   const known = sizeOf(to.filter((d) => d !== -1));
-  const out = to.map((d) => (d === -1 ? (known === 0 ? 0 : size / known) : d));
+  if (unknown === 1 && (known === 0 || size % known !== 0)) {
+    throw new Error(`cannot reshape ${formatShape(from)} (${size} elements) to ${formatShape(to)}`);
+  }
+  const out = to.map((d) => (d === -1 ? size / known : d));
   checkShape(out, 'reshape target');
   if (sizeOf(out) !== size) {
     throw new Error(`cannot reshape ${formatShape(from)} (${size} elements) to ${formatShape(to)}`);

@@ -1,0 +1,77 @@
+/**
+ * One helper checks an op on the GPU against the CPU reference: forward values, the gradient of
+ * every input through autograd, the reference backward against finite differences, and that no
+ * GPU memory is left behind once the tensors are disposed.
+ */
+import { expect } from 'vitest';
+import { Generator, memoryStats, tensor, tidy, type Tensor } from '../../engine/index.js';
+import { RefTensor, finiteDifferenceGrads, relativeError, type RefOp } from '../../engine/reference.js';
+import { formatShape, sizeOf } from '../../engine/shape.js';
+
+/** How inputs are sampled: `normal`, `positive` (log), `awayFromZero` (divisors). */
+export type Domain = 'normal' | 'positive' | 'awayFromZero';
+
+export interface OpCase {
+  label: string;
+  shapes: number[][];
+  gpu: (xs: Tensor[]) => Tensor;
+  ref: RefOp;
+  domains?: Domain[];
+}
+
+/** GPU (fp32) against the float64 reference. */
+export const GPU_TOLERANCE = 1e-5;
+/** Reference backward against central differences (both float64). */
+export const FD_TOLERANCE = 1e-6;
+/** Finite differences cost one forward per input element: only for small inputs. */
+const FD_MAX_ELEMENTS = 3000;
+
+export function sample(gen: Generator, n: number, domain: Domain = 'normal'): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = gen.nextNormal();
+    if (domain === 'positive') out[i] = 0.5 + 1.5 * gen.nextFloat();
+    else if (domain === 'awayFromZero') out[i] = (v < 0 ? -1 : 1) * (0.5 + 1.5 * gen.nextFloat());
+    else out[i] = v;
+  }
+  return out;
+}
+
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string): void {
+  const err = relativeError(actual, expected);
+  expect(err, `${what}: relative error ${err.toExponential(2)} > ${tolerance}`).toBeLessThanOrEqual(tolerance);
+}
+
+export async function checkOp(c: OpCase, seed = 0): Promise<void> {
+  const liveBefore = memoryStats().liveBytes;
+  const gen = new Generator(seed);
+  const hosts = c.shapes.map((s, i) => sample(gen, sizeOf(s), c.domains?.[i]));
+  const refs = hosts.map((h, i) => RefTensor.from(h, c.shapes[i]));
+  const xs = hosts.map((h, i) => tensor(h, c.shapes[i], { requiresGrad: true }));
+  const name = `${c.label} ${c.shapes.map(formatShape).join(' ')}`;
+
+  // Intermediates of composite cases are released here; the graph keeps what backward needs.
+  const out = tidy(() => c.gpu(xs));
+  const refOut = c.ref.forward(refs);
+  expect(out.shape, `${name}: output shape`).toEqual(refOut.shape);
+  expectClose(await out.toArray(), refOut.data, GPU_TOLERANCE, `${name} forward`);
+
+  const gHost = sample(gen, out.size);
+  const g = tensor(gHost, out.shape);
+  out.backward(g);
+  const gRef = RefTensor.from(gHost, refOut.shape);
+  const refGrads = c.ref.backward(refs, gRef);
+  for (let i = 0; i < xs.length; i++) {
+    expect(xs[i].grad, `${name}: input ${i} got no gradient`).not.toBeNull();
+    expect(xs[i].grad!.shape).toEqual(c.shapes[i]);
+    expectClose(await xs[i].grad!.toArray(), refGrads[i].data, GPU_TOLERANCE, `${name} grad of input ${i}`);
+  }
+
+  if (hosts.reduce((s, h) => s + h.length, 0) <= FD_MAX_ELEMENTS) {
+    const numeric = finiteDifferenceGrads(c.ref, refs, gRef);
+    numeric.forEach((n, i) => expectClose(refGrads[i].data, n.data, FD_TOLERANCE, `${name} reference grad ${i} vs finite differences`));
+  }
+
+  for (const t of [...xs, out, g]) t.dispose();
+  expect(memoryStats().liveBytes, `${name}: GPU memory left live after dispose`).toBe(liveBefore);
+}

@@ -1,0 +1,118 @@
+import { describe, expect, test } from 'vitest';
+import * as E from '../engine/index.js';
+import { sizeClass } from '../engine/buffer-pool.js';
+import { useGpu } from './helpers/gpu.js';
+
+useGpu();
+
+describe('buffer pool and scopes', () => {
+  test('size classes: 256 B minimum, at most 25% slack, multiples of 16', () => {
+    expect(sizeClass(1)).toBe(256);
+    expect(sizeClass(256)).toBe(256);
+    for (const n of [257, 1000, 4096, 4097, 123_457, 10_000_000]) {
+      const c = sizeClass(n);
+      expect(c).toBeGreaterThanOrEqual(n);
+      expect(c).toBeLessThanOrEqual(n * 1.25 + 16);
+      expect(c % 16).toBe(0);
+    }
+  });
+
+  test('disposed buffers are reused by size class', () => {
+    const before = E.memoryStats();
+    const a = E.zeros([1000]);
+    a.dispose();
+    const b = E.zeros([990]); // same class as 1000 floats
+    const after = E.memoryStats();
+    expect(after.createdBuffers - before.createdBuffers).toBeLessThanOrEqual(1);
+    expect(after.reusedBuffers).toBeGreaterThan(before.reusedBuffers);
+    b.dispose();
+    expect(E.memoryStats().liveBytes).toBe(before.liveBytes);
+  });
+
+  test('views share storage: the buffer returns to the pool with the last handle', async () => {
+    const before = E.memoryStats().liveBytes;
+    const a = E.zeros([4, 6]);
+    const v = a.reshape([24]);
+    a.dispose();
+    expect(E.memoryStats().liveBytes).toBeGreaterThan(before);
+    v.dispose();
+    expect(E.memoryStats().liveBytes).toBe(before);
+    await expect(a.toArray()).rejects.toThrow(/disposed/);
+  });
+
+  test('tidy disposes intermediates and keeps what it returns (nested)', () => {
+    const before = E.memoryStats().liveBuffers;
+    const kept = E.tidy(() => {
+      const a = E.ones([8]);
+      const inner = E.tidy(() => {
+        const t = a.add(1);
+        return { t, list: [t.mul(2)] };
+      });
+      const lost = inner.t.add(1);
+      expect(lost.isDisposed).toBe(false);
+      return [inner.list[0], E.keep(E.zeros([2]))];
+    });
+    expect(E.memoryStats().liveBuffers - before).toBe(2);
+    kept.forEach((t) => t.dispose());
+    expect(E.memoryStats().liveBuffers).toBe(before);
+  });
+
+  test('tidy rejects async functions and cleans up after a throw', () => {
+    const before = E.memoryStats().liveBuffers;
+    expect(() => E.tidy(() => Promise.resolve(1))).toThrow(/synchronous/);
+    expect(() =>
+      E.tidy(() => {
+        E.ones([3]);
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(E.memoryStats().liveBuffers).toBe(before);
+  });
+
+  test('disposing a loss without backward releases its whole graph', () => {
+    const before = E.memoryStats().liveBytes;
+    const w = E.randn([16, 16], { seed: 1, requiresGrad: true });
+    const loss = E.tidy(() => w.matmul(w).sigmoid().mean());
+    expect(E.memoryStats().liveBytes).toBeGreaterThan(before + 2 * 1024); // w, loss and saved tensors
+    loss.dispose();
+    w.dispose();
+    expect(E.memoryStats().liveBytes).toBe(before);
+  });
+
+  test('200 training steps keep live GPU memory flat (no leaks)', async () => {
+    const x = E.randn([32, 12], { seed: 2 });
+    const y = E.rand([32, 1], { seed: 3 });
+    const w1 = E.randn([12, 20], { seed: 4, std: 0.3, requiresGrad: true });
+    const b1 = E.zeros([20], { requiresGrad: true });
+    const w2 = E.randn([20, 1], { seed: 5, std: 0.3, requiresGrad: true });
+    const params = [w1, b1, w2];
+    const live: number[] = [];
+    const created: number[] = [];
+    let first = 0;
+    let last = 0;
+    for (let step = 0; step < 200; step++) {
+      const loss = E.tidy(() => x.matmul(w1).add(b1).relu().matmul(w2).sigmoid().sub(y).mul(2).exp().mean());
+      loss.backward();
+      E.noGrad(() =>
+        E.tidy(() => {
+          for (const p of params) {
+            p.assign(p.sub(p.grad!.mul(0.05)));
+            p.zeroGrad();
+          }
+        }),
+      );
+      if (step === 0) first = await loss.item();
+      if (step === 199) last = await loss.item();
+      loss.dispose();
+      E.flush();
+      live.push(E.memoryStats().liveBytes);
+      created.push(E.memoryStats().createdBuffers);
+    }
+    expect(last).toBeLessThan(first);
+    expect(new Set(live.slice(1)).size).toBe(1); // identical after the first step
+    expect(created[199]).toBe(created[2]); // the pool stops creating buffers
+    const stats = E.memoryStats();
+    expect(stats.submits).toBeGreaterThan(0);
+    expect(stats.dispatches / stats.submits).toBeGreaterThan(5); // many dispatches per submit
+  });
+});
