@@ -91,4 +91,3 @@ describe('no adapter', () => {
     expect(out).toMatch(/NoWebGPUAdapterError: No WebGPU adapter\. Dawn found no Vulkan device\..*mesa-vulkan-drivers/s);
   });
 });
-});
