@@ -1,0 +1,56 @@
+/** A small `--name value` / `--flag` parser with typed options, defaults, ranges and --help. */
+
+export interface OptionSpec {
+  type: 'number' | 'integer' | 'string' | 'boolean';
+  default?: number | string | boolean;
+  help: string;
+  min?: number;
+  max?: number;
+}
+
+export type ParsedArgs = Record<string, number | string | boolean | undefined>;
+
+export class UsageError extends Error {}
+
+export function usage(command: string, summary: string, specs: Record<string, OptionSpec>): string {
+  const lines = [`usage: node cli/${command}.js [options]`, '', summary, '', 'options:'];
+  for (const [name, spec] of Object.entries(specs)) {
+    const value = spec.type === 'boolean' ? '' : ` <${spec.type}>`;
+    const dflt = spec.default === undefined ? '' : ` (default: ${spec.default})`;
+    lines.push(`  --${name}${value}`.padEnd(28) + spec.help + dflt);
+  }
+  lines.push('  --help'.padEnd(28) + 'show this help');
+  return lines.join('\n');
+}
+
+export function parseArgs(argv: string[], specs: Record<string, OptionSpec>): ParsedArgs | 'help' {
+  const out: ParsedArgs = {};
+  for (const [name, spec] of Object.entries(specs)) out[name] = spec.default;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') return 'help';
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}' (options start with --; see --help)`);
+    const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    const spec = specs[name];
+    if (!spec) throw new UsageError(`unknown option --${name} (see --help)`);
+    if (spec.type === 'boolean') {
+      out[name] = inline === undefined ? true : inline !== 'false';
+      continue;
+    }
+    const raw = inline ?? argv[++i];
+    if (raw === undefined) throw new UsageError(`--${name} needs a value`);
+    if (spec.type === 'string') {
+      out[name] = raw;
+      continue;
+    }
+    const value = Number(raw);
+    if (!Number.isFinite(value) || (spec.type === 'integer' && !Number.isInteger(value))) {
+      throw new UsageError(`--${name} must be ${spec.type === 'integer' ? 'an integer' : 'a number'}, got '${raw}'`);
+    }
+    if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+      throw new UsageError(`--${name} must be in [${spec.min ?? '-inf'}, ${spec.max ?? 'inf'}], got ${value}`);
+    }
+    out[name] = value;
+  }
+  return out;
+}
