@@ -22,6 +22,12 @@ export { add, sub, rsub, mul, div, neg, relu, sigmoid, exp, log, clone, expandTo
 export { sum, mean, sumTo } from './ops/reduce.js';
 export { reshape, concat, narrow, split } from './ops/layout.js';
 export { matmul } from './ops/matmul.js';
+export { conv2d, convTranspose2d, type Conv2dOptions, type ConvTranspose2dOptions, type Pair } from './ops/conv.js';
+export { batchNorm2d, type BatchNormOptions } from './ops/batchnorm.js';
+export { maxPool2d, type MaxPool2dOptions } from './ops/pool.js';
+export { bceWithLogits, type BceOptions } from './ops/loss.js';
+export { segmentationMetrics, summarizeMetrics, checkThreshold, type MetricSummary } from './ops/metrics.js';
+export { Adam, type AdamOptions, type AdamState } from './optim.js';
 export * as shapes from './shape.js';
 
 import { getRuntime } from './runtime.js';

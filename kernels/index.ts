@@ -8,6 +8,17 @@ export * from './fill.js';
 export * from './reduce.js';
 export * from './slice-copy.js';
 export * from './matmul.js';
+export * from './conv.js';
+export * from './batchnorm.js';
+export * from './pool.js';
+export * from './bce.js';
+export * from './adam.js';
+export * from './metrics.js';
 
 /** Every kernel family the engine can launch (names as in the pipeline cache). */
-export const KERNEL_FAMILIES = ['elementwise', 'fill', 'reduce-sum', 'slice-copy', 'matmul'] as const;
+export const KERNEL_FAMILIES = [
+  'elementwise', 'fill', 'reduce-sum', 'slice-copy', 'matmul',
+  'conv-gather', 'conv-scatter', 'conv-weight',
+  'batchnorm-stats', 'batchnorm-eval-invstd', 'batchnorm-normalize', 'batchnorm-grad-reduce', 'batchnorm-grad-input',
+  'maxpool-forward', 'maxpool-backward', 'bce-logits-forward', 'bce-logits-backward', 'adam', 'segmentation-metrics',
+] as const;

@@ -89,6 +89,11 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepDim = fal
   return reduction('mean', x, axes, keepDim);
 }
 
+/** Sum of all elements times `scale`, as a 0-d tensor. Not recorded (for fused ops' own nodes). */
+export function scaledSum(x: Tensor, scale: number): Tensor {
+  return reduceSum(x, normalizeAxes(undefined, x.rank), false, scale);
+}
+
 /** Sum a broadcast gradient back to `shape` (a new handle when nothing was broadcast). Not recorded. */
 export function sumTo(g: Tensor, shape: Shape): Tensor {
   if (sameShape(g.shape, shape)) return g.viewAs(shape);

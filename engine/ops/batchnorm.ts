@@ -1,0 +1,119 @@
+/** BatchNorm2d over NCHW (like torch.nn.functional.batch_norm). */
+import {
+  batchNormElementGrid,
+  batchNormEvalInvStdKernel,
+  batchNormGradInputKernel,
+  batchNormGradReduceKernel,
+  batchNormNormalizeKernel,
+  batchNormParams,
+  batchNormStatsKernel,
+} from '../../kernels/batchnorm.js';
+import { needsGrad, record } from '../autograd.js';
+import { getRuntime } from '../runtime.js';
+import { formatShape } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { full } from './creation.js';
+
+export interface BatchNormOptions {
+  /** Batch statistics (and running-stat updates) when true; running statistics when false. */
+  training: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * y = (x − mean)/sqrt(var + eps)·weight + bias per channel. In training, mean/var are the
+ * batch's (biased var for normalising) and runningMean/runningVar, when given, are updated in
+ * place with `momentum` (unbiased var, as PyTorch). In eval, the running statistics are used.
+ * weight/bias may be null (no affine transform).
+ */
+export function batchNorm2d(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  options: BatchNormOptions,
+): Tensor {
+  if (x.rank !== 4) throw new Error(`batchNorm2d: needs x [N,C,H,W], got ${formatShape(x.shape)}`);
+  const [N, C, H, W] = x.shape;
+  for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar], ['weight', weight], ['bias', bias]] as const) {
+    if (t && (t.rank !== 1 || t.shape[0] !== C)) throw new Error(`batchNorm2d: ${name} must be [${C}], got ${formatShape(t.shape)}`);
+  }
+  if ((runningMean === null) !== (runningVar === null)) throw new Error('batchNorm2d: give both running statistics or neither');
+  const plane = H * W;
+  if (options.training && N * plane <= 1) {
+    throw new Error(`batchNorm2d: training needs more than one value per channel, got input ${formatShape(x.shape)}`);
+  }
+  if (!options.training && !runningMean) throw new Error('batchNorm2d: eval mode needs running statistics');
+  const eps = options.eps ?? 1e-5;
+  const params = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1);
+  const runtime = getRuntime();
+
+  const gamma = weight ?? full([C], 1);
+  const beta = bias ?? full([C], 0);
+  let mean: Tensor;
+  const invstd = Tensor.empty([C]);
+  if (options.training) {
+    mean = Tensor.empty([C]);
+    const running = runningMean && runningVar ? [runningMean.buffer, runningVar.buffer] : [];
+    runtime.dispatch({
+      kernel: batchNormStatsKernel(running.length > 0),
+      inputs: [x.buffer],
+      outputs: [mean.buffer, invstd.buffer, ...running],
+      params,
+      workgroups: [C, 1, 1],
+    });
+  } else {
+    // A copy of the running statistics at this moment: later in-place updates must not leak into backward.
+    mean = runningMean!.clone();
+    runtime.dispatch({ kernel: batchNormEvalInvStdKernel, inputs: [runningVar!.buffer], outputs: [invstd.buffer], params, workgroups: [Math.ceil(C / 64), 1, 1] });
+  }
+  const out = Tensor.empty(x.shape);
+  if (out.size > 0) {
+    runtime.dispatch({
+      kernel: batchNormNormalizeKernel,
+      inputs: [x.buffer, mean.buffer, invstd.buffer, gamma.buffer, beta.buffer],
+      outputs: [out.buffer],
+      params,
+      workgroups: batchNormElementGrid(out.size),
+    });
+  }
+
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  if (needsGrad(inputs)) {
+    record('batchNorm2d', inputs, out, [x, mean, invstd, gamma], (g, [sx, smean, sinvstd, sgamma]) => {
+      const dgamma = Tensor.empty([C]);
+      const dbeta = Tensor.empty([C]);
+      runtime.dispatch({
+        kernel: batchNormGradReduceKernel,
+        inputs: [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer],
+        outputs: [dgamma.buffer, dbeta.buffer],
+        params,
+        workgroups: [C, 1, 1],
+      });
+      let dx: Tensor | null = null;
+      if (x.requiresGrad) {
+        dx = Tensor.empty(x.shape);
+        runtime.dispatch({
+          kernel: batchNormGradInputKernel(options.training),
+          inputs: options.training
+            ? [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer, sgamma.buffer, dgamma.buffer, dbeta.buffer]
+            : [g.buffer, sinvstd.buffer, sgamma.buffer],
+          outputs: [dx.buffer],
+          params,
+          workgroups: batchNormElementGrid(dx.size),
+        });
+      }
+      const grads: (Tensor | null)[] = [dx];
+      if (weight) grads.push(weight.requiresGrad ? dgamma : null);
+      if (bias) grads.push(bias.requiresGrad ? dbeta : null);
+      return grads;
+    });
+  }
+  mean.dispose();
+  invstd.dispose();
+  if (!weight) gamma.dispose();
+  if (!bias) beta.dispose();
+  return out;
+}

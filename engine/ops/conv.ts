@@ -1,0 +1,137 @@
+/** conv2d and conv-transpose2d (NCHW), forward and backward, on the three kernels of kernels/conv.ts. */
+import {
+  CONV_WEIGHT_WORKGROUP,
+  convElementGrid,
+  convGatherKernel,
+  convParams,
+  convScatterKernel,
+  convWeightKernel,
+  type ConvGeometry,
+} from '../../kernels/conv.js';
+import { grid } from '../../kernels/kernel.js';
+import { needsGrad, record } from '../autograd.js';
+import { getRuntime } from '../runtime.js';
+import { formatShape } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { sum } from './reduce.js';
+
+export type Pair = number | readonly [number, number];
+
+function pair(v: Pair | undefined, fallback: number, what: string): [number, number] {
+  const out: [number, number] = v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!out.every((x) => Number.isInteger(x) && x >= 0)) throw new Error(`${what} must be non-negative integers, got ${JSON.stringify(v)}`);
+  return out;
+}
+
+function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Tensor, bias: Tensor | null, geometry: ConvGeometry): Tensor {
+  const out = Tensor.empty([geometry.batch, geometry.dstChannels, geometry.dstH, geometry.dstW]);
+  if (out.size === 0) return out;
+  getRuntime().dispatch({
+    kernel: kind === 'gather' ? convGatherKernel(bias !== null) : convScatterKernel(bias !== null),
+    inputs: bias ? [src.buffer, weight.buffer, bias.buffer] : [src.buffer, weight.buffer],
+    outputs: [out.buffer],
+    params: convParams(geometry, out.size),
+    workgroups: convElementGrid(out.size),
+  });
+  return out;
+}
+
+/** dw[a,b,kh,kw] = Σ g[n,a,y,x]·src[n,b,y·s+kh−p,x·s+kw−p]; geometry's dst is g's. */
+function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
+  const weights = geometry.dstChannels * geometry.srcChannels * geometry.kh * geometry.kw;
+  const count = geometry.batch * geometry.dstH * geometry.dstW;
+  const shape = [geometry.dstChannels, geometry.srcChannels, geometry.kh, geometry.kw];
+  // Few weights over many positions: split positions into chunks, then add the partial sums.
+  const chunks = weights < 2048 ? Math.max(1, Math.min(Math.ceil(count / (16 * CONV_WEIGHT_WORKGROUP)), 1024)) : 1;
+  const partial = Tensor.empty(chunks === 1 ? shape : [weights, chunks]);
+  getRuntime().dispatch({
+    kernel: convWeightKernel,
+    inputs: [g.buffer, src.buffer],
+    outputs: [partial.buffer],
+    params: convParams(geometry, weights, chunks, Math.ceil(count / chunks)),
+    workgroups: grid(weights * chunks),
+  });
+  if (chunks === 1) return partial;
+  const summed = sum(partial, 1);
+  partial.dispose();
+  const out = summed.viewAs(shape);
+  summed.dispose();
+  return out;
+}
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+}
+
+/** 2-D convolution: x [N,Cin,H,W], weight [Cout,Cin,KH,KW], bias [Cout] (like torch.nn.functional.conv2d). */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+  const [sh, sw] = pair(options.stride, 1, 'conv2d stride');
+  const [ph, pw] = pair(options.padding, 0, 'conv2d padding');
+  if (sh === 0 || sw === 0) throw new Error('conv2d: stride must be at least 1');
+  if (x.rank !== 4 || weight.rank !== 4 || weight.shape[1] !== x.shape[1]) {
+    throw new Error(`conv2d: needs x [N,Cin,H,W] and weight [Cout,Cin,KH,KW], got ${formatShape(x.shape)} and ${formatShape(weight.shape)}`);
+  }
+  const [N, Cin, H, W] = x.shape;
+  const [Cout, , KH, KW] = weight.shape;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== Cout)) throw new Error(`conv2d: bias must be [${Cout}], got ${formatShape(bias.shape)}`);
+  const OH = Math.floor((H + 2 * ph - KH) / sh) + 1;
+  const OW = Math.floor((W + 2 * pw - KW) / sw) + 1;
+  if (OH < 1 || OW < 1) throw new Error(`conv2d: input ${formatShape(x.shape)} is smaller than the ${KH}×${KW} kernel with padding ${ph},${pw}`);
+  const geometry: ConvGeometry = { batch: N, srcChannels: Cin, srcH: H, srcW: W, dstChannels: Cout, dstH: OH, dstW: OW, kh: KH, kw: KW, strideH: sh, strideW: sw, padH: ph, padW: pw };
+  const out = dispatchElementwise('gather', x, weight, bias, geometry);
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  if (needsGrad(inputs)) {
+    record('conv2d', inputs, out, [x, weight], (g, [sx, sw_]) => {
+      // grad-input scatters dY back through the same window: src = dY [N,Cout,OH,OW], dst = [N,Cin,H,W].
+      const gx = x.requiresGrad
+        ? dispatchElementwise('scatter', g, sw_, null, { ...geometry, srcChannels: Cout, srcH: OH, srcW: OW, dstChannels: Cin, dstH: H, dstW: W })
+        : null;
+      const gw = weight.requiresGrad ? weightGrad(g, sx, geometry) : null;
+      const gb = bias?.requiresGrad ? sum(g, [0, 2, 3]) : null;
+      return bias ? [gx, gw, gb] : [gx, gw];
+    });
+  }
+  return out;
+}
+
+export interface ConvTranspose2dOptions extends Conv2dOptions {
+  outputPadding?: Pair;
+}
+
+/**
+ * Transposed 2-D convolution: x [N,Cin,H,W], weight [Cin,Cout,KH,KW], bias [Cout]; output size
+ * (H−1)·stride − 2·padding + KH + outputPadding (like torch.nn.functional.conv_transpose2d).
+ */
+export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: ConvTranspose2dOptions = {}): Tensor {
+  const [sh, sw] = pair(options.stride, 1, 'convTranspose2d stride');
+  const [ph, pw] = pair(options.padding, 0, 'convTranspose2d padding');
+  const [oph, opw] = pair(options.outputPadding, 0, 'convTranspose2d outputPadding');
+  if (sh === 0 || sw === 0) throw new Error('convTranspose2d: stride must be at least 1');
+  if (oph >= sh || opw >= sw) throw new Error('convTranspose2d: outputPadding must be smaller than stride');
+  if (x.rank !== 4 || weight.rank !== 4 || weight.shape[0] !== x.shape[1]) {
+    throw new Error(`convTranspose2d: needs x [N,Cin,H,W] and weight [Cin,Cout,KH,KW], got ${formatShape(x.shape)} and ${formatShape(weight.shape)}`);
+  }
+  const [N, Cin, H, W] = x.shape;
+  const [, Cout, KH, KW] = weight.shape;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== Cout)) throw new Error(`convTranspose2d: bias must be [${Cout}], got ${formatShape(bias.shape)}`);
+  const OH = (H - 1) * sh - 2 * ph + KH + oph;
+  const OW = (W - 1) * sw - 2 * pw + KW + opw;
+  if (OH < 1 || OW < 1) throw new Error(`convTranspose2d: padding ${ph},${pw} leaves no output for input ${formatShape(x.shape)}`);
+  // Forward is conv2d's grad-input pattern: src = x, dst = [N,Cout,OH,OW].
+  const scatter: ConvGeometry = { batch: N, srcChannels: Cin, srcH: H, srcW: W, dstChannels: Cout, dstH: OH, dstW: OW, kh: KH, kw: KW, strideH: sh, strideW: sw, padH: ph, padW: pw };
+  const out = dispatchElementwise('scatter', x, weight, bias, scatter);
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  if (needsGrad(inputs)) {
+    record('convTranspose2d', inputs, out, [x, weight], (g, [sx, sw_]) => {
+      // grad-input is conv2d's forward pattern: src = dY [N,Cout,OH,OW], weight read as [Cin, Cout].
+      const gather: ConvGeometry = { ...scatter, srcChannels: Cout, srcH: OH, srcW: OW, dstChannels: Cin, dstH: H, dstW: W };
+      const gx = x.requiresGrad ? dispatchElementwise('gather', g, sw_, null, gather) : null;
+      // grad-weight[ci,co] = Σ x[n,ci,y,x]·dY[n,co,y·s+kh−p,x·s+kw−p]: g-role = x, src-role = dY.
+      const gw = weight.requiresGrad ? weightGrad(sx, g, gather) : null;
+      const gb = bias?.requiresGrad ? sum(g, [0, 2, 3]) : null;
+      return bias ? [gx, gw, gb] : [gx, gw];
+    });
+  }
+  return out;
+}

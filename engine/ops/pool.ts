@@ -1,0 +1,52 @@
+/** Max pooling (like torch.nn.functional.max_pool2d, ceil_mode false, dilation 1). */
+import { maxPoolBackwardKernel, maxPoolForwardKernel, poolGrid, poolParams, type PoolGeometry } from '../../kernels/pool.js';
+import { needsGrad, record } from '../autograd.js';
+import { getRuntime } from '../runtime.js';
+import { formatShape } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import type { Pair } from './conv.js';
+
+export interface MaxPool2dOptions {
+  kernelSize: Pair;
+  /** Defaults to kernelSize. */
+  stride?: Pair;
+  padding?: Pair;
+}
+
+function pair(v: Pair): [number, number] {
+  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
+}
+
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
+  const [kh, kw] = pair(options.kernelSize);
+  const [sh, sw] = pair(options.stride ?? options.kernelSize);
+  const [ph, pw] = pair(options.padding ?? 0);
+  if (x.rank !== 4) throw new Error(`maxPool2d: needs x [N,C,H,W], got ${formatShape(x.shape)}`);
+  if (![kh, kw, sh, sw].every((v) => Number.isInteger(v) && v >= 1) || ![ph, pw].every((v) => Number.isInteger(v) && v >= 0)) {
+    throw new Error('maxPool2d: kernel size and stride must be positive integers, padding non-negative');
+  }
+  if (ph > kh / 2 || pw > kw / 2) throw new Error('maxPool2d: padding must be at most half the kernel size');
+  const [N, C, H, W] = x.shape;
+  if (H * W >= 2 ** 24) throw new Error('maxPool2d: planes of 2^24 pixels or more are not supported (arg-max stored as float)');
+  const OH = Math.floor((H + 2 * ph - kh) / sh) + 1;
+  const OW = Math.floor((W + 2 * pw - kw) / sw) + 1;
+  if (OH < 1 || OW < 1) throw new Error(`maxPool2d: input ${formatShape(x.shape)} is smaller than the ${kh}×${kw} window`);
+  const geometry: PoolGeometry = { planes: N * C, h: H, w: W, oh: OH, ow: OW, kh, kw, sh, sw, ph, pw };
+  const out = Tensor.empty([N, C, OH, OW]);
+  const argmax = Tensor.empty([N, C, OH, OW]);
+  const runtime = getRuntime();
+  if (out.size > 0) {
+    runtime.dispatch({ kernel: maxPoolForwardKernel, inputs: [x.buffer], outputs: [out.buffer, argmax.buffer], params: poolParams(geometry, out.size), workgroups: poolGrid(out.size) });
+  }
+  if (needsGrad([x])) {
+    record('maxPool2d', [x], out, [argmax], (g, [sargmax]) => {
+      const dx = Tensor.empty(x.shape);
+      if (dx.size > 0) {
+        runtime.dispatch({ kernel: maxPoolBackwardKernel, inputs: [g.buffer, sargmax.buffer], outputs: [dx.buffer], params: poolParams(geometry, dx.size), workgroups: poolGrid(dx.size) });
+      }
+      return [dx];
+    });
+  }
+  argmax.dispose();
+  return out;
+}

@@ -1,0 +1,62 @@
+/**
+ * Fused Adam / AdamW update of one parameter tensor: gradient (+ L2 weight decay for Adam),
+ * both moment updates, bias correction and the parameter step in one pass, PyTorch's order of
+ * operations (torch.optim.Adam, single-tensor path):
+ *   g ← g + wd·p (Adam) | p ← p·(1 − lr·wd) (AdamW)
+ *   m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
+ *   p ← p − stepSize · m / (sqrt(v) / sqrt(1 − β2^t) + eps),  stepSize = lr / (1 − β1^t)
+ * Launch layout: 256 invocations per workgroup, one element each.
+ */
+import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
+
+const WORKGROUP = 256;
+
+export interface AdamStepScalars {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  stepSize: number;
+  biasCorrection2Sqrt: number;
+}
+
+export function adamKernel(decoupled: boolean): KernelSpec {
+  return {
+    name: 'adam',
+    key: decoupled ? 'adamw' : 'adam',
+    source: () => /* wgsl */ `
+struct Params { total: u32, lr: u32, beta1: u32, beta2: u32, eps: u32, weightDecay: u32, stepSize: u32, bc2Sqrt: u32 }
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read_write> P: array<f32>;
+@group(0) @binding(2) var<storage, read_write> M: array<f32>;
+@group(0) @binding(3) var<storage, read_write> V: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (i >= p.total) { return; }
+  let beta1 = bitcast<f32>(p.beta1);
+  let beta2 = bitcast<f32>(p.beta2);
+  let wd = bitcast<f32>(p.weightDecay);
+  var param = P[i];
+  var g = G[i];
+  ${decoupled ? 'param = param * (1.0 - bitcast<f32>(p.lr) * wd);' : 'g = g + wd * param;'}
+  let m = beta1 * M[i] + (1.0 - beta1) * g;
+  let v = beta2 * V[i] + (1.0 - beta2) * g * g;
+  M[i] = m;
+  V[i] = v;
+  let denom = sqrt(v) / bitcast<f32>(p.bc2Sqrt) + bitcast<f32>(p.eps);
+  P[i] = param - bitcast<f32>(p.stepSize) * (m / denom);
+}`,
+  };
+}
+
+export function adamParams(total: number, s: AdamStepScalars): number[] {
+  return [total, ...[s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, s.stepSize, s.biasCorrection2Sqrt].map(f32Bits)];
+}
+
+export function adamGrid(total: number): [number, number, number] {
+  return grid(Math.ceil(total / WORKGROUP));
+}

@@ -1,0 +1,108 @@
+/**
+ * The layer kernels (conv2d, conv-transpose2d, batchnorm2d, maxpool2d, BCE with logits) on the
+ * GPU against the CPU reference: forward, every gradient, finite differences, no leaks. Shapes
+ * cover the models' layer types plus batch 1, odd H/W, C = 3, 5, 13, and sizes that are not
+ * multiples of any workgroup size.
+ */
+import { describe, test } from 'vitest';
+import * as E from '../engine/index.js';
+import { referenceLayers as L } from '../engine/reference.js';
+import { checkOp, type OpCase } from './helpers/op-check.js';
+import { useGpu } from './helpers/gpu.js';
+
+useGpu();
+
+type P = [number, number];
+const cases: OpCase[] = [];
+
+const CONVS: { x: number[]; w: number[]; stride: P; padding: P; bias: boolean; label: string }[] = [
+  { label: '3×3/s1/p1', x: [1, 3, 9, 9], w: [5, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
+  { label: '3×3/s1/p1', x: [2, 5, 7, 6], w: [13, 5, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
+  { label: '7×7/s2/p3 (ResNet stem)', x: [1, 3, 17, 15], w: [4, 3, 7, 7], stride: [2, 2], padding: [3, 3], bias: false },
+  { label: '3×3/s2/p1', x: [2, 5, 9, 9], w: [3, 5, 3, 3], stride: [2, 2], padding: [1, 1], bias: true },
+  { label: '1×1/s2 (downsample)', x: [2, 13, 7, 7], w: [5, 13, 1, 1], stride: [2, 2], padding: [0, 0], bias: false },
+  { label: '1×1/s1 (head)', x: [1, 5, 8, 8], w: [1, 5, 1, 1], stride: [1, 1], padding: [0, 0], bias: true },
+  { label: 'stride 1×2, pad 0×1', x: [1, 3, 6, 7], w: [2, 3, 3, 2], stride: [1, 2], padding: [0, 1], bias: true },
+  { label: '3×3 larger', x: [2, 16, 33, 33], w: [8, 16, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
+  { label: 'chunked weight grad', x: [4, 3, 40, 40], w: [2, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
+];
+for (const c of CONVS) {
+  cases.push({
+    label: `conv2d ${c.label}`,
+    shapes: c.bias ? [c.x, c.w, [c.w[0]]] : [c.x, c.w],
+    gpu: ([x, w, b]) => E.conv2d(x, w, b ?? null, { stride: c.stride, padding: c.padding }),
+    ref: L.conv2d(c.stride, c.padding),
+  });
+}
+
+const TRANSPOSED: { x: number[]; w: number[]; stride: P; padding: P; outputPadding: P; bias: boolean; label: string }[] = [
+  { label: '2×2/s2 (UNet up)', x: [1, 4, 5, 5], w: [4, 3, 2, 2], stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], bias: true },
+  { label: '2×2/s2 (UNet up)', x: [2, 13, 3, 4], w: [13, 5, 2, 2], stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], bias: false },
+  { label: '3×3/s2/p1/op1', x: [2, 3, 4, 5], w: [3, 5, 3, 3], stride: [2, 2], padding: [1, 1], outputPadding: [1, 1], bias: true },
+  { label: '4×4/s2/p1', x: [1, 3, 5, 5], w: [3, 2, 4, 4], stride: [2, 2], padding: [1, 1], outputPadding: [0, 0], bias: true },
+  { label: '3×3/s1', x: [1, 2, 4, 4], w: [2, 3, 3, 3], stride: [1, 1], padding: [0, 0], outputPadding: [0, 0], bias: false },
+  { label: '2×2/s2 larger', x: [2, 16, 17, 17], w: [16, 8, 2, 2], stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], bias: true },
+];
+for (const c of TRANSPOSED) {
+  cases.push({
+    label: `convTranspose2d ${c.label}`,
+    shapes: c.bias ? [c.x, c.w, [c.w[1]]] : [c.x, c.w],
+    gpu: ([x, w, b]) => E.convTranspose2d(x, w, b ?? null, { stride: c.stride, padding: c.padding, outputPadding: c.outputPadding }),
+    ref: L.convTranspose2d(c.stride, c.padding, c.outputPadding),
+  });
+}
+
+for (const x of [[2, 5, 4, 3], [1, 13, 5, 7], [4, 3, 1, 1], [3, 3, 17, 19]]) {
+  const C = x[1];
+  cases.push({
+    label: 'batchNorm2d train',
+    shapes: [x, [C], [C]],
+    gpu: ([t, w, b]) => E.batchNorm2d(t, null, null, w, b, { training: true }),
+    ref: L.batchNorm2d({ training: true, eps: 1e-5 }),
+  });
+  const runningMean = Array.from({ length: C }, (_, i) => 0.1 * i - 0.2);
+  const runningVar = Array.from({ length: C }, (_, i) => 0.5 + 0.1 * i);
+  cases.push({
+    label: 'batchNorm2d eval',
+    shapes: [x, [C], [C]],
+    gpu: ([t, w, b]) => E.batchNorm2d(t, E.tensor(runningMean), E.tensor(runningVar), w, b, { training: false }),
+    ref: L.batchNorm2d({ training: false, eps: 1e-5, runningMean, runningVar }),
+  });
+}
+
+const POOLS: { x: number[]; k: P; s: P; p: P }[] = [
+  { x: [1, 3, 8, 8], k: [2, 2], s: [2, 2], p: [0, 0] },
+  { x: [2, 5, 7, 9], k: [2, 2], s: [2, 2], p: [0, 0] },
+  { x: [2, 3, 9, 9], k: [3, 3], s: [2, 2], p: [1, 1] },
+  { x: [1, 13, 8, 8], k: [3, 3], s: [2, 2], p: [1, 1] },
+  { x: [2, 3, 33, 35], k: [2, 2], s: [2, 2], p: [0, 0] },
+];
+for (const c of POOLS) {
+  const name = `${c.k[0]}×${c.k[1]}/s${c.s[0]}/p${c.p[0]}`;
+  const gpu = ([x]: E.Tensor[]) => E.maxPool2d(x, { kernelSize: c.k, stride: c.s, padding: c.p });
+  cases.push({ label: `maxPool2d ${name}`, shapes: [c.x], gpu, ref: L.maxPool2d(c.k, c.s, c.p) });
+  // Small integers make many ties: the gradient must go to the first maximum, as PyTorch.
+  cases.push({ label: `maxPool2d ${name} ties`, shapes: [c.x], gpu, ref: L.maxPool2d(c.k, c.s, c.p), domains: ['integers'], skipFiniteDifferences: true });
+}
+
+for (const [shape, posWeight, targets] of [
+  [[2, 1, 5, 7], 1, 'binary'],
+  [[2, 1, 5, 7], 3, 'binary'],
+  [[3, 1, 4, 4], 0.5, 'unit'],
+  [[4, 1, 64, 65], 1, 'binary'],
+] as const) {
+  cases.push({
+    label: `bceWithLogits posWeight=${posWeight} ${targets}`,
+    shapes: [[...shape], [...shape]],
+    gpu: ([x, t]) => E.bceWithLogits(x, t, { posWeight }),
+    ref: L.bceWithLogits(posWeight),
+    domains: ['normal', targets],
+    dataInputs: [1],
+  });
+}
+
+describe('layer kernels: GPU vs CPU reference (forward, backward, finite differences, no leaks)', () => {
+  test.each(cases.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
+    await checkOp(c, 1000 + i);
+  });
+});
