@@ -5,6 +5,7 @@
  *   g ← g + wd·p (Adam) | p ← p·(1 − lr·wd) (AdamW)
  *   m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
  *   p ← p − stepSize · m / (sqrt(v) / sqrt(1 − β2^t) + eps),  stepSize = lr / (1 − β1^t)
+ * Host-side scalars (step size, bias corrections, 1 − β) are computed in double, as PyTorch.
  * Launch layout: 256 invocations per workgroup, one element each.
  */
 import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
@@ -26,7 +27,7 @@ export function adamKernel(decoupled: boolean): KernelSpec {
     name: 'adam',
     key: decoupled ? 'adamw' : 'adam',
     source: () => /* wgsl */ `
-struct Params { total: u32, lr: u32, beta1: u32, beta2: u32, eps: u32, weightDecay: u32, stepSize: u32, bc2Sqrt: u32 }
+struct Params { total: u32, lr: u32, beta1: u32, beta2: u32, eps: u32, weightDecay: u32, stepSize: u32, bc2Sqrt: u32, oneMinusBeta1: u32, oneMinusBeta2: u32 }
 @group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read_write> P: array<f32>;
 @group(0) @binding(2) var<storage, read_write> M: array<f32>;
@@ -43,8 +44,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var param = P[i];
   var g = G[i];
   ${decoupled ? 'param = param * (1.0 - bitcast<f32>(p.lr) * wd);' : 'g = g + wd * param;'}
-  let m = beta1 * M[i] + (1.0 - beta1) * g;
-  let v = beta2 * V[i] + (1.0 - beta2) * g * g;
+  let m = beta1 * M[i] + bitcast<f32>(p.oneMinusBeta1) * g;
+  let v = beta2 * V[i] + bitcast<f32>(p.oneMinusBeta2) * g * g;
   M[i] = m;
   V[i] = v;
   let denom = sqrt(v) / bitcast<f32>(p.bc2Sqrt) + bitcast<f32>(p.eps);
@@ -54,7 +55,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }
 
 export function adamParams(total: number, s: AdamStepScalars): number[] {
-  return [total, ...[s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, s.stepSize, s.biasCorrection2Sqrt].map(f32Bits)];
+  // 1 − β is formed in double on the host and rounded once, as PyTorch does with Python floats.
+  return [total, ...[s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, s.stepSize, s.biasCorrection2Sqrt, 1 - s.beta1, 1 - s.beta2].map(f32Bits)];
 }
 
 export function adamGrid(total: number): [number, number, number] {

@@ -2,34 +2,16 @@
  * Parity with PyTorch 2.13 (fixtures from scripts/make_fixtures.py): forward and every input
  * gradient within fp32 relative error 1e-4 per op, 1e-3 for the end-to-end MLP loss.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
 import { expectClose } from './helpers/op-check.js';
 import { useGpu } from './helpers/gpu.js';
+import { decode, loadFixture, type FixtureCase } from './helpers/fixtures.js';
 
 useGpu();
 
-interface Encoded {
-  shape: number[];
-  data: string;
-}
-interface FixtureCase {
-  op: string;
-  attrs: Record<string, unknown>;
-  inputs: Encoded[];
-  grad_output: Encoded;
-  output: Encoded;
-  grads: Encoded[];
-}
-
-const fixtures = JSON.parse(readFileSync(new URL('./fixtures/core-ops.json', import.meta.url), 'utf8')) as { torch: string; cases: FixtureCase[] };
-
-function decode(e: Encoded): Float32Array {
-  const bytes = Buffer.from(e.data, 'base64');
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-}
+const fixtures = loadFixture<{ torch: string; cases: FixtureCase[] }>('core-ops.json');
 
 type Attrs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -80,7 +62,7 @@ describe(`PyTorch ${fixtures.torch} parity`, () => {
     const g = E.tensor(decode(c.grad_output), c.grad_output.shape);
     out.backward(g);
     for (let i = 0; i < xs.length; i++) {
-      expectClose(await xs[i].grad!.toArray(), decode(c.grads[i]), tolerance, `${c.op} grad ${i}`);
+      expectClose(await xs[i].grad!.toArray(), decode(c.grads[i]!), tolerance, `${c.op} grad ${i}`);
     }
     for (const t of [...xs, out, g]) t.dispose();
   });
