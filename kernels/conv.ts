@@ -13,6 +13,9 @@
  * each (work per invocation: S·KH·KW multiply-adds). `weight` uses one 256-invocation workgroup
  * per (weight element, chunk), each invocation striding over the chunk of N·Hg·Wg positions,
  * then a shared-memory tree sum; chunks (when there are few weights) are added by a second pass.
+ * `weight-direct` (for few positions, e.g. deep layers at low resolution, where 256 invocations
+ * per weight would mostly idle) uses 64 invocations per workgroup, one weight element each,
+ * looping over all N·Hg·Wg positions.
  */
 import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
 
@@ -166,3 +169,41 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (lid == 0u) { DW[group] = partial[0]; }
 }`,
 };
+
+/** dw with one invocation per weight element (few positions to sum over). */
+export const convWeightDirectKernel: KernelSpec = {
+  name: 'conv-weight-direct',
+  key: '',
+  source: () => /* wgsl */ `
+${PARAMS_STRUCT}
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> S: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DW: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let w = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (w >= p.total) { return; }
+  let kw = w % p.kw;
+  let kh = (w / p.kw) % p.kh;
+  let b = (w / (p.kw * p.kh)) % p.srcC;
+  let a = w / (p.kw * p.kh * p.srcC);
+  var acc = 0.0;
+  for (var n = 0u; n < p.batch; n++) {
+    for (var y = 0u; y < p.dstH; y++) {
+      let iy = i32(y * p.strideH + kh) - i32(p.padH);
+      if (iy < 0 || iy >= i32(p.srcH)) { continue; }
+      for (var x = 0u; x < p.dstW; x++) {
+        let ix = i32(x * p.strideW + kw) - i32(p.padW);
+        if (ix < 0 || ix >= i32(p.srcW)) { continue; }
+        acc += G[((n * p.dstC + a) * p.dstH + y) * p.dstW + x] * S[((n * p.srcC + b) * p.srcH + u32(iy)) * p.srcW + u32(ix)];
+      }
+    }
+  }
+  DW[w] = acc;
+}`,
+};
+
+/** Positions per weight below which `conv-weight-direct` is used. */
+export const CONV_WEIGHT_DIRECT_MAX_POSITIONS = 2048;

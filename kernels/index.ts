@@ -18,7 +18,7 @@ export * from './metrics.js';
 /** Every kernel family the engine can launch (names as in the pipeline cache). */
 export const KERNEL_FAMILIES = [
   'elementwise', 'fill', 'reduce-sum', 'slice-copy', 'matmul',
-  'conv-gather', 'conv-scatter', 'conv-weight',
+  'conv-gather', 'conv-scatter', 'conv-weight', 'conv-weight-direct',
   'batchnorm-stats', 'batchnorm-eval-invstd', 'batchnorm-normalize', 'batchnorm-grad-reduce', 'batchnorm-grad-input',
   'maxpool-forward', 'maxpool-backward', 'bce-logits-forward', 'bce-logits-backward', 'adam', 'segmentation-metrics',
 ] as const;

@@ -1,10 +1,12 @@
 /** conv2d and conv-transpose2d (NCHW), forward and backward, on the three kernels of kernels/conv.ts. */
 import {
+  CONV_WEIGHT_DIRECT_MAX_POSITIONS,
   CONV_WEIGHT_WORKGROUP,
   convElementGrid,
   convGatherKernel,
   convParams,
   convScatterKernel,
+  convWeightDirectKernel,
   convWeightKernel,
   type ConvGeometry,
 } from '../../kernels/conv.js';
@@ -41,6 +43,17 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
   const weights = geometry.dstChannels * geometry.srcChannels * geometry.kh * geometry.kw;
   const count = geometry.batch * geometry.dstH * geometry.dstW;
   const shape = [geometry.dstChannels, geometry.srcChannels, geometry.kh, geometry.kw];
+  if (count <= CONV_WEIGHT_DIRECT_MAX_POSITIONS) {
+    const out = Tensor.empty(shape);
+    getRuntime().dispatch({
+      kernel: convWeightDirectKernel,
+      inputs: [g.buffer, src.buffer],
+      outputs: [out.buffer],
+      params: convParams(geometry, weights),
+      workgroups: convElementGrid(weights),
+    });
+    return out;
+  }
   // Few weights over many positions: split positions into chunks, then add the partial sums.
   const chunks = weights < 2048 ? Math.max(1, Math.min(Math.ceil(count / (16 * CONV_WEIGHT_WORKGROUP)), 1024)) : 1;
   const partial = Tensor.empty(chunks === 1 ? shape : [weights, chunks]);

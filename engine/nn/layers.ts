@@ -1,0 +1,141 @@
+/** Layers: Conv2d, ConvTranspose2d, BatchNorm2d, MaxPool2d, ReLU, Sequential (PyTorch names and layouts). */
+import { noGrad } from '../autograd.js';
+import { batchNorm2d } from '../ops/batchnorm.js';
+import { conv2d, convTranspose2d, type Pair } from '../ops/conv.js';
+import { full, zeros } from '../ops/creation.js';
+import { maxPool2d } from '../ops/pool.js';
+import { Generator } from '../random.js';
+import { tidy } from '../scope.js';
+import type { Tensor } from '../tensor.js';
+import { convBiasInit, convWeightInit } from './init.js';
+import { Module } from './module.js';
+
+export interface ConvOptions {
+  stride?: Pair;
+  padding?: Pair;
+  bias?: boolean;
+  /** Initialisation draws from this generator (seeded default: a fresh Generator(0)). */
+  generator?: Generator;
+}
+
+function square(k: Pair): [number, number] {
+  return typeof k === 'number' ? [k, k] : [k[0], k[1]];
+}
+
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    readonly options: ConvOptions = {},
+  ) {
+    super();
+    const generator = options.generator ?? new Generator(0);
+    const shape = [outChannels, inChannels, ...square(kernelSize)];
+    this.weight = this.registerParameter('weight', convWeightInit(shape, generator));
+    this.bias = options.bias === false ? null : this.registerParameter('bias', convBiasInit(outChannels, shape, generator));
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, this.options);
+  }
+}
+
+export class ConvTranspose2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    readonly options: ConvOptions & { outputPadding?: Pair } = {},
+  ) {
+    super();
+    const generator = options.generator ?? new Generator(0);
+    const shape = [inChannels, outChannels, ...square(kernelSize)];
+    this.weight = this.registerParameter('weight', convWeightInit(shape, generator));
+    this.bias = options.bias === false ? null : this.registerParameter('bias', convBiasInit(outChannels, shape, generator));
+  }
+
+  forward(x: Tensor): Tensor {
+    return convTranspose2d(x, this.weight, this.bias, this.options);
+  }
+}
+
+export class BatchNorm2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+
+  constructor(
+    readonly channels: number,
+    readonly options: { eps?: number; momentum?: number } = {},
+  ) {
+    super();
+    this.weight = this.registerParameter('weight', full([channels], 1));
+    this.bias = this.registerParameter('bias', zeros([channels]));
+    this.registerBuffer('running_mean', zeros([channels]));
+    this.registerBuffer('running_var', full([channels], 1));
+    this.registerBuffer('num_batches_tracked', zeros([]), 'I64');
+  }
+
+  forward(x: Tensor): Tensor {
+    const out = batchNorm2d(x, this.buffer('running_mean'), this.buffer('running_var'), this.weight, this.bias, {
+      training: this.training,
+      eps: this.options.eps,
+      momentum: this.options.momentum,
+    });
+    if (this.training) {
+      const counter = this.buffer('num_batches_tracked');
+      noGrad(() => tidy(() => counter.assign(counter.add(1))));
+    }
+    return out;
+  }
+}
+
+export class MaxPool2d extends Module {
+  constructor(readonly options: { kernelSize: Pair; stride?: Pair; padding?: Pair }) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, this.options);
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return x.relu();
+  }
+}
+
+/** Children named 0, 1, 2, … applied in order. */
+export class Sequential extends Module {
+  readonly layers: Module[];
+
+  constructor(...layers: Module[]) {
+    super();
+    this.layers = layers.map((m, i) => this.registerModule(String(i), m));
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.layers.reduce((h, layer) => layer.forward(h), x);
+  }
+}
+
+/** Children named 0, 1, 2, … used by index (no forward of its own), like torch.nn.ModuleList. */
+export class ModuleList<M extends Module = Module> extends Module {
+  readonly items: M[];
+
+  constructor(items: M[]) {
+    super();
+    this.items = items.map((m, i) => this.registerModule(String(i), m));
+  }
+
+  forward(): Tensor {
+    throw new Error('ModuleList has no forward(); call its items');
+  }
+}

@@ -1,0 +1,5 @@
+/** petseg/models — the lab's segmentation models and their registry. */
+export { UNet, type UNetOptions } from './unet.js';
+export { ResNet34UNet, type ResNet34UNetOptions } from './resnet34-unet.js';
+export { DoubleConv } from './common.js';
+export { MODELS, createModel, isModelName, summarize, type ModelName, type ModelOptions, type ModelEntry } from './registry.js';

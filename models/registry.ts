@@ -1,0 +1,44 @@
+/** Models by the lab's names, so the CLI and checkpoints can name them. */
+import type { Module } from '../engine/nn/module.js';
+import { ResNet34UNet } from './resnet34-unet.js';
+import { UNet } from './unet.js';
+
+/** Options a checkpoint records to rebuild the model (JSON-serialisable). */
+export type ModelOptions = Record<string, number>;
+
+export interface ModelEntry {
+  /** Total stride: input H and W must be multiples of it. */
+  stride: number;
+  /** Options each model understands (others are rejected). */
+  options: readonly string[];
+  create(options: ModelOptions): Module;
+}
+
+export const MODELS = {
+  UNet: { stride: UNet.stride, options: ['baseChannels', 'inChannels', 'seed'], create: (o) => new UNet(o) },
+  ResNet34_UNet: { stride: ResNet34UNet.stride, options: ['inChannels', 'seed'], create: (o) => new ResNet34UNet(o) },
+} satisfies Record<string, ModelEntry>;
+
+export type ModelName = keyof typeof MODELS;
+
+export function isModelName(name: string): name is ModelName {
+  return Object.prototype.hasOwnProperty.call(MODELS, name);
+}
+
+export function createModel(name: string, options: ModelOptions = {}): Module {
+  if (!isModelName(name)) throw new Error(`unknown model '${name}'; choose one of: ${Object.keys(MODELS).join(', ')}`);
+  const entry: ModelEntry = MODELS[name];
+  const unknown = Object.keys(options).filter((k) => !entry.options.includes(k));
+  if (unknown.length) throw new Error(`model ${name} has no option(s) ${unknown.join(', ')} (it takes: ${entry.options.join(', ')})`);
+  return entry.create(options);
+}
+
+/** One line per top-level block with its parameter count, and the total (like a --summary). */
+export function summarize(name: string, model: Module): string {
+  const lines = [`${name}`];
+  for (const [child, module] of model.namedChildren()) {
+    lines.push(`  ${child.padEnd(12)} ${module.parameterCount().toLocaleString('en-US').padStart(14)}`);
+  }
+  lines.push(`  ${'total'.padEnd(12)} ${model.parameterCount().toLocaleString('en-US').padStart(14)} parameters`);
+  return lines.join('\n');
+}

@@ -1,0 +1,114 @@
+/**
+ * ResNet34_UNet: a ResNet34 encoder (7×7/s2 stem conv → BN → ReLU → 3×3/s2 max-pool; BasicBlock
+ * stages [3, 4, 6, 3] at 64, 128, 256, 512 with 1×1/s2 conv + BN shortcuts) and a UNet-style
+ * decoder: 2×2 stride-2 transposed conv, concat with the encoder feature of that resolution,
+ * double 3×3 conv — from 1/32 back to full resolution — then a 1×1 conv to one logit channel.
+ *
+ *   layer4 512@/32 → up 256@/16 ⊕ layer3 256 → 256 → up 128@/8 ⊕ layer2 128 → 128
+ *   → up 64@/4 ⊕ layer1 64 → 64 → up 64@/2 ⊕ stem 64 → 64 → up 32@/1 → 32 → head 1
+ *
+ * Key names follow torchvision's resnet34 for the encoder and models/pytorch/definitions.py
+ * for the decoder. Input H and W must be multiples of 32.
+ */
+import { BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d, ModuleList, Sequential } from '../engine/nn/index.js';
+import { Module } from '../engine/nn/module.js';
+import { concat } from '../engine/ops/layout.js';
+import { Generator } from '../engine/random.js';
+import type { Tensor } from '../engine/tensor.js';
+import { DoubleConv, checkInput } from './common.js';
+
+class BasicBlock extends Module {
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly downsample: Sequential | null;
+
+  constructor(inChannels: number, outChannels: number, stride: number, generator: Generator) {
+    super();
+    this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, outChannels, 3, { stride, padding: 1, bias: false, generator }));
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(outChannels));
+    this.conv2 = this.registerModule('conv2', new Conv2d(outChannels, outChannels, 3, { padding: 1, bias: false, generator }));
+    this.bn2 = this.registerModule('bn2', new BatchNorm2d(outChannels));
+    this.downsample =
+      stride !== 1 || inChannels !== outChannels
+        ? this.registerModule('downsample', new Sequential(new Conv2d(inChannels, outChannels, 1, { stride, bias: false, generator }), new BatchNorm2d(outChannels)))
+        : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    const h = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x)).relu()));
+    const shortcut = this.downsample ? this.downsample.forward(x) : x;
+    return h.add(shortcut).relu();
+  }
+}
+
+export interface ResNet34UNetOptions {
+  inChannels?: number;
+  seed?: number;
+}
+
+const STAGES: [number, number][] = [
+  [64, 3],
+  [128, 4],
+  [256, 6],
+  [512, 3],
+];
+
+export class ResNet34UNet extends Module {
+  static readonly stride = 32;
+  readonly options: Required<ResNet34UNetOptions>;
+  readonly conv1: Conv2d;
+  readonly bn1: BatchNorm2d;
+  readonly maxpool: MaxPool2d;
+  readonly stages: Sequential[];
+  readonly ups: ModuleList<ConvTranspose2d>;
+  readonly decoders: ModuleList<DoubleConv>;
+  readonly head: Conv2d;
+
+  constructor(options: ResNet34UNetOptions = {}) {
+    super();
+    this.options = { inChannels: 3, seed: 0, ...options };
+    const generator = new Generator(this.options.seed);
+    this.conv1 = this.registerModule('conv1', new Conv2d(this.options.inChannels, 64, 7, { stride: 2, padding: 3, bias: false, generator }));
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(64));
+    this.maxpool = new MaxPool2d({ kernelSize: 3, stride: 2, padding: 1 });
+    let channels = 64;
+    this.stages = STAGES.map(([width, blocks], s) => {
+      const layer = new Sequential(
+        ...Array.from({ length: blocks }, (_, i) => new BasicBlock(i === 0 ? channels : width, width, i === 0 && s > 0 ? 2 : 1, generator)),
+      );
+      channels = width;
+      return this.registerModule(`layer${s + 1}`, layer);
+    });
+    // [in, out, skip channels]: the skip is concatenated after the up-sampling.
+    const decoder: [number, number, number][] = [
+      [512, 256, 256],
+      [256, 128, 128],
+      [128, 64, 64],
+      [64, 64, 64],
+      [64, 32, 0],
+    ];
+    this.ups = this.registerModule('ups', new ModuleList(decoder.map(([i, o]) => new ConvTranspose2d(i, o, 2, { stride: 2, generator }))));
+    this.decoders = this.registerModule('decoders', new ModuleList(decoder.map(([, o, skip]) => new DoubleConv(o + skip, o, generator))));
+    this.head = this.registerModule('head', new Conv2d(32, 1, 1, { generator }));
+  }
+
+  forward(x: Tensor): Tensor {
+    checkInput('ResNet34_UNet', x, this.options.inChannels, ResNet34UNet.stride);
+    const stem = this.bn1.forward(this.conv1.forward(x)).relu(); // /2
+    const skips = [stem];
+    let h = this.maxpool.forward(stem); // /4
+    for (const stage of this.stages) {
+      h = stage.forward(h);
+      skips.push(h);
+    }
+    skips.pop(); // layer4 is the bottleneck
+    this.ups.items.forEach((up, i) => {
+      const upsampled = up.forward(h);
+      const skip = skips.pop();
+      h = this.decoders.items[i].forward(skip ? concat([upsampled, skip], 1) : upsampled);
+    });
+    return this.head.forward(h);
+  }
+}
