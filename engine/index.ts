@@ -28,6 +28,8 @@ export { maxPool2d, type MaxPool2dOptions } from './ops/pool.js';
 export { bceWithLogits, type BceOptions } from './ops/loss.js';
 export { segmentationMetrics, summarizeMetrics, checkThreshold, type MetricSummary } from './ops/metrics.js';
 export { Adam, type AdamOptions, type AdamState } from './optim.js';
+export { encodeSafetensors, decodeSafetensors, SafetensorsError, type Safetensors, type SafetensorsTensor, type SafetensorsDtype } from './safetensors.js';
+export { Module, Conv2d, ConvTranspose2d, BatchNorm2d, MaxPool2d, ReLU, Sequential, ModuleList, type StateDict, type StateDtype, type ConvOptions } from './nn/index.js';
 export * as shapes from './shape.js';
 
 import { getRuntime } from './runtime.js';

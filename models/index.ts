@@ -3,3 +3,13 @@ export { UNet, type UNetOptions } from './unet.js';
 export { ResNet34UNet, type ResNet34UNetOptions } from './resnet34-unet.js';
 export { DoubleConv } from './common.js';
 export { MODELS, createModel, isModelName, summarize, type ModelName, type ModelOptions, type ModelEntry } from './registry.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  saveOptimizerState,
+  loadOptimizerState,
+  writeFileAtomic,
+  CHECKPOINT_FORMAT,
+  type CheckpointInfo,
+  type LoadedCheckpoint,
+} from './checkpoint.js';

@@ -7,14 +7,19 @@ see fixture_values below and its TypeScript twin in test/helpers/fixture-weights
 logits and the loss (float32, as PyTorch computes them), and per parameter its gradient's L2 norm
 and 4 random projections (so a 31M-parameter gradient is checked without committing it).
 
-Gradients of deep BatchNorm networks are ill-conditioned in float32: PyTorch's own float32
-gradients of UNet-64 here differ from its float64 ones by up to ~1e-2 on some parameters. So the
-gradient reference is PyTorch in float64, and each parameter also records how far PyTorch's
-float32 result is from it ("torchFp32Error"), which the test uses as the bar for petseg when it
-exceeds 1e-3.
+Gradients of deep BatchNorm/ReLU stacks are ill-conditioned in float32 (a ReLU input within
+rounding of 0 flips its mask; BatchNorm bias gradients are sums with heavy cancellation):
+PyTorch's own float32 gradients of UNet-64 here differ from its float64 ones by up to ~1e-2.
+So the gradient reference is PyTorch in float64; "torchFp32Error" records how far PyTorch's
+float32 result is from it, for comparison.
 
     pip install torch==2.13.0
-    python3 scripts/make_model_fixtures.py    # writes test/fixtures/models.json
+    pip install safetensors
+    python3 scripts/make_model_fixtures.py    # writes test/fixtures/models.json and torch-unet2.*
+
+torch-unet2.safetensors is a UNet(base_channels=2) saved by safetensors.torch (no petseg
+metadata), with its eval-mode logits in torch-unet2.json: the PyTorch -> petseg direction of
+checkpoint interop.
 """
 import base64
 import copy
@@ -126,6 +131,27 @@ def main():
     out = ROOT / "test" / "fixtures" / "models.json"
     out.write_text(json.dumps({"generator": "scripts/make_model_fixtures.py", "torch": torch.__version__, "cases": cases}) + "\n")
     print(f"wrote {out}")
+    export_small_unet()
+
+
+def export_small_unet():
+    from safetensors.torch import save_file
+
+    torch.manual_seed(1)
+    model = UNet(base_channels=2)
+    with torch.no_grad():  # non-trivial running statistics, so eval mode is really tested
+        for name, t in model.state_dict().items():
+            if name.endswith("running_mean"):
+                t.copy_(0.1 * torch.randn_like(t))
+            elif name.endswith("running_var"):
+                t.copy_(1 + 0.2 * torch.rand_like(t))
+    model.eval()
+    x = torch.from_numpy(fixture_values(5, 3 * 32 * 32).reshape(1, 3, 32, 32))
+    with torch.no_grad():
+        logits = model(x)
+    save_file(model.state_dict(), str(ROOT / "test" / "fixtures" / "torch-unet2.safetensors"))
+    (ROOT / "test" / "fixtures" / "torch-unet2.json").write_text(json.dumps({"inputSeed": 5, "shape": [1, 3, 32, 32], "logits": enc(logits)}) + "\n")
+    print("wrote torch-unet2.safetensors")
 
 
 if __name__ == "__main__":

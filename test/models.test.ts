@@ -2,13 +2,14 @@
  * UNet and ResNet34_UNet against the PyTorch definitions (models/pytorch/definitions.py):
  * parameter counts, state keys, logits in eval and train mode and the BCE loss within 1e-3 of
  * PyTorch (float32), and the gradient of every parameter (norm and four random projections)
- * within 1e-3 of PyTorch's float64 gradient — or, where PyTorch's own float32 gradient is
- * further than that from float64 (deep BatchNorm stacks, see scripts/make_model_fixtures.py),
- * no further than twice PyTorch's float32 error.
+ * within 1e-3 of PyTorch's float64 gradient. (Float64, because PyTorch's own float32 gradients
+ * of UNet-64 are up to 8e-3 away from it: see scripts/make_model_fixtures.py. petseg's are within
+ * 2e-4, thanks to blocked accumulation in the conv kernels.)
  */
 import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { createModel, summarize, UNet, ResNet34UNet } from '../models/index.js';
+import { relativeError } from '../engine/reference.js';
 import { expectClose } from './helpers/op-check.js';
 import { useGpu } from './helpers/gpu.js';
 import { decode, loadFixture } from './helpers/fixtures.js';
@@ -84,6 +85,8 @@ describe(`parity with PyTorch ${fixtures.torch} at 2×3×64×64`, () => {
 
     const params = new Map(model.namedParameters());
     const keys = [...model.stateDict().keys()].filter((k) => !k.endsWith('num_batches_tracked'));
+    const failures: string[] = [];
+    let worst = 0;
     for (const g of c.grads) {
       const grad = await params.get(g.name)!.grad!.toArray();
       const index = keys.indexOf(g.name);
@@ -95,9 +98,12 @@ describe(`parity with PyTorch ${fixtures.torch} at 2×3×64×64`, () => {
         for (let i = 0; i < grad.length; i++) s += grad[i] * r[i];
         return s;
       });
-      const tolerance = Math.max(1e-3, 2 * g.torchFp32Error);
-      expectClose([Math.sqrt(norm), ...projections], [g.norm, ...g.projections], tolerance, `gradient of ${g.name} (PyTorch fp32 error ${g.torchFp32Error.toExponential(1)})`);
+      const error = relativeError([Math.sqrt(norm), ...projections], [g.norm, ...g.projections]);
+      worst = Math.max(worst, error);
+      if (!(error <= 1e-3)) failures.push(`${g.name}: ${error.toExponential(2)} (PyTorch's own float32 error: ${g.torchFp32Error.toExponential(1)})`);
     }
+    console.log(`${label(c)}: worst gradient error ${worst.toExponential(2)} over ${c.grads.length} parameters`);
+    expect(failures, 'gradients outside tolerance').toEqual([]);
     for (const t of [x, target, logits, loss]) t.dispose();
     model.dispose();
   });
