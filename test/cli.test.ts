@@ -29,4 +29,11 @@ describe.skipIf(!built)('node cli/train.js', () => {
     expect(out).toContain('--epochs');
     expect(out).toContain('--seed');
   });
+
+  test('summary prints parameter counts equal to PyTorch\'s', () => {
+    const out = execFileSync(process.execPath, ['cli/summary.js', '--model', 'ResNet34_UNet'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(out).toContain('24,451,585 parameters'); // models/pytorch/definitions.py
+    const unet = execFileSync(process.execPath, ['cli/summary.js', '--model', 'UNet', '--base_channels', '8'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(unet).toContain('486,553 parameters');
+  });
 });

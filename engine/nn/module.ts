@@ -105,12 +105,13 @@ export abstract class Module {
     const misShaped = [...own]
       .filter(([k, t]) => state.has(k) && !sameShape(state.get(k)!.shape, t.shape))
       .map(([k, t]) => `${k} (checkpoint ${formatShape(state.get(k)!.shape)}, model ${formatShape(t.shape)})`);
+    const list = (items: string[]) => items.slice(0, 5).join(', ') + (items.length > 5 ? `, … (${items.length} in all)` : '');
     const problems = [
-      missing.length ? `missing keys: ${missing.join(', ')}` : '',
-      unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : '',
-      misShaped.length ? `shape mismatches: ${misShaped.join(', ')}` : '',
+      missing.length ? `missing keys: ${list(missing)}` : '',
+      unexpected.length ? `unexpected keys: ${list(unexpected)}` : '',
+      misShaped.length ? `shape mismatches: ${list(misShaped)}` : '',
     ].filter(Boolean);
-    if (problems.length) throw new Error(`loadStateDict: the state does not fit this model — ${problems.join('; ')}`);
+    if (problems.length) throw new Error(`loadStateDict: ${problems.join('; ')}`);
     noGrad(() => {
       for (const [k, t] of own) t.assign(state.get(k)!);
     });

@@ -1,0 +1,37 @@
+/** `node cli/summary.js --model UNet --base_channels 64`: parameter counts per block (no GPU work beyond allocation). */
+import * as E from '../../engine/index.js';
+import { createModel, MODELS, summarize } from '../../models/index.js';
+import { UsageError, parseArgs, usage, type OptionSpec } from './args.js';
+
+const OPTIONS: Record<string, OptionSpec> = {
+  model: { type: 'string', default: 'UNet', help: `model: ${Object.keys(MODELS).join(' | ')}` },
+  base_channels: { type: 'integer', default: 64, min: 1, help: 'UNet width (64 = the lab\'s)' },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(argv, OPTIONS);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`summary: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (args === 'help') {
+    console.log(usage('summary', 'Prints a model\'s parameter count per top-level block.', OPTIONS));
+    return 0;
+  }
+  const name = args.model as string;
+  if (!(name in MODELS)) {
+    console.error(`summary: unknown model '${name}'; choose one of: ${Object.keys(MODELS).join(', ')}`);
+    return 2;
+  }
+  await E.init();
+  const model = createModel(name, name === 'UNet' ? { baseChannels: args.base_channels as number } : {});
+  console.log(summarize(name, model));
+  model.dispose();
+  E.shutdown();
+  return 0;
+}
