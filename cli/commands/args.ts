@@ -54,3 +54,20 @@ export function parseArgs(argv: string[], specs: Record<string, OptionSpec>): Pa
   }
   return out;
 }
+
+/**
+ * Parse for a command: on --help prints usage and returns 0, on a usage error prints one line
+ * and returns 2 (the exit code); otherwise returns the parsed options.
+ */
+export function parseCommandArgs(command: string, summary: string, argv: string[], specs: Record<string, OptionSpec>): ParsedArgs | number {
+  try {
+    const args = parseArgs(argv, specs);
+    if (args !== 'help') return args;
+    console.log(usage(command, summary, specs));
+    return 0;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`${command}: ${err.message}`);
+    return 2;
+  }
+}

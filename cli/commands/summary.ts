@@ -1,7 +1,7 @@
 /** `node cli/summary.js --model UNet --base_channels 64`: parameter counts per block (no GPU work beyond allocation). */
 import * as E from '../../engine/index.js';
 import { createModel, MODELS, summarize } from '../../models/index.js';
-import { UsageError, parseArgs, usage, type OptionSpec } from './args.js';
+import { parseCommandArgs, type OptionSpec } from './args.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
   model: { type: 'string', default: 'UNet', help: `model: ${Object.keys(MODELS).join(' | ')}` },
@@ -9,20 +9,8 @@ const OPTIONS: Record<string, OptionSpec> = {
 };
 
 export async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs(argv, OPTIONS);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`summary: ${err.message}`);
-      return 2;
-    }
-    throw err;
-  }
-  if (args === 'help') {
-    console.log(usage('summary', 'Prints a model\'s parameter count per top-level block.', OPTIONS));
-    return 0;
-  }
+  const args = parseCommandArgs('summary', 'Prints a model\'s parameter count per top-level block.', argv, OPTIONS);
+  if (typeof args === 'number') return args;
   const name = args.model as string;
   if (!(name in MODELS)) {
     console.error(`summary: unknown model '${name}'; choose one of: ${Object.keys(MODELS).join(', ')}`);

@@ -5,7 +5,7 @@
  * replaces this once the models and data pipeline exist.
  */
 import * as E from '../../engine/index.js';
-import { UsageError, parseArgs, usage, type OptionSpec } from './args.js';
+import { parseCommandArgs, type OptionSpec } from './args.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
   seed: { type: 'integer', default: 0, help: 'random seed (data and weights)' },
@@ -32,20 +32,8 @@ function makeData(seed: number): { x: Float32Array; y: Float32Array } {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs(argv, OPTIONS);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`train: ${err.message}`);
-      return 2;
-    }
-    throw err;
-  }
-  if (args === 'help') {
-    console.log(usage('train', 'Engine smoke run: fits a small perceptron on synthetic data and prints the loss.', OPTIONS));
-    return 0;
-  }
+  const args = parseCommandArgs('train', 'Engine smoke run: fits a small perceptron on synthetic data and prints the loss.', argv, OPTIONS);
+  if (typeof args === 'number') return args;
   const seed = args.seed as number;
   const epochs = args.epochs as number;
   const lr = args.lr as number;
