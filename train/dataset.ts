@@ -1,0 +1,107 @@
+/**
+ * The Oxford-IIIT Pet layout: images/NAME.jpg, annotations/trimaps/NAME.png,
+ * annotations/trainval.txt and annotations/test.txt. Splits as the lab: train = trainval lines
+ * whose index % 10 != 0, valid = index % 10 == 0, test = test.txt. Trimap 1 (pet) and 3
+ * (border) → 1, 2 (background) → 0. Images become size×size RGB, masks size×size {0, 1}.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ImageDecodeError, decodeImage, resizeBilinear, resizeNearest } from './images.js';
+
+export type Split = 'train' | 'valid' | 'test';
+
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
+export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
+
+/** A fatal problem with the dataset as a whole (wrong folder, missing split file, empty split). */
+export class DatasetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatasetError';
+  }
+}
+
+const LAYOUT_HINT =
+  'expected the Oxford-IIIT Pet layout (images/, annotations/trimaps/, annotations/trainval.txt, annotations/test.txt); ' +
+  'fetch it with `node cli/download.js`, or omit --data_path to use the built-in synthetic set';
+
+function splitFile(root: string, split: Split): string {
+  return join(root, 'annotations', split === 'test' ? 'test.txt' : 'trainval.txt');
+}
+
+/** Image names of a split, in file order. */
+export function readSplit(root: string, split: Split): string[] {
+  if (!existsSync(root) || !statSync(root).isDirectory()) throw new DatasetError(`--data_path ${root} is not a folder; ${LAYOUT_HINT}`);
+  const file = splitFile(root, split);
+  if (!existsSync(file)) throw new DatasetError(`${file} is missing: ${LAYOUT_HINT}`);
+  const names = readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => line.split(/\s+/)[0]);
+  const selected = split === 'test' ? names : names.filter((_, i) => (split === 'valid' ? i % 10 === 0 : i % 10 !== 0));
+  if (selected.length === 0) throw new DatasetError(`${file} lists no images for the ${split} split`);
+  return selected;
+}
+
+/** Trimap values to the binary pet mask: 1 (pet) and 3 (border) → 1, 2 (background) → 0. */
+export function trimapToMask(trimap: Uint8Array, file: string): Uint8Array {
+  const mask = new Uint8Array(trimap.length);
+  for (let i = 0; i < trimap.length; i++) {
+    const v = trimap[i];
+    if (v === 1 || v === 3) mask[i] = 1;
+    else if (v !== 2) throw new ImageDecodeError(`${file}: trimap value ${v} at pixel ${i}; trimaps hold only 1 (pet), 2 (background) and 3 (border)`);
+  }
+  return mask;
+}
+
+export interface Sample {
+  name: string;
+  /** size×size×3 RGB, row-major. */
+  image: Uint8Array;
+  /** size×size, 1 = pet. */
+  mask: Uint8Array;
+}
+
+/** Load one image and its trimap, resized; throws ImageDecodeError (naming the file) when unusable. */
+export function loadSample(root: string, name: string, size: number): Sample {
+  const imageFile = join(root, 'images', `${name}.jpg`);
+  const trimapFile = join(root, 'annotations', 'trimaps', `${name}.png`);
+  if (!existsSync(imageFile)) throw new ImageDecodeError(`${imageFile}: image missing`);
+  if (!existsSync(trimapFile)) throw new ImageDecodeError(`${trimapFile}: trimap missing for image ${name}`);
+  const image = decodeImage(readFileSync(imageFile), imageFile, 3);
+  const trimap = decodeImage(readFileSync(trimapFile), trimapFile, 1);
+  if (image.width !== trimap.width || image.height !== trimap.height) {
+    throw new ImageDecodeError(`${trimapFile}: trimap is ${trimap.width}×${trimap.height} but the image is ${image.width}×${image.height}`);
+  }
+  const mask = trimapToMask(trimap.data, trimapFile);
+  return {
+    name,
+    image: resizeBilinear(image, size, size).data,
+    mask: resizeNearest({ ...trimap, data: mask }, size, size).data,
+  };
+}
+
+/** Load a split, skipping unusable samples with one warning line each (never failing mid-way). */
+export function loadSplit(root: string, split: Split, size: number, warn: (line: string) => void = console.warn): Sample[] {
+  const samples: Sample[] = [];
+  for (const name of readSplit(root, split)) {
+    try {
+      samples.push(loadSample(root, name, size));
+    } catch (err) {
+      if (!(err instanceof ImageDecodeError)) throw err;
+      warn(`warning: skipping ${name}: ${err.message}`);
+    }
+  }
+  if (samples.length === 0) throw new DatasetError(`no usable images in the ${split} split of ${root}`);
+  return samples;
+}
+
+/** HWC uint8 RGB → CHW float32 normalised with the ImageNet mean and std. */
+export function normalizeImage(image: Uint8Array, size: number, out = new Float32Array(3 * size * size)): Float32Array {
+  const plane = size * size;
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) out[c * plane + i] = (image[i * 3 + c] / 255 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+  }
+  return out;
+}
