@@ -1,0 +1,135 @@
+/**
+ * TensorBoard event files written by hand: TFRecord framing (length, masked CRC32C of the length,
+ * payload, masked CRC32C of the payload) around Event protobufs holding scalar and image
+ * summaries. Only the fields TensorBoard needs are encoded.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+
+const CRC32C_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+export function crc32c(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const b of bytes) crc = CRC32C_TABLE[(crc ^ b) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+/** TFRecord's masked CRC: rotate right by 15 and add a constant, so CRCs of CRCs stay distinct. */
+export function maskedCrc32c(bytes: Uint8Array): number {
+  const crc = crc32c(bytes);
+  return ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) >>> 0;
+}
+
+/** Protobuf writer for the few wire types needed. */
+class Proto {
+  private readonly parts: number[] = [];
+
+  private varint(value: number | bigint): void {
+    let v = BigInt(value);
+    do {
+      let byte = Number(v & 0x7fn);
+      v >>= 7n;
+      if (v > 0n) byte |= 0x80;
+      this.parts.push(byte);
+    } while (v > 0n);
+  }
+
+  private key(field: number, wireType: number): void {
+    this.varint((field << 3) | wireType);
+  }
+
+  int(field: number, value: number): this {
+    this.key(field, 0);
+    this.varint(value);
+    return this;
+  }
+
+  double(field: number, value: number): this {
+    this.key(field, 1);
+    const view = new DataView(new ArrayBuffer(8));
+    view.setFloat64(0, value, true);
+    this.parts.push(...new Uint8Array(view.buffer));
+    return this;
+  }
+
+  float(field: number, value: number): this {
+    this.key(field, 5);
+    const view = new DataView(new ArrayBuffer(4));
+    view.setFloat32(0, value, true);
+    this.parts.push(...new Uint8Array(view.buffer));
+    return this;
+  }
+
+  bytes(field: number, value: Uint8Array | string): this {
+    const data = typeof value === 'string' ? new TextEncoder().encode(value) : value;
+    this.key(field, 2);
+    this.varint(data.length);
+    for (const b of data) this.parts.push(b);
+    return this;
+  }
+
+  finish(): Uint8Array {
+    return Uint8Array.from(this.parts);
+  }
+}
+
+/** One TFRecord: u64 length, masked CRC of it, payload, masked CRC of the payload. */
+export function tfRecord(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(16 + payload.length);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(payload.length), true);
+  view.setUint32(8, maskedCrc32c(out.subarray(0, 8)), true);
+  out.set(payload, 12);
+  view.setUint32(12 + payload.length, maskedCrc32c(payload), true);
+  return out;
+}
+
+/** Appends events to `events.out.tfevents.<time>.<host>` in `logDir`, flushed after every write. */
+export class SummaryWriter {
+  readonly path: string;
+  private readonly fd: number;
+
+  constructor(logDir: string) {
+    mkdirSync(logDir, { recursive: true });
+    this.path = join(logDir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${hostname()}`);
+    this.fd = openSync(this.path, 'a');
+    this.write(new Proto().double(1, Date.now() / 1000).int(2, 0).bytes(3, 'brain.Event:2').finish());
+  }
+
+  private write(event: Uint8Array): void {
+    writeSync(this.fd, tfRecord(event));
+  }
+
+  private summary(step: number, value: Uint8Array): void {
+    const summary = new Proto().bytes(1, value).finish();
+    this.write(new Proto().double(1, Date.now() / 1000).int(2, step).bytes(5, summary).finish());
+  }
+
+  addScalar(tag: string, value: number, step: number): void {
+    this.summary(step, new Proto().bytes(1, tag).float(2, value).finish());
+  }
+
+  /** `png`: an encoded PNG of width×height (RGB: colorspace 3). */
+  addImage(tag: string, png: Uint8Array, width: number, height: number, step: number): void {
+    const image = new Proto().int(1, height).int(2, width).int(3, 3).bytes(4, png).finish();
+    this.summary(step, new Proto().bytes(1, tag).bytes(4, image).finish());
+  }
+
+  flush(): void {
+    fsyncSync(this.fd);
+  }
+
+  close(): void {
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+  }
+}
