@@ -22,21 +22,27 @@ function square(k: Pair): [number, number] {
   return typeof k === 'number' ? [k, k] : [k[0], k[1]];
 }
 
-export class Conv2d extends Module {
+/** A weight with PyTorch's default initialisation and an optional bias (shared by both convs). */
+abstract class ConvLayer extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
+  protected constructor(weightShape: number[], outChannels: number, options: ConvOptions) {
+    super();
+    const generator = options.generator ?? new Generator(0);
+    this.weight = this.registerParameter('weight', convWeightInit(weightShape, generator));
+    this.bias = options.bias === false ? null : this.registerParameter('bias', convBiasInit(outChannels, weightShape, generator));
+  }
+}
+
+export class Conv2d extends ConvLayer {
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
     kernelSize: Pair,
     readonly options: ConvOptions = {},
   ) {
-    super();
-    const generator = options.generator ?? new Generator(0);
-    const shape = [outChannels, inChannels, ...square(kernelSize)];
-    this.weight = this.registerParameter('weight', convWeightInit(shape, generator));
-    this.bias = options.bias === false ? null : this.registerParameter('bias', convBiasInit(outChannels, shape, generator));
+    super([outChannels, inChannels, ...square(kernelSize)], outChannels, options);
   }
 
   forward(x: Tensor): Tensor {
@@ -44,21 +50,15 @@ export class Conv2d extends Module {
   }
 }
 
-export class ConvTranspose2d extends Module {
-  readonly weight: Tensor;
-  readonly bias: Tensor | null;
-
+/** Weight [inChannels, outChannels, KH, KW], as PyTorch's ConvTranspose2d. */
+export class ConvTranspose2d extends ConvLayer {
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
     kernelSize: Pair,
     readonly options: ConvOptions & { outputPadding?: Pair } = {},
   ) {
-    super();
-    const generator = options.generator ?? new Generator(0);
-    const shape = [inChannels, outChannels, ...square(kernelSize)];
-    this.weight = this.registerParameter('weight', convWeightInit(shape, generator));
-    this.bias = options.bias === false ? null : this.registerParameter('bias', convBiasInit(outChannels, shape, generator));
+    super([inChannels, outChannels, ...square(kernelSize)], outChannels, options);
   }
 
   forward(x: Tensor): Tensor {
