@@ -119,3 +119,30 @@ describe('resizing', () => {
     expect(Array.from(resizeNearest(labels, 4, 4).data)).toEqual([0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0]);
   });
 });
+
+describe('decode-once cache', () => {
+  test('the second load reads the cache; touching a source file invalidates it', async () => {
+    const { loadSplitCached } = await import('../train/cache.js');
+    const { utimesSync, readdirSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'petseg-cache-'));
+    const n = writeSyntheticDataset(dir, { trainval: 12, test: 0, size: 24, seed: 3 });
+    rmSync(join(dir, 'annotations', 'trimaps', `${readSplit(dir, 'train')[0]}.png`));
+    const warnings: string[] = [];
+    const first = loadSplitCached(dir, 'train', 16, { warn: (w) => warnings.push(w) });
+    expect(first.fromCache).toBe(false);
+    const second = loadSplitCached(dir, 'train', 16, { warn: (w) => warnings.push(w) });
+    expect(second.fromCache).toBe(true);
+    expect(second.cacheFile).toBe(first.cacheFile);
+    expect(second.samples.map((s) => s.name)).toEqual(first.samples.map((s) => s.name));
+    expect(second.samples.map((s) => Array.from(s.image))).toEqual(first.samples.map((s) => Array.from(s.image)));
+    expect(second.samples.map((s) => Array.from(s.mask))).toEqual(first.samples.map((s) => Array.from(s.mask)));
+    expect(warnings).toHaveLength(2); // the skipped sample is reported on every load
+    expect(loadSplitCached(dir, 'train', 20).fromCache).toBe(false); // another size, another file
+    const later = new Date(Date.now() + 5000);
+    utimesSync(join(dir, 'images', `${n.trainval[5]}.jpg`), later, later);
+    const third = loadSplitCached(dir, 'train', 16, { warn: () => {} });
+    expect(third.fromCache).toBe(false);
+    expect(third.cacheFile).not.toBe(first.cacheFile);
+    expect(readdirSync(join(dir, '.petseg-cache')).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+});

@@ -82,19 +82,31 @@ export function loadSample(root: string, name: string, size: number): Sample {
   };
 }
 
-/** Load a split, skipping unusable samples with one warning line each (never failing mid-way). */
-export function loadSplit(root: string, split: Split, size: number, warn: (line: string) => void = console.warn): Sample[] {
-  const samples: Sample[] = [];
-  for (const name of readSplit(root, split)) {
+export interface LoadedSamples {
+  samples: Sample[];
+  /** Samples left out, with the reason. */
+  skipped: { name: string; reason: string }[];
+}
+
+/** Load the named samples, skipping unusable ones with one warning line each (never failing mid-way). */
+export function loadSamples(root: string, names: readonly string[], size: number, warn: (line: string) => void = console.warn): LoadedSamples {
+  const out: LoadedSamples = { samples: [], skipped: [] };
+  for (const name of names) {
     try {
-      samples.push(loadSample(root, name, size));
+      out.samples.push(loadSample(root, name, size));
     } catch (err) {
       if (!(err instanceof ImageDecodeError)) throw err;
+      out.skipped.push({ name, reason: err.message });
       warn(`warning: skipping ${name}: ${err.message}`);
     }
   }
-  if (samples.length === 0) throw new DatasetError(`no usable images in the ${split} split of ${root}`);
-  return samples;
+  if (out.samples.length === 0) throw new DatasetError(`no usable images among the ${names.length} listed in ${root}`);
+  return out;
+}
+
+/** Load a split (see loadSamples). */
+export function loadSplit(root: string, split: Split, size: number, warn: (line: string) => void = console.warn): Sample[] {
+  return loadSamples(root, readSplit(root, split), size, warn).samples;
 }
 
 /** HWC uint8 RGB → CHW float32 normalised with the ImageNet mean and std. */
