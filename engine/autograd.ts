@@ -36,10 +36,6 @@ export class GraphNode {
     this.backwardFn = backwardFn;
   }
 
-  get hasRun(): boolean {
-    return this.backwardFn === null;
-  }
-
   runBackward(grad: Tensor): (Tensor | null)[] {
     if (!this.backwardFn) {
       throw new Error(

@@ -162,15 +162,6 @@ export class Runtime {
     this.device.queue.writeBuffer(entry.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
 
-  /** Copy `bytes` between tensor buffers, in order with the dispatches around it. */
-  copy(src: PooledBuffer, dst: PooledBuffer, bytes: number): void {
-    this.checkAlive();
-    src.lastUseEpoch = this.epoch;
-    dst.lastUseEpoch = this.epoch;
-    this.endPass().copyBufferToBuffer(src.buffer, 0, dst.buffer, 0, Math.ceil(bytes / 4) * 4);
-    this.pendingCommands++;
-  }
-
   /** Submit everything recorded so far. */
   flush(): void {
     if (!this.encoder) return;
