@@ -9,18 +9,28 @@
  * - `weight`:  dw[a,b,kh,kw] = Σ_{n,y,x} g[n,a,y,x] · src[n,b, y·st+kh−p, x·st+kw−p]
  *              conv2d grad-weight (g = dY, src = X); conv-transpose grad-weight (g = X, src = dY).
  *
- * Launch layouts: gather/scatter use 64 invocations per workgroup, one destination element
- * each (work per invocation: S·KH·KW multiply-adds). `weight` uses one 256-invocation workgroup
- * per (weight element, chunk), each invocation striding over the chunk of N·Hg·Wg positions,
- * then a shared-memory tree sum; chunks (when there are few weights) are added by a second pass.
- * `weight-direct` (for few positions, e.g. deep layers at low resolution, where 256 invocations
- * per weight would mostly idle) uses 64 invocations per workgroup, one weight element each,
- * looping over all N·Hg·Wg positions (summed row by row, then rows, for accuracy).
+ * Register tiling: each gather/scatter invocation computes a tile of TILE_C destination channels
+ * × TILE_X neighbouring columns (64 invocations per workgroup), so every source value loaded
+ * feeds TILE_C multiply-adds and every weight TILE_X. The weight kernels are specialised per
+ * kernel size and compute up to TAP_GROUP taps of one (a, b) channel pair per invocation, so the
+ * g value and the index arithmetic are shared by the taps. Tiling changes no element's summation
+ * order: results are those of the one-element-per-invocation form.
+ *
+ * `weight` uses one 256-invocation workgroup per (channel pair, chunk), each invocation striding
+ * over the chunk of N·Hg·Wg positions, then a shared-memory tree sum; chunks (when there are few
+ * weights) are added by a second pass. `weight-direct` (for few positions, e.g. deep layers at
+ * low resolution, where 256 invocations per pair would mostly idle) uses one invocation per
+ * channel pair looping over all positions (summed row by row, then rows, for accuracy).
  */
 import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
 
 const WORKGROUP = 64;
 export const CONV_WEIGHT_WORKGROUP = 256;
+/** Destination channels and columns per gather/scatter invocation. */
+export const CONV_TILE_C = 4;
+export const CONV_TILE_X = 4;
+/** Taps per weight-kernel invocation (a 3×3 kernel in one pass; 7×7 in six). */
+export const CONV_TAP_GROUP = 9;
 /**
  * gather/scatter sum channels in blocks of this many before adding to the total: rounding error
  * then grows with BLOCK + C/BLOCK instead of C (forward activations of a 1024-channel UNet layer
@@ -56,28 +66,48 @@ export function convParams(g: ConvGeometry, total: number, chunks = 1, chunkLeng
   return [g.batch, g.srcChannels, g.srcH, g.srcW, g.dstChannels, g.dstH, g.dstW, g.kh, g.kw, g.strideH, g.strideW, g.padH, g.padW, total, chunks, chunkLength];
 }
 
+/** Invocations of a gather/scatter launch: one per (n, channel tile, row, column tile). */
+export function convTileCount(g: ConvGeometry): number {
+  return g.batch * Math.ceil(g.dstChannels / CONV_TILE_C) * g.dstH * Math.ceil(g.dstW / CONV_TILE_X);
+}
+
+const columns = [...Array(CONV_TILE_X).keys()];
+const channels = [...Array(CONV_TILE_C).keys()];
+const vec = (f: (j: number) => string) => `vec4f(${channels.map(f).join(', ')})`;
+
 function elementKernel(kind: 'gather' | 'scatter', hasBias: boolean): KernelSpec {
+  const zero = (name: string) => columns.map((i) => `var ${name}${i} = vec4f(0.0);`).join(' ');
   const body =
     kind === 'gather'
       ? `
-  var block = 0.0;
+  let taps = p.kh * p.kw;
+  ${zero('block')}
   for (var s = 0u; s < p.srcC; s++) {
     let srcBase = (n * p.srcC + s) * p.srcH * p.srcW;
-    let wBase = (d * p.srcC + s) * p.kh * p.kw;
-    var window = 0.0;
+    let wS = s * taps;
+    ${zero('window')}
     for (var kh = 0u; kh < p.kh; kh++) {
       let iy = i32(y * p.strideH + kh) - i32(p.padH);
       if (iy < 0 || iy >= i32(p.srcH)) { continue; }
+      let rowBase = srcBase + u32(iy) * p.srcW;
       for (var kw = 0u; kw < p.kw; kw++) {
-        let ix = i32(x * p.strideW + kw) - i32(p.padW);
-        if (ix < 0 || ix >= i32(p.srcW)) { continue; }
-        window += S[srcBase + u32(iy) * p.srcW + u32(ix)] * Wt[wBase + kh * p.kw + kw];
+        let wo = wS + kh * p.kw + kw;
+        let wv = ${vec((j) => `Wt[w${j} + wo]`)};
+        ${columns
+          .map(
+            (i) => `{
+          let ix = i32((x0 + ${i}u) * p.strideW + kw) - i32(p.padW);
+          let v = select(0.0, S[rowBase + u32(clamp(ix, 0, i32(p.srcW) - 1))], ix >= 0 && ix < i32(p.srcW));
+          window${i} += v * wv;
+        }`,
+          )
+          .join('\n        ')}
       }
     }
-    block += window;
-    if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { acc += block; block = 0.0; }
+    ${columns.map((i) => `block${i} += window${i};`).join(' ')}
+    if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${columns.map((i) => `acc${i} += block${i}; block${i} = vec4f(0.0);`).join(' ')} }
   }
-  acc += block;`
+  ${columns.map((i) => `acc${i} += block${i};`).join(' ')}`
       : `
   for (var kh = 0u; kh < p.kh; kh++) {
     let ty = i32(y + p.padH) - i32(kh);
@@ -85,19 +115,31 @@ function elementKernel(kind: 'gather' | 'scatter', hasBias: boolean): KernelSpec
     let sy = u32(ty) / p.strideH;
     if (sy >= p.srcH) { continue; }
     for (var kw = 0u; kw < p.kw; kw++) {
-      let tx = i32(x + p.padW) - i32(kw);
-      if (tx < 0 || tx % i32(p.strideW) != 0) { continue; }
-      let sx = u32(tx) / p.strideW;
-      if (sx >= p.srcW) { continue; }
-      var block = 0.0;
-      var tap = 0.0;
+      ${columns
+        .map(
+          (i) => `let tx${i} = i32(x0 + ${i}u + p.padW) - i32(kw);
+      let ok${i} = tx${i} >= 0 && tx${i} % i32(p.strideW) == 0 && u32(max(tx${i}, 0)) / p.strideW < p.srcW;
+      let sx${i} = min(u32(max(tx${i}, 0)) / p.strideW, p.srcW - 1u);`,
+        )
+        .join('\n      ')}
+      if (!(${columns.map((i) => `ok${i}`).join(' || ')})) { continue; }
+      ${zero('block')}
+      ${zero('tap')}
       for (var s = 0u; s < p.srcC; s++) {
-        block += S[((n * p.srcC + s) * p.srcH + sy) * p.srcW + sx] * Wt[((s * p.dstC + d) * p.kh + kh) * p.kw + kw];
-        if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { tap += block; block = 0.0; }
+        let base = ((n * p.srcC + s) * p.srcH + sy) * p.srcW;
+        let wo = ((s * p.dstC) * p.kh + kh) * p.kw + kw;
+        let wv = ${vec((j) => `Wt[w${j} + wo]`)};
+        ${columns.map((i) => `block${i} += select(0.0, S[base + sx${i}], ok${i}) * wv;`).join('\n        ')}
+        if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${columns.map((i) => `tap${i} += block${i}; block${i} = vec4f(0.0);`).join(' ')} }
       }
-      acc += tap + block;
+      ${columns.map((i) => `acc${i} += tap${i} + block${i};`).join(' ')}
     }
   }`;
+  // Weight offset of destination channel d0 + j (clamped into range for a partial last tile).
+  const weightBase =
+    kind === 'gather'
+      ? (j: number) => `let w${j} = min(d0 + ${j}u, p.dstC - 1u) * p.srcC * p.kh * p.kw;`
+      : (j: number) => `let w${j} = min(d0 + ${j}u, p.dstC - 1u) * p.kh * p.kw;`;
   return {
     name: `conv-${kind}`,
     key: hasBias ? 'bias' : 'nobias',
@@ -113,12 +155,22 @@ ${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let idx = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
   if (idx >= p.total) { return; }
-  let x = idx % p.dstW;
-  let y = (idx / p.dstW) % p.dstH;
-  let d = (idx / (p.dstW * p.dstH)) % p.dstC;
-  let n = idx / (p.dstW * p.dstH * p.dstC);
-  var acc = ${hasBias ? 'Bias[d]' : '0.0'};${body}
-  D[idx] = acc;
+  let tilesX = (p.dstW + ${CONV_TILE_X - 1}u) / ${CONV_TILE_X}u;
+  let tilesC = (p.dstC + ${CONV_TILE_C - 1}u) / ${CONV_TILE_C}u;
+  let x0 = (idx % tilesX) * ${CONV_TILE_X}u;
+  let y = (idx / tilesX) % p.dstH;
+  let d0 = ((idx / (tilesX * p.dstH)) % tilesC) * ${CONV_TILE_C}u;
+  let n = idx / (tilesX * p.dstH * tilesC);
+  ${channels.map(weightBase).join('\n  ')}
+  let init = ${hasBias ? vec((j) => `Bias[min(d0 + ${j}u, p.dstC - 1u)]`) : 'vec4f(0.0)'};
+  ${columns.map((i) => `var acc${i} = init;`).join(' ')}${body}
+  ${columns
+    .map((i) =>
+      channels
+        .map((j) => `if (x0 + ${i}u < p.dstW && d0 + ${j}u < p.dstC) { D[((n * p.dstC + d0 + ${j}u) * p.dstH + y) * p.dstW + x0 + ${i}u] = acc${i}[${j}]; }`)
+        .join('\n  '),
+    )
+    .join('\n  ')}
 }`,
   };
 }
@@ -135,61 +187,87 @@ export function convElementGrid(total: number): [number, number, number] {
   return grid(Math.ceil(total / WORKGROUP));
 }
 
+/** The taps [first, first + count) of a kh×kw kernel, as (index, row, column) triples. */
+function tapList(kw: number, first: number, count: number): { t: number; kh: number; kw: number }[] {
+  return Array.from({ length: count }, (_, i) => ({ t: first + i, kh: Math.floor((first + i) / kw), kw: (first + i) % kw }));
+}
+
+/** How a kernel's taps split into weight-kernel passes: [first, count] per pass. */
+export function convTapGroups(kh: number, kw: number): [number, number][] {
+  const taps = kh * kw;
+  const out: [number, number][] = [];
+  for (let first = 0; first < taps; first += CONV_TAP_GROUP) out.push([first, Math.min(CONV_TAP_GROUP, taps - first)]);
+  return out;
+}
+
 /**
- * dw[a,b,kh,kw] over g = [N, dstC=A, dstH, dstW] and src = [N, srcC=B, srcH, srcW]; writes
- * `chunks` partial sums per weight element (weight-major).
+ * dw[a,b,kh,kw] over g = [N, dstC=A, dstH, dstW] and src = [N, srcC=B, srcH, srcW], for the
+ * taps [first, first + count) of a kh×kw kernel; writes `chunks` partial sums per weight
+ * element (weight-major). total = A·B channel pairs.
  */
-export const convWeightKernel: KernelSpec = {
-  name: 'conv-weight',
-  key: '',
-  source: () => /* wgsl */ `
+export function convWeightKernel(kh: number, kw: number, first: number, count: number): KernelSpec {
+  const taps = tapList(kw, first, count);
+  return {
+    name: 'conv-weight',
+    key: `${kh}x${kw}@${first}+${count}`,
+    source: () => /* wgsl */ `
 ${PARAMS_STRUCT}
 @group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read> S: array<f32>;
 @group(0) @binding(2) var<storage, read_write> DW: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-var<workgroup> partial: array<f32, ${CONV_WEIGHT_WORKGROUP}>;
+var<workgroup> partial: array<array<f32, ${CONV_WEIGHT_WORKGROUP}>, ${count}>;
 
 @compute @workgroup_size(${CONV_WEIGHT_WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let group = ${LINEAR_GROUP_INDEX};
   if (group >= p.total * p.chunks) { return; }
-  let w = group / p.chunks;
-  let kw = w % p.kw;
-  let kh = (w / p.kw) % p.kh;
-  let b = (w / (p.kw * p.kh)) % p.srcC;
-  let a = w / (p.kw * p.kh * p.srcC);
+  let pair = group / p.chunks;
+  let b = pair % p.srcC;
+  let a = pair / p.srcC;
   let plane = p.dstH * p.dstW;
   let count = p.batch * plane;
   let start = (group % p.chunks) * p.chunkLength;
   let end = min(start + p.chunkLength, count);
-  var acc = 0.0;
+  ${taps.map(({ t }) => `var acc${t} = 0.0;`).join(' ')}
   for (var r = start + lid; r < end; r += ${CONV_WEIGHT_WORKGROUP}u) {
     let n = r / plane;
     let y = (r % plane) / p.dstW;
     let x = r % p.dstW;
-    let iy = i32(y * p.strideH + kh) - i32(p.padH);
-    let ix = i32(x * p.strideW + kw) - i32(p.padW);
-    if (iy >= 0 && iy < i32(p.srcH) && ix >= 0 && ix < i32(p.srcW)) {
-      acc += G[((n * p.dstC + a) * p.dstH + y) * p.dstW + x] * S[((n * p.srcC + b) * p.srcH + u32(iy)) * p.srcW + u32(ix)];
-    }
+    let gv = G[((n * p.dstC + a) * p.dstH + y) * p.dstW + x];
+    let srcBase = (n * p.srcC + b) * p.srcH * p.srcW;
+    ${taps
+      .map(
+        ({ t, kh: th, kw: tw }) => `{
+      let iy = i32(y * p.strideH + ${th}u) - i32(p.padH);
+      let ix = i32(x * p.strideW + ${tw}u) - i32(p.padW);
+      if (iy >= 0 && iy < i32(p.srcH) && ix >= 0 && ix < i32(p.srcW)) { acc${t} += gv * S[srcBase + u32(iy) * p.srcW + u32(ix)]; }
+    }`,
+      )
+      .join('\n    ')}
   }
-  partial[lid] = acc;
+  ${taps.map(({ t }, i) => `partial[${i}][lid] = acc${t};`).join(' ')}
   workgroupBarrier();
   for (var width = ${CONV_WEIGHT_WORKGROUP / 2}u; width > 0u; width = width / 2u) {
-    if (lid < width) { partial[lid] += partial[lid + width]; }
+    if (lid < width) { ${taps.map((_, i) => `partial[${i}][lid] += partial[${i}][lid + width];`).join(' ')} }
     workgroupBarrier();
   }
-  if (lid == 0u) { DW[group] = partial[0]; }
+  if (lid == 0u) {
+    let chunk = group % p.chunks;
+    ${taps.map(({ t }, i) => `DW[(pair * ${kh * kw}u + ${t}u) * p.chunks + chunk] = partial[${i}][0];`).join('\n    ')}
+  }
 }`,
-};
+  };
+}
 
-/** dw with one invocation per weight element (few positions to sum over). */
-export const convWeightDirectKernel: KernelSpec = {
-  name: 'conv-weight-direct',
-  key: '',
-  source: () => /* wgsl */ `
+/** dw with one invocation per channel pair (few positions to sum over); taps as convWeightKernel. */
+export function convWeightDirectKernel(kh: number, kw: number, first: number, count: number): KernelSpec {
+  const taps = tapList(kw, first, count);
+  return {
+    name: 'conv-weight-direct',
+    key: `${kh}x${kw}@${first}+${count}`,
+    source: () => /* wgsl */ `
 ${PARAMS_STRUCT}
 @group(0) @binding(0) var<storage, read> G: array<f32>;
 @group(0) @binding(1) var<storage, read> S: array<f32>;
@@ -198,31 +276,37 @@ ${PARAMS_STRUCT}
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let w = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
-  if (w >= p.total) { return; }
-  let kw = w % p.kw;
-  let kh = (w / p.kw) % p.kh;
-  let b = (w / (p.kw * p.kh)) % p.srcC;
-  let a = w / (p.kw * p.kh * p.srcC);
-  // Two-level sum (rows into a row total, rows into the result): error grows with
+  let pair = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (pair >= p.total) { return; }
+  let b = pair % p.srcC;
+  let a = pair / p.srcC;
+  // Two-level sum per tap (columns into a row total, rows into the result): error grows with
   // rowLength + rows instead of their product, close to the tree sum of conv-weight.
-  var acc = 0.0;
+  ${taps.map(({ t }) => `var acc${t} = 0.0;`).join(' ')}
   for (var n = 0u; n < p.batch; n++) {
+    let srcBase = (n * p.srcC + b) * p.srcH * p.srcW;
     for (var y = 0u; y < p.dstH; y++) {
-      let iy = i32(y * p.strideH + kh) - i32(p.padH);
-      if (iy < 0 || iy >= i32(p.srcH)) { continue; }
-      var row = 0.0;
+      let gBase = ((n * p.dstC + a) * p.dstH + y) * p.dstW;
+      ${taps.map(({ t }) => `var row${t} = 0.0;`).join(' ')}
       for (var x = 0u; x < p.dstW; x++) {
-        let ix = i32(x * p.strideW + kw) - i32(p.padW);
-        if (ix < 0 || ix >= i32(p.srcW)) { continue; }
-        row += G[((n * p.dstC + a) * p.dstH + y) * p.dstW + x] * S[((n * p.srcC + b) * p.srcH + u32(iy)) * p.srcW + u32(ix)];
+        let gv = G[gBase + x];
+        ${taps
+          .map(
+            ({ t, kh: th, kw: tw }) => `{
+          let iy = i32(y * p.strideH + ${th}u) - i32(p.padH);
+          let ix = i32(x * p.strideW + ${tw}u) - i32(p.padW);
+          if (iy >= 0 && iy < i32(p.srcH) && ix >= 0 && ix < i32(p.srcW)) { row${t} += gv * S[srcBase + u32(iy) * p.srcW + u32(ix)]; }
+        }`,
+          )
+          .join('\n        ')}
       }
-      acc += row;
+      ${taps.map(({ t }) => `acc${t} += row${t};`).join(' ')}
     }
   }
-  DW[w] = acc;
+  ${taps.map(({ t }) => `DW[pair * ${kh * kw}u + ${t}u] = acc${t};`).join('\n  ')}
 }`,
-};
+  };
+}
 
 /** Positions per weight up to which `conv-weight-direct` is used. */
 export const CONV_WEIGHT_DIRECT_MAX_POSITIONS = 2048;

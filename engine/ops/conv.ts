@@ -6,6 +6,8 @@ import {
   convGatherKernel,
   convParams,
   convScatterKernel,
+  convTapGroups,
+  convTileCount,
   convWeightDirectKernel,
   convWeightKernel,
   type ConvGeometry,
@@ -32,38 +34,44 @@ function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Te
     kernel: kind === 'gather' ? convGatherKernel(bias !== null) : convScatterKernel(bias !== null),
     inputs: bias ? [src.buffer, weight.buffer, bias.buffer] : [src.buffer, weight.buffer],
     outputs: [out.buffer],
-    params: convParams(geometry, out.size),
-    workgroups: convElementGrid(out.size),
+    params: convParams(geometry, convTileCount(geometry)),
+    workgroups: convElementGrid(convTileCount(geometry)),
   });
   return out;
 }
 
 /** dw[a,b,kh,kw] = Σ g[n,a,y,x]·src[n,b,y·s+kh−p,x·s+kw−p]; geometry's dst is g's. */
 function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
-  const weights = geometry.dstChannels * geometry.srcChannels * geometry.kh * geometry.kw;
+  const pairs = geometry.dstChannels * geometry.srcChannels;
+  const weights = pairs * geometry.kh * geometry.kw;
   const count = geometry.batch * geometry.dstH * geometry.dstW;
   const shape = [geometry.dstChannels, geometry.srcChannels, geometry.kh, geometry.kw];
+  const runtime = getRuntime();
   if (count <= CONV_WEIGHT_DIRECT_MAX_POSITIONS) {
     const out = Tensor.empty(shape);
-    getRuntime().dispatch({
-      kernel: convWeightDirectKernel,
-      inputs: [g.buffer, src.buffer],
-      outputs: [out.buffer],
-      params: convParams(geometry, weights),
-      workgroups: convElementGrid(weights),
-    });
+    for (const [first, taps] of convTapGroups(geometry.kh, geometry.kw)) {
+      runtime.dispatch({
+        kernel: convWeightDirectKernel(geometry.kh, geometry.kw, first, taps),
+        inputs: [g.buffer, src.buffer],
+        outputs: [out.buffer],
+        params: convParams(geometry, pairs),
+        workgroups: convElementGrid(pairs),
+      });
+    }
     return out;
   }
   // Few weights over many positions: split positions into chunks, then add the partial sums.
   const chunks = weights < 2048 ? Math.max(1, Math.min(Math.ceil(count / (16 * CONV_WEIGHT_WORKGROUP)), 1024)) : 1;
   const partial = Tensor.empty(chunks === 1 ? shape : [weights, chunks]);
-  getRuntime().dispatch({
-    kernel: convWeightKernel,
-    inputs: [g.buffer, src.buffer],
-    outputs: [partial.buffer],
-    params: convParams(geometry, weights, chunks, Math.ceil(count / chunks)),
-    workgroups: grid(weights * chunks),
-  });
+  for (const [first, taps] of convTapGroups(geometry.kh, geometry.kw)) {
+    runtime.dispatch({
+      kernel: convWeightKernel(geometry.kh, geometry.kw, first, taps),
+      inputs: [g.buffer, src.buffer],
+      outputs: [partial.buffer],
+      params: convParams(geometry, pairs, chunks, Math.ceil(count / chunks)),
+      workgroups: grid(pairs * chunks),
+    });
+  }
   if (chunks === 1) return partial;
   const summed = sum(partial, 1);
   partial.dispose();
