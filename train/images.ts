@@ -113,3 +113,11 @@ export function resizeNearest(image: RasterImage, width: number, height: number)
   }
   return { width, height, channels, data: out };
 }
+
+/** Encode 8-bit gray or RGB pixels as a PNG file. */
+export function encodePng(image: RasterImage): Uint8Array {
+  const colorType = image.channels === 1 ? 0 : 2;
+  const png = new PNG({ width: image.width, height: image.height });
+  png.data = Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+  return PNG.sync.write(png, { colorType, inputColorType: colorType, inputHasAlpha: false });
+}

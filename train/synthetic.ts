@@ -4,8 +4,8 @@
  * JPEG images and PNG trimaps (1 pet, 2 background, 3 a border ring, as the real ones).
  * Deterministic for a seed; used by the tests and as the main job's built-in default.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { Generator } from '../engine/random.js';
@@ -105,4 +105,24 @@ export function writeSyntheticDataset(root: string, options: SyntheticOptions = 
     writeFileSync(join(root, 'annotations', `${split}.txt`), `${lines.join('\n')}\n`);
   }
   return names;
+}
+
+/** The built-in synthetic set's size: 200 trainval lines (180 train, 20 valid) and 40 test images. */
+export const BUILTIN_SYNTHETIC: Required<SyntheticOptions> = { trainval: 200, test: 40, size: 96, seed: 0 };
+
+/**
+ * Write the built-in synthetic set to `root` unless it is there; returns whether it was written.
+ * Written to a temporary sibling and renamed, so an interrupted run never leaves half a set.
+ */
+export function ensureSyntheticDataset(root: string, options: Required<SyntheticOptions> = BUILTIN_SYNTHETIC): boolean {
+  const marker = join(root, 'petseg-synthetic.json');
+  if (existsSync(marker)) return false;
+  const temporary = `${root}.tmp-${process.pid}`;
+  rmSync(temporary, { recursive: true, force: true });
+  writeSyntheticDataset(temporary, options);
+  writeFileSync(join(temporary, 'petseg-synthetic.json'), `${JSON.stringify(options)}\n`);
+  mkdirSync(dirname(root), { recursive: true });
+  rmSync(root, { recursive: true, force: true });
+  renameSync(temporary, root);
+  return true;
 }

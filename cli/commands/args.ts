@@ -71,3 +71,19 @@ export function parseCommandArgs(command: string, summary: string, argv: string[
     return 2;
   }
 }
+
+/** Names of the options written on the command line (to tell a given value from a default). */
+export function givenOptions(argv: readonly string[]): Set<string> {
+  return new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=', 1)[0]));
+}
+
+/**
+ * Print a fatal error as one line naming the command (the stack too when PETSEG_DEBUG is set)
+ * and return the exit code 1.
+ */
+export function reportError(command: string, err: unknown): number {
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`${command}: ${message}`);
+  if (process.env.PETSEG_DEBUG && err instanceof Error && err.stack) console.error(err.stack);
+  return 1;
+}

@@ -1,120 +1,125 @@
 /**
- * `node cli/train.js` — for now an engine smoke run: a two-layer perceptron learns a synthetic
- * two-class problem on the GPU (tape autograd, SGD with momentum written from engine ops), and the
- * loss is printed falling. The segmentation trainer (UNet / ResNet34_UNet on Oxford-IIIT Pet)
- * replaces this once the models and data pipeline exist.
+ * `node cli/train.js` — train UNet or ResNet34_UNet on Oxford-IIIT Pet with the lab's arguments.
+ * Without --data_path it trains on the built-in synthetic set with a quick preset, so a fresh
+ * machine sees the whole pipeline work in minutes.
  */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import * as E from '../../engine/index.js';
-import { parseCommandArgs, type OptionSpec } from './args.js';
+import { loadCheckpoint } from '../../models/checkpoint.js';
+import { isModelName, MODELS, type ModelName } from '../../models/registry.js';
+import { ensureSyntheticDataset } from '../../train/synthetic.js';
+import { RUN_FILES, train } from '../../train/trainer.js';
+import { givenOptions, parseCommandArgs, reportError, type OptionSpec, type ParsedArgs } from './args.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
-  seed: { type: 'integer', default: 0, help: 'random seed (data and weights)' },
-  epochs: { type: 'integer', default: 30, min: 1, help: 'passes over the data' },
-  lr: { type: 'number', default: 0.1, min: 0, help: 'learning rate' },
-  batch_size: { type: 'integer', default: 64, min: 1, help: 'examples per step' },
-  hidden: { type: 'integer', default: 32, min: 1, help: 'hidden units' },
+  data_path: { type: 'string', help: 'Oxford-IIIT Pet folder (images/, annotations/); omitted: the built-in synthetic set' },
+  model: { type: 'string', default: 'UNet', help: `model: ${Object.keys(MODELS).join(' or ')}` },
+  epochs: { type: 'integer', default: 100, min: 1, help: 'epochs (synthetic preset: 8)' },
+  batch_size: { type: 'integer', default: 8, min: 1, help: 'images per step' },
+  lr: { type: 'number', default: 1e-3, min: 0, help: 'Adam learning rate' },
+  weight_decay: { type: 'number', default: 1e-4, min: 0, help: 'Adam weight decay (L2, as torch.optim.Adam)' },
+  img_size: { type: 'integer', default: 256, min: 16, help: 'images are resized to img_size² (synthetic preset: 64)' },
+  base_channels: { type: 'integer', default: 64, min: 1, help: 'UNet width: channels of the first block (synthetic preset: 8)' },
+  mask_threshold: { type: 'number', default: 0.5, min: 0, max: 1, help: 'sigmoid(logit) > threshold is pet' },
+  augment: { type: 'boolean', default: false, help: 'random flips and rotation (seeded)' },
+  seed: { type: 'integer', default: 0, help: 'seed of weights, shuffling and augmentation' },
+  save_dir: { type: 'string', help: 'run folder for best/last checkpoints and metrics.jsonl (default: saved_models/<model>-<time>)' },
+  log_dir: { type: 'string', help: "TensorBoard folder (default: <save_dir>/tensorboard; 'none' disables)" },
+  resume: { type: 'boolean', default: false, help: 'continue the run in --save_dir from last.safetensors' },
 };
 
-const FEATURES = 6;
-const EXAMPLES = 512;
+/** What the synthetic preset changes, unless given on the command line. */
+const SYNTHETIC_PRESET = { img_size: 64, base_channels: 8, epochs: 8 } as const;
+/** Options a resumed run takes from the checkpoint (giving a different value is an error). */
+const RUN_DEFINING = ['data_path', 'model', 'batch_size', 'lr', 'weight_decay', 'img_size', 'base_channels', 'mask_threshold', 'augment', 'seed'] as const;
 
-/** Points in the cube; class 1 inside a ball: not linearly separable, easy for one hidden layer. */
-function makeData(seed: number): { x: Float32Array; y: Float32Array } {
-  const gen = new E.Generator(seed);
-  const x = gen.fillUniform(new Float32Array(EXAMPLES * FEATURES), -1, 1);
-  const y = new Float32Array(EXAMPLES);
-  for (let i = 0; i < EXAMPLES; i++) {
-    let r2 = 0;
-    for (let j = 0; j < FEATURES; j++) r2 += x[i * FEATURES + j] ** 2;
-    y[i] = r2 < 1.6 ? 1 : 0;
+function timestamp(): string {
+  const d = new Date();
+  const pad = (v: number) => String(v).padStart(2, '0');
+  return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+}
+
+/** The synthetic set lives in the user's cache folder, written once. */
+function syntheticRoot(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'petseg', 'synthetic-v1');
+}
+
+/** For --resume: the run's recorded arguments fill what is not given; a given value must agree. */
+function mergeResumedArgs(args: ParsedArgs, given: Set<string>, saveDir: string): void {
+  const last = join(saveDir, RUN_FILES.last);
+  const { model, info } = loadCheckpoint(last);
+  model.dispose();
+  const recorded = info.args ?? {};
+  for (const name of RUN_DEFINING) {
+    if (!(name in recorded)) continue;
+    if (given.has(name) && recorded[name] !== args[name]) {
+      throw new Error(`--resume: ${last} was trained with --${name} ${String(recorded[name])}, not ${String(args[name])}; drop --${name} or start a new --save_dir`);
+    }
+    args[name] = recorded[name] as ParsedArgs[string];
   }
-  return { x, y };
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const args = parseCommandArgs('train', 'Engine smoke run: fits a small perceptron on synthetic data and prints the loss.', argv, OPTIONS);
+  const summary = 'Train a segmentation model on Oxford-IIIT Pet (or the built-in synthetic set) with Adam and BCE, validating every epoch.';
+  const args = parseCommandArgs('train', summary, argv, OPTIONS);
   if (typeof args === 'number') return args;
-  const seed = args.seed as number;
-  const epochs = args.epochs as number;
-  const lr = args.lr as number;
-  const batch = Math.min(args.batch_size as number, EXAMPLES);
-  const hidden = args.hidden as number;
-
-  let runtime;
+  const given = givenOptions(argv);
   try {
-    runtime = await E.init();
-  } catch (err) {
-    if (err instanceof E.NoWebGPUAdapterError) {
-      console.error(`train: ${err.message}`);
-      return 1;
+    const model = args.model as string;
+    if (!isModelName(model)) throw new RangeError(`--model ${model} is not a model; choose ${Object.keys(MODELS).join(' or ')}`);
+    if (args.resume && !given.has('save_dir')) throw new RangeError('--resume needs the --save_dir of the run to continue');
+    const saveDir = resolve((args.save_dir as string | undefined) ?? join('saved_models', `${model}-${timestamp()}`));
+    if (args.resume) mergeResumedArgs(args, given, saveDir);
+
+    const synthetic = args.data_path === undefined;
+    if (synthetic) {
+      for (const [name, value] of Object.entries(SYNTHETIC_PRESET)) if (!given.has(name) && !args.resume) args[name] = value;
     }
-    throw err;
-  }
-  console.log(`petseg engine smoke run on ${runtime.adapterName}`);
-  console.log('(the segmentation trainer replaces this run once the models and data pipeline land)');
+    if (args.model !== 'UNet' && given.has('base_channels')) throw new RangeError(`--base_channels applies to UNet only, not ${String(args.model)}`);
 
-  const { x, y } = makeData(seed);
-  const positives = y.reduce((s, v) => s + v, 0);
-  console.log(`data: ${EXAMPLES} points in ${FEATURES}-D, ${positives} inside the ball; model: ${FEATURES}→${hidden}→1, SGD momentum 0.9, lr ${lr}`);
-
-  const params = [
-    E.randn([FEATURES, hidden], { seed: seed + 1, std: Math.sqrt(2 / FEATURES), requiresGrad: true }),
-    E.zeros([hidden], { requiresGrad: true }),
-    E.randn([hidden, 1], { seed: seed + 2, std: Math.sqrt(1 / hidden), requiresGrad: true }),
-    E.zeros([1], { requiresGrad: true }),
-  ];
-  const velocity = params.map((p) => E.zeros(p.shape));
-  const batches = Math.ceil(EXAMPLES / batch);
-  const xs = Array.from({ length: batches }, (_, b) => {
-    const rows = Math.min(batch, EXAMPLES - b * batch);
-    return {
-      x: E.tensor(x.subarray(b * batch * FEATURES, (b * batch + rows) * FEATURES), [rows, FEATURES]),
-      y: E.tensor(y.subarray(b * batch, b * batch + rows), [rows, 1]),
-    };
-  });
-
-  let firstLoss = NaN;
-  let lastLoss = NaN;
-  const started = performance.now();
-  for (let epoch = 1; epoch <= epochs; epoch++) {
-    let lossSum = 0;
-    let correct = 0;
-    for (const b of xs) {
-      const [w1, b1, w2, b2] = params;
-      const { loss, p } = E.tidy(() => {
-        const prob = b.x.matmul(w1).add(b1).relu().matmul(w2).add(b2).sigmoid();
-        // Binary cross-entropy: -(y log p + (1 - y) log(1 - p)), clamped away from log(0).
-        const bce = b.y.mul(prob.add(1e-7).log()).add(E.rsub(b.y, 1).mul(E.rsub(prob, 1 + 1e-7).log())).mean().neg();
-        return { loss: bce, p: prob.detach() };
-      });
-      loss.backward();
-      E.noGrad(() =>
-        E.tidy(() => {
-          params.forEach((param, i) => {
-            velocity[i].assign(velocity[i].mul(0.9).add(param.grad!));
-            param.assign(param.sub(velocity[i].mul(lr)));
-            param.zeroGrad();
-          });
-        }),
+    const runtime = await E.init();
+    console.log(`petseg training on ${runtime.adapterName}`);
+    let dataPath: string;
+    if (synthetic) {
+      dataPath = syntheticRoot();
+      const created = ensureSyntheticDataset(dataPath);
+      console.log(
+        `no --data_path: ${created ? 'wrote' : 'using'} the built-in synthetic set in ${dataPath}; preset ${Object.entries(SYNTHETIC_PRESET)
+          .map(([k, v]) => `--${k} ${String(args[k])}${given.has(k) ? '' : ` (preset ${v})`}`)
+          .join(' ')}`,
       );
-      lossSum += (await loss.item()) * b.x.shape[0];
-      const probs = await p.toArray();
-      const labels = await b.y.toArray();
-      probs.forEach((v, i) => (correct += (v > 0.5 ? 1 : 0) === labels[i] ? 1 : 0));
-      loss.dispose();
-      p.dispose();
+    } else {
+      dataPath = resolve(args.data_path as string);
     }
-    const epochLoss = lossSum / EXAMPLES;
-    if (epoch === 1) firstLoss = epochLoss;
-    lastLoss = epochLoss;
-    const stats = E.memoryStats();
+    const modelName = args.model as ModelName;
+    const logDir = args.log_dir === 'none' ? null : resolve((args.log_dir as string | undefined) ?? join(saveDir, 'tensorboard'));
+    console.log(`run folder ${saveDir}${logDir ? `; TensorBoard: tensorboard --logdir ${logDir}` : ''}`);
+    const recordedArgs = Object.fromEntries(Object.entries(args).filter(([k, v]) => v !== undefined && k !== 'resume' && (k !== 'data_path' || !synthetic)));
+    const result = await train({
+      dataPath,
+      model: modelName,
+      modelOptions: modelName === 'UNet' ? { baseChannels: args.base_channels as number } : {},
+      seed: args.seed as number,
+      epochs: args.epochs as number,
+      lr: args.lr as number,
+      weightDecay: args.weight_decay as number,
+      batchSize: args.batch_size as number,
+      imgSize: args.img_size as number,
+      augment: args.augment as boolean,
+      maskThreshold: args.mask_threshold as number,
+      saveDir,
+      logDir,
+      resume: args.resume as boolean,
+      args: recordedArgs,
+    });
+    result.model.dispose();
     console.log(
-      `epoch ${String(epoch).padStart(3)}  loss ${epochLoss.toFixed(4)}  accuracy ${((100 * correct) / EXAMPLES).toFixed(1)}%  ` +
-        `gpu live ${(stats.liveBytes / 1024).toFixed(0)} KiB`,
+      `done: best valid loss ${result.best.valid_loss.toFixed(4)}, Dice ${result.best.valid_dice.toFixed(4)} at epoch ${result.best.epoch}; ` +
+        `checkpoints ${join(saveDir, RUN_FILES.best)} and ${join(saveDir, RUN_FILES.last)}`,
     );
+    return 0;
+  } catch (err) {
+    return reportError('train', err);
   }
-  const seconds = (performance.now() - started) / 1000;
-  console.log(`loss ${firstLoss.toFixed(4)} → ${lastLoss.toFixed(4)} in ${epochs} epochs (${seconds.toFixed(1)} s, ${(epochs * batches / seconds).toFixed(1)} steps/s)`);
-  E.shutdown();
-  return lastLoss < firstLoss ? 0 : 1;
 }

@@ -1,0 +1,113 @@
+/**
+ * Shared by `evaluate` (valid split) and `inference` (test split): load a checkpoint (its model
+ * type and input size come from its metadata), score a split, print a line or --json.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as E from '../../engine/index.js';
+import { loadCheckpoint, type LoadedCheckpoint } from '../../models/checkpoint.js';
+import { MODELS } from '../../models/registry.js';
+import { loadSplitCached } from '../../train/cache.js';
+import type { Split } from '../../train/dataset.js';
+import { evaluateSamples } from '../../train/trainer.js';
+import type { OptionSpec, ParsedArgs } from './args.js';
+
+export const CHECKPOINT_OPTIONS: Record<string, OptionSpec> = {
+  model_path: { type: 'string', help: 'checkpoint (.safetensors) written by train.js (or exported from PyTorch with --model)' },
+  model: { type: 'string', help: `model type, when the checkpoint does not record it: ${Object.keys(MODELS).join(' or ')}` },
+  img_size: { type: 'integer', min: 16, help: "input size (default: the checkpoint's training --img_size, else 256)" },
+  mask_threshold: { type: 'number', default: 0.5, min: 0, max: 1, help: 'sigmoid(logit) > threshold is pet' },
+};
+
+export const SPLIT_OPTIONS: Record<string, OptionSpec> = {
+  data_path: { type: 'string', help: 'Oxford-IIIT Pet folder (images/, annotations/)' },
+  batch_size: { type: 'integer', default: 8, min: 1, help: 'images per forward pass' },
+  json: { type: 'boolean', default: false, help: 'print one JSON object instead of a line' },
+};
+
+export interface OpenedModel extends LoadedCheckpoint {
+  path: string;
+  size: number;
+}
+
+/** Load --model_path (required) and settle the input size; the model is put in eval mode. */
+export function openCheckpoint(args: ParsedArgs): OpenedModel {
+  if (args.model_path === undefined) throw new RangeError('--model_path is required (a .safetensors checkpoint from train.js, e.g. saved_models/<run>/best.safetensors)');
+  const path = resolve(args.model_path as string);
+  if (!existsSync(path)) throw new RangeError(`--model_path ${path} does not exist`);
+  const loaded = loadCheckpoint(path, args.model as string | undefined);
+  const trained = loaded.info.args?.img_size;
+  const size = (args.img_size as number | undefined) ?? (typeof trained === 'number' ? trained : 256);
+  const stride = MODELS[loaded.info.model].stride;
+  if (size % stride !== 0) {
+    loaded.model.dispose();
+    throw new RangeError(`--img_size ${size} must be a multiple of ${stride} for ${loaded.info.model}`);
+  }
+  loaded.model.eval();
+  return { ...loaded, path, size };
+}
+
+export interface SplitReport {
+  split: Split;
+  images: number;
+  skipped: number;
+  dice: number;
+  iou: number;
+  dataset_dice: number;
+  loss: number;
+  threshold: number;
+  img_size: number;
+  model: string;
+  model_path: string;
+  data_path: string;
+  epoch: number | null;
+}
+
+/** Score the checkpoint on one split of --data_path. */
+export async function evaluateSplit(opened: OpenedModel, args: ParsedArgs, split: Split): Promise<SplitReport> {
+  if (args.data_path === undefined) throw new RangeError('--data_path is required (the Oxford-IIIT Pet folder; fetch it with `node cli/download.js`)');
+  const dataPath = resolve(args.data_path as string);
+  const warnings: string[] = [];
+  const { samples } = loadSplitCached(dataPath, split, opened.size, {
+    cacheDir: join(dataPath, '.petseg-cache'),
+    warn: (line) => {
+      warnings.push(line);
+      console.warn(line);
+    },
+  });
+  const threshold = args.mask_threshold as number;
+  const result = await evaluateSamples(opened.model, samples, { batchSize: args.batch_size as number, size: opened.size, threshold });
+  return {
+    split,
+    images: result.images,
+    skipped: warnings.filter((w) => w.startsWith('warning: skipping')).length,
+    dice: result.dice,
+    iou: result.iou,
+    dataset_dice: result.datasetDice,
+    loss: result.loss,
+    threshold,
+    img_size: opened.size,
+    model: opened.info.model,
+    model_path: opened.path,
+    data_path: dataPath,
+    epoch: opened.info.epoch ?? null,
+  };
+}
+
+export function printReport(report: SplitReport, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(report));
+    return;
+  }
+  console.log(
+    `${report.split}: Dice ${report.dice.toFixed(4)} (mean per image; dataset-level ${report.dataset_dice.toFixed(4)}), IoU ${report.iou.toFixed(4)}, ` +
+      `BCE ${report.loss.toFixed(4)} over ${report.images} images${report.skipped ? ` (${report.skipped} skipped)` : ''} — ` +
+      `${report.model}${report.epoch !== null ? ` epoch ${report.epoch}` : ''} from ${report.model_path}, ${report.img_size}×${report.img_size}, threshold ${report.threshold}`,
+  );
+}
+
+/** Start WebGPU, printing where it runs unless the output is JSON. */
+export async function startRuntime(json: boolean): Promise<void> {
+  const runtime = await E.init();
+  if (!json) console.log(`petseg on ${runtime.adapterName}`);
+}

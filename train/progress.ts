@@ -1,0 +1,60 @@
+/**
+ * Per-epoch progress: on a TTY one line redrawn in place (bar, loss, Dice, images/s, ETA);
+ * otherwise plain lines, a few per epoch, so logs stay readable.
+ */
+export interface ProgressStream {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface ProgressUpdate {
+  done: number;
+  total: number;
+  loss: number;
+  dice: number;
+  images: number;
+}
+
+function clock(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '--:--';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (v: number) => String(v).padStart(2, '0');
+  return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
+}
+
+export class ProgressBar {
+  private readonly started = performance.now();
+  private lastPlainQuarter = 0;
+
+  constructor(
+    private readonly label: string,
+    private readonly stream: ProgressStream = process.stdout,
+  ) {}
+
+  update(u: ProgressUpdate): void {
+    const seconds = (performance.now() - this.started) / 1000;
+    const rate = u.images / Math.max(seconds, 1e-9);
+    const eta = u.done > 0 ? (seconds / u.done) * (u.total - u.done) : Infinity;
+    const stats = `loss ${u.loss.toFixed(4)} dice ${u.dice.toFixed(4)} ${rate.toFixed(1)} img/s`;
+    if (this.stream.isTTY) {
+      const width = 24;
+      const filled = Math.round((width * u.done) / u.total);
+      const line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${u.done}/${u.total} ${stats} ETA ${clock(eta)}`;
+      this.stream.write(`\r${line.slice(0, (this.stream.columns ?? 200) - 1)}\x1b[K`);
+      return;
+    }
+    const quarter = Math.floor((4 * u.done) / u.total);
+    if (quarter > this.lastPlainQuarter && u.done < u.total) {
+      this.lastPlainQuarter = quarter;
+      this.stream.write(`${this.label} ${u.done}/${u.total} ${stats} ETA ${clock(eta)}\n`);
+    }
+  }
+
+  /** Clear the in-place line (TTY) before the epoch's summary line. */
+  end(): void {
+    if (this.stream.isTTY) this.stream.write('\r\x1b[K');
+  }
+}
