@@ -81,6 +81,22 @@ describe('decoding by magic bytes', () => {
     expect(Array.from(img.data)).toEqual([255, 0, 0, 0, 255, 0]);
   });
 
+  test('grayscale and CMYK JPEGs and RGBA PNGs become RGB (scripts/make_image_fixtures.py)', () => {
+    const fixture = (name: string) => decodeImage(readFileSync(new URL(`./fixtures/images/${name}`, import.meta.url)), name);
+    const pixel = (img: ReturnType<typeof decodeImage>, x: number) => Array.from(img.data.slice(x * 3, x * 3 + 3));
+    const near = (got: number[], want: number[]) => got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThanOrEqual(3));
+    const gray = fixture('gray.jpg');
+    expect(gray).toMatchObject({ width: 8, height: 6, channels: 3 });
+    near(pixel(gray, 0), [40, 40, 40]);
+    near(pixel(gray, 7), [200, 200, 200]);
+    const cmyk = fixture('cmyk.jpg');
+    expect(sniffFormat(readFileSync(new URL('./fixtures/images/cmyk.jpg', import.meta.url)))).toBe('jpeg');
+    near(pixel(cmyk, 0), [255, 0, 0]);
+    near(pixel(cmyk, 7), [0, 0, 255]);
+    const rgba = fixture('rgba.png');
+    expect(pixel(rgba, 0)).toEqual([0, 128, 0]);
+  });
+
   test('truncated JPEG data is an error naming the file', () => {
     const jpg = readFileSync(join(root, 'images', `${names.test[0]}.jpg`));
     expect(sniffFormat(jpg)).toBe('jpeg');

@@ -5,55 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { SummaryWriter, crc32c, maskedCrc32c } from '../train/tfevents.js';
-
-type Fields = Map<number, (bigint | Uint8Array | number)[]>;
-
-/** Minimal protobuf reader: varint (0), 64-bit (1, as double), length-delimited (2), 32-bit (5, as float). */
-function parseProto(bytes: Uint8Array): Fields {
-  const fields: Fields = new Map();
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = 0;
-  const varint = () => {
-    let result = 0n;
-    let shift = 0n;
-    for (;;) {
-      const b = bytes[at++];
-      result |= BigInt(b & 0x7f) << shift;
-      if (!(b & 0x80)) return result;
-      shift += 7n;
-    }
-  };
-  while (at < bytes.length) {
-    const key = Number(varint());
-    const [field, wire] = [key >> 3, key & 7];
-    let value: bigint | Uint8Array | number;
-    if (wire === 0) value = varint();
-    else if (wire === 1) (value = view.getFloat64(at, true)), (at += 8);
-    else if (wire === 5) (value = view.getFloat32(at, true)), (at += 4);
-    else if (wire === 2) {
-      const length = Number(varint());
-      value = bytes.subarray(at, at + length);
-      at += length;
-    } else throw new Error(`wire type ${wire}`);
-    fields.set(field, [...(fields.get(field) ?? []), value]);
-  }
-  return fields;
-}
-
-function readRecords(file: string): Uint8Array[] {
-  const bytes = new Uint8Array(readFileSync(file));
-  const view = new DataView(bytes.buffer);
-  const records: Uint8Array[] = [];
-  for (let at = 0; at < bytes.length; ) {
-    const length = Number(view.getBigUint64(at, true));
-    expect(view.getUint32(at + 8, true)).toBe(maskedCrc32c(bytes.subarray(at, at + 8)));
-    const payload = bytes.subarray(at + 12, at + 12 + length);
-    expect(view.getUint32(at + 12 + length, true)).toBe(maskedCrc32c(payload));
-    records.push(payload);
-    at += 16 + length;
-  }
-  return records;
-}
+import { parseProto, readRecords } from './helpers/tfrecord.js';
 
 const text = (v: unknown) => new TextDecoder().decode(v as Uint8Array);
 

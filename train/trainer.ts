@@ -105,15 +105,23 @@ export async function evaluateSamples(
     let next: Batch | null = loader.load(0);
     for (let b = 0; b < loader.length; b++) {
       const batch: Batch = next!;
-      noGrad(() => {
-        const logits = model.forward(batch.images);
-        losses.push(bceWithLogits(logits, batch.masks).mul(batch.samples.length));
-        metrics.push(segmentationMetrics(logits, batch.masks, options.threshold));
-        if (keptCount < (options.keepLogits ?? 0)) {
-          kept.push(logits);
-          keptCount += batch.samples.length;
-        } else logits.dispose();
-      });
+      const keepThis = keptCount < (options.keepLogits ?? 0);
+      const out = noGrad(() =>
+        tidy(() => {
+          const logits = model.forward(batch.images);
+          return {
+            loss: bceWithLogits(logits, batch.masks).mul(batch.samples.length),
+            metrics: segmentationMetrics(logits, batch.masks, options.threshold),
+            logits: keepThis ? logits : null,
+          };
+        }),
+      );
+      losses.push(out.loss);
+      metrics.push(out.metrics);
+      if (out.logits) {
+        kept.push(out.logits);
+        keptCount += batch.samples.length;
+      }
       getRuntime().flush();
       next = b + 1 < loader.length ? loader.load(b + 1) : null;
       disposeBatch(batch);
@@ -336,7 +344,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         writer.addScalar('dice/valid_dataset', record.valid_dataset_dice, epoch);
         writer.addScalar('iou/valid', record.valid_iou, epoch);
         if (valid.logits) {
-          const grid = exampleGrid(validSamples, valid.logits, o.imgSize, o.maskThreshold);
+          const grid = exampleGrid(validSamples.slice(0, keep), valid.logits, o.imgSize, o.maskThreshold);
           writer.addImage('valid/input_truth_prediction', grid.png, grid.width, grid.height, epoch);
         }
         writer.flush();

@@ -15,7 +15,7 @@ import { givenOptions, parseCommandArgs, reportError, type OptionSpec, type Pars
 const OPTIONS: Record<string, OptionSpec> = {
   data_path: { type: 'string', help: 'Oxford-IIIT Pet folder (images/, annotations/); omitted: the built-in synthetic set' },
   model: { type: 'string', default: 'UNet', help: `model: ${Object.keys(MODELS).join(' or ')}` },
-  epochs: { type: 'integer', default: 100, min: 1, help: 'epochs (synthetic preset: 8)' },
+  epochs: { type: 'integer', default: 100, min: 1, help: 'epochs (synthetic preset: 5)' },
   batch_size: { type: 'integer', default: 8, min: 1, help: 'images per step' },
   lr: { type: 'number', default: 1e-3, min: 0, help: 'Adam learning rate' },
   weight_decay: { type: 'number', default: 1e-4, min: 0, help: 'Adam weight decay (L2, as torch.optim.Adam)' },
@@ -30,7 +30,7 @@ const OPTIONS: Record<string, OptionSpec> = {
 };
 
 /** What the synthetic preset changes, unless given on the command line. */
-const SYNTHETIC_PRESET = { img_size: 64, base_channels: 8, epochs: 8 } as const;
+const SYNTHETIC_PRESET = { img_size: 64, base_channels: 8, epochs: 5 } as const;
 /** Options a resumed run takes from the checkpoint (giving a different value is an error). */
 const RUN_DEFINING = ['data_path', 'model', 'batch_size', 'lr', 'weight_decay', 'img_size', 'base_channels', 'mask_threshold', 'augment', 'seed'] as const;
 

@@ -1,0 +1,225 @@
+/** The training loop: outputs, determinism, exact resume, augmentation, batching, bad input. */
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import * as E from '../engine/index.js';
+import { decodeSafetensors } from '../engine/safetensors.js';
+import { loadCheckpoint } from '../models/checkpoint.js';
+import { augmentSample } from '../train/augment.js';
+import { loadSplitCached } from '../train/cache.js';
+import { DatasetError, IMAGENET_MEAN, IMAGENET_STD, type Sample } from '../train/dataset.js';
+import { BatchLoader, disposeBatch, epochGenerator, shuffledOrder } from '../train/loader.js';
+import { writeSyntheticDataset } from '../train/synthetic.js';
+import { RUN_FILES, evaluateSamples, train, type TrainOptions } from '../train/trainer.js';
+import { useGpu } from './helpers/gpu.js';
+import { readSummaries } from './helpers/tfrecord.js';
+
+useGpu();
+
+const root = mkdtempSync(join(tmpdir(), 'petseg-trainer-'));
+writeSyntheticDataset(root, { trainval: 20, test: 6, size: 40, seed: 2 });
+const runs = mkdtempSync(join(tmpdir(), 'petseg-runs-'));
+
+function options(name: string, over: Partial<TrainOptions> = {}): TrainOptions & { output: string[] } {
+  const output: string[] = [];
+  const saveDir = join(runs, name);
+  return {
+    dataPath: root,
+    model: 'UNet',
+    modelOptions: { baseChannels: 4 },
+    seed: 5,
+    epochs: 2,
+    lr: 1e-3,
+    weightDecay: 1e-4,
+    batchSize: 6,
+    imgSize: 32,
+    augment: false,
+    maskThreshold: 0.5,
+    saveDir,
+    logDir: join(saveDir, 'tb'),
+    resume: false,
+    cacheDir: join(runs, 'cache'),
+    out: { write: (text: string) => output.push(text), isTTY: false },
+    warn: () => {},
+    output,
+    ...over,
+  };
+}
+
+const metricsLines = (dir: string) =>
+  readFileSync(join(dir, RUN_FILES.metrics), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, number | boolean>);
+
+/** All tensors of a checkpoint file, by name. */
+const weights = (file: string) => new Map([...decodeSafetensors(readFileSync(file), file).tensors].map(([k, t]) => [k, Array.from(t.data as Float32Array)]));
+
+function makeSample(size: number): Sample {
+  const mask = new Uint8Array(size * size);
+  const image = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      // An off-centre blob, so flips and rotations move it.
+      const pet = (x - size * 0.3) ** 2 + (y - size * 0.6) ** 2 < (size * 0.22) ** 2 ? 1 : 0;
+      mask[y * size + x] = pet;
+      image.set(pet ? [220, 200, 180] : [20 + x, 40, 60 + y], (y * size + x) * 3);
+    }
+  }
+  return { name: 's', image, mask };
+}
+
+describe('training run', () => {
+  let first: Awaited<ReturnType<typeof train>>;
+
+  test('writes best/last checkpoints, optimizer state, metrics.jsonl and TensorBoard events; loss falls; no GPU memory left behind', async () => {
+    const o = options('a');
+    const before = E.memoryStats().liveBytes;
+    first = await train(o);
+    expect(first.history).toHaveLength(2);
+    for (const r of first.history) {
+      for (const key of ['train_loss', 'valid_loss', 'train_dice', 'valid_dice', 'valid_iou', 'valid_dataset_dice'] as const) expect(Number.isFinite(r[key])).toBe(true);
+    }
+    expect(first.history[1].train_loss).toBeLessThan(first.history[0].train_loss);
+    for (const file of Object.values(RUN_FILES)) expect(existsSync(join(o.saveDir, file))).toBe(true);
+    expect(readdirSync(o.saveDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    const lines = metricsLines(o.saveDir);
+    expect(lines.map((l) => l.epoch)).toEqual([1, 2]);
+    expect(lines[0].train_loss).toBe(first.history[0].train_loss);
+
+    // best.safetensors is the epoch with the lowest validation loss, with its metadata.
+    const bestEpoch = first.history.reduce((a, b) => (b.valid_loss < a.valid_loss ? b : a)).epoch;
+    const best = loadCheckpoint(join(o.saveDir, RUN_FILES.best));
+    expect(best.info).toMatchObject({ model: 'UNet', epoch: bestEpoch, options: { baseChannels: 4, seed: 5 } });
+    expect(first.best.epoch).toBe(bestEpoch);
+    // Scoring the best checkpoint again reproduces the recorded validation figures.
+    const valid = loadSplitCached(root, 'valid', 32, { cacheDir: o.cacheDir, warn: () => {} }).samples;
+    const again = await evaluateSamples(best.model, valid, { batchSize: 6, size: 32, threshold: 0.5 });
+    expect(again.loss).toBeCloseTo(first.best.valid_loss, 6);
+    expect(again.dice).toBeCloseTo(first.best.valid_dice, 6);
+    best.model.dispose();
+
+    const events = readdirSync(o.logDir!).filter((f) => f.startsWith('events.out.tfevents.'));
+    expect(events).toHaveLength(1);
+    const { scalars, images } = readSummaries(join(o.logDir!, events[0]));
+    for (const tag of ['loss/train', 'loss/valid', 'dice/train', 'dice/valid', 'dice/valid_dataset', 'iou/valid']) expect(scalars.get(tag)?.map(([step]) => step)).toEqual([1, 2]);
+    expect(scalars.get('loss/valid')![1][1]).toBeCloseTo(first.history[1].valid_loss, 6);
+    // 2 validation images: rows of input | truth | prediction.
+    expect(images.get('valid/input_truth_prediction')).toEqual([
+      [1, 96, 64],
+      [2, 96, 64],
+    ]);
+    expect(o.output.join('')).toMatch(/epoch 2\/2 {2}train loss \d\.\d{4} dice/);
+
+    first.model.dispose();
+    await E.sync();
+    expect(E.memoryStats().liveBytes).toBe(before);
+  });
+
+  test('same seed → identical losses; --resume from last.safetensors continues exactly', async () => {
+    const o = options('b', { epochs: 1 });
+    const one = await train(o);
+    one.model.dispose();
+    expect(one.history[0].train_loss).toBe(first.history[0].train_loss);
+    expect(one.history[0].valid_loss).toBe(first.history[0].valid_loss);
+
+    const resumed = await train({ ...o, epochs: 2, resume: true });
+    resumed.model.dispose();
+    expect(resumed.history.map((r) => r.epoch)).toEqual([2]);
+    expect(resumed.history[0].train_loss).toBe(first.history[1].train_loss);
+    expect(resumed.history[0].valid_loss).toBe(first.history[1].valid_loss);
+    expect(o.output.join('')).toMatch(/resuming .*last\.safetensors after epoch 1/);
+    // Weights, BN statistics and Adam moments are those of the uninterrupted run, bit for bit.
+    for (const file of [RUN_FILES.last, RUN_FILES.optimizer]) {
+      expect(weights(join(o.saveDir, file))).toEqual(weights(join(runs, 'a', file)));
+    }
+    expect(metricsLines(o.saveDir).map((l) => [l.epoch, l.train_loss, l.valid_loss])).toEqual(metricsLines(join(runs, 'a')).map((l) => [l.epoch, l.train_loss, l.valid_loss]));
+  });
+
+  test('a different seed gives different losses; augmentation is reproducible', async () => {
+    const other = await train(options('c', { epochs: 1, seed: 6, logDir: null }));
+    other.model.dispose();
+    expect(other.history[0].train_loss).not.toBe(first.history[0].train_loss);
+    const aug1 = await train(options('d', { epochs: 1, augment: true, logDir: null }));
+    const aug2 = await train(options('e', { epochs: 1, augment: true, logDir: null }));
+    aug1.model.dispose();
+    aug2.model.dispose();
+    expect(aug1.history[0].train_loss).toBe(aug2.history[0].train_loss);
+    expect(aug1.history[0].train_loss).not.toBe(first.history[0].train_loss);
+  });
+
+  test('bad input: one clear error each, and nothing overwritten', async () => {
+    const a = join(runs, 'a');
+    const lastBefore = readFileSync(join(a, RUN_FILES.last));
+    await expect(train(options('a'))).rejects.toThrow(/a already holds a run \(last\.safetensors at epoch 2\); pass --resume to continue it, or choose another --save_dir/);
+    await expect(train(options('a', { resume: true }))).rejects.toThrow(/already trained 2 epochs; pass --epochs greater than 2/);
+    expect(readFileSync(join(a, RUN_FILES.last))).toEqual(lastBefore);
+    await expect(train(options('f', { resume: true }))).rejects.toThrow(/last\.safetensors does not exist; nothing to resume/);
+    await expect(train(options('a', { resume: true, epochs: 3, batchSize: 4 }))).rejects.toThrow(/holds 6 steps but last\.safetensors is at epoch 2 .*same --batch_size/);
+    await expect(train(options('a', { resume: true, epochs: 3, model: 'ResNet34_UNet', imgSize: 32 }))).rejects.toThrow(/holds a UNet model, not ResNet34_UNet/);
+    expect(readFileSync(join(a, RUN_FILES.last))).toEqual(lastBefore);
+    await expect(train(options('g', { maskThreshold: 1.5 }))).rejects.toThrow(/--mask_threshold must be in \[0, 1\], got 1.5/);
+    await expect(train(options('g', { imgSize: 40 }))).rejects.toThrow(/--img_size 40 must be a multiple of 16 for UNet \(e.g. 48\)/);
+    await expect(train(options('g', { dataPath: join(root, 'missing') }))).rejects.toThrow(DatasetError);
+    await expect(train(options('g', { lr: 0 }))).rejects.toThrow(/--lr must be positive/);
+  });
+});
+
+describe('augmentation', () => {
+  test('flips move image and mask together; no rotation and p = 1 is an exact double flip', () => {
+    const size = 20;
+    const s = makeSample(size);
+    const out = augmentSample(s, size, new E.Generator(1), { flipProbability: 1, maxRotation: 0 });
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const src = (size - 1 - y) * size + (size - 1 - x);
+        expect(out.mask[y * size + x]).toBe(s.mask[src]);
+        expect(Array.from(out.image.slice((y * size + x) * 3, (y * size + x) * 3 + 3))).toEqual(Array.from(s.image.slice(src * 3, src * 3 + 3)));
+      }
+    }
+    const none = augmentSample(s, size, new E.Generator(1), { flipProbability: 0, maxRotation: 0 });
+    expect(none.mask).toEqual(s.mask);
+    expect(none.image).toEqual(s.image);
+  });
+
+  test('rotation keeps image and mask aligned and is reproducible for a seed', () => {
+    const size = 40;
+    const s = makeSample(size);
+    const a = augmentSample(s, size, new E.Generator(9), { maxRotation: 30 });
+    const b = augmentSample(s, size, new E.Generator(9), { maxRotation: 30 });
+    expect(a).toEqual(b);
+    expect(a.mask).not.toEqual(s.mask);
+    // Where the mask says pet the image shows the pet's colour (bilinear vs nearest may differ on the edge).
+    let agree = 0;
+    let pet = 0;
+    for (let i = 0; i < size * size; i++) {
+      if (!a.mask[i]) continue;
+      pet++;
+      if (Math.abs(a.image[i * 3] - 220) < 40) agree++;
+    }
+    expect(pet).toBeGreaterThan(50);
+    expect(agree / pet).toBeGreaterThan(0.9);
+  });
+});
+
+describe('batches', () => {
+  test('epoch orders are seeded permutations; batches are normalised NCHW with a partial last batch', async () => {
+    const order = shuffledOrder(11, epochGenerator(3, 1, 'shuffle'));
+    expect([...order].sort((x, y) => x - y)).toEqual([...Array(11).keys()]);
+    expect(shuffledOrder(11, epochGenerator(3, 1, 'shuffle'))).toEqual(order);
+    expect(shuffledOrder(11, epochGenerator(3, 2, 'shuffle'))).not.toEqual(order);
+    const samples = Array.from({ length: 5 }, () => makeSample(8));
+    const loader = new BatchLoader(samples, { batchSize: 2, size: 8 });
+    expect(loader.length).toBe(3);
+    const last = loader.load(2);
+    expect(last.images.shape).toEqual([1, 3, 8, 8]);
+    expect(last.masks.shape).toEqual([1, 1, 8, 8]);
+    const pixels = await last.images.toArray();
+    // Pixel (0,0) is background [20, 40, 60]; channel c sits at plane c.
+    [20, 40, 60].forEach((v, c) => expect(pixels[c * 64]).toBeCloseTo((v / 255 - IMAGENET_MEAN[c]) / IMAGENET_STD[c], 5));
+    expect(Array.from(await last.masks.toArray())).toEqual(Array.from(samples[4].mask));
+    disposeBatch(last);
+    expect(() => new BatchLoader(samples, { batchSize: 0, size: 8 })).toThrow(/batch size must be ≥ 1/);
+  });
+});
