@@ -79,6 +79,12 @@ export interface LoadedCheckpoint {
   info: CheckpointInfo;
 }
 
+/** A checkpoint's petseg metadata without building the model (null for files exported elsewhere). */
+export function readCheckpointInfo(path: string): CheckpointInfo | null {
+  const { metadata } = readSafetensors(path);
+  return metadata.petseg ? (JSON.parse(metadata.petseg) as CheckpointInfo) : null;
+}
+
 /**
  * Rebuild the model a checkpoint was saved from and load its weights. `expectModel` (e.g. the
  * CLI's --model) must agree with the file's metadata; files without petseg metadata need it.

@@ -6,6 +6,7 @@ export { MODELS, createModel, isModelName, summarize, type ModelName, type Model
 export {
   saveCheckpoint,
   loadCheckpoint,
+  readCheckpointInfo,
   saveOptimizerState,
   loadOptimizerState,
   writeFileAtomic,

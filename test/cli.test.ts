@@ -1,39 +1,158 @@
-/** The main job as a user runs it: `node cli/train.js` (built by set-up; npm test builds first). */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+/** The commands as a user runs them (built by set-up; npm test builds first). */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
 import { describe, expect, test } from 'vitest';
+import { writeSyntheticDataset } from '../train/synthetic.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const built = existsSync(new URL('../dist/cli/commands/train.js', import.meta.url));
+const SAMPLE_GIF = new URL('../../shared/data/oxford-pet-sample/images/Abyssinian_34.jpg', import.meta.url).pathname;
 
-describe.skipIf(!built)('node cli/train.js', () => {
-  test('the smoke run trains and the loss falls', () => {
-    const out = execFileSync(process.execPath, ['cli/train.js', '--epochs', '8', '--seed', '3'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const losses = [...out.matchAll(/loss (\d+\.\d+)  accuracy/g)].map((m) => Number(m[1]));
-    expect(losses).toHaveLength(8);
-    expect(losses[7]).toBeLessThan(losses[0]);
-    expect(out).toMatch(/smoke run on .+\[node \(dawn\)/);
+const work = mkdtempSync(join(tmpdir(), 'petseg-cli-'));
+const data = join(work, 'data');
+writeSyntheticDataset(data, { trainval: 20, test: 6, size: 40, seed: 4 });
+const run = join(work, 'run');
+
+/** Run a command without blocking the test worker (long runs would starve vitest's own messages). */
+function cli(command: string, args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [`cli/${command}.js`, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', fail);
+    child.on('close', (status) => done({ status, stdout, stderr: stderr.replace(/^Warning: .*artificially reduced.*\n/gm, '') }));
+  });
+}
+
+const TINY = ['--img_size', '32', '--base_channels', '4', '--batch_size', '6'];
+
+describe.skipIf(!built)('command line', () => {
+  test('train.js trains on --data_path and writes the run folder', async () => {
+    const r = await cli('train', ['--data_path', data, ...TINY, '--epochs', '2', '--save_dir', run]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/petseg training on .+\[node \(dawn\)/);
+    expect(r.stdout).toMatch(/train: 18 images/);
+    expect(r.stdout).toMatch(/epoch 2\/2 {2}train loss/);
+    expect(r.stdout).toMatch(/done: best valid loss \d\.\d{4}, Dice \d\.\d{4} at epoch [12]/);
+    for (const f of ['best.safetensors', 'last.safetensors', 'last.optim.safetensors', 'metrics.jsonl']) expect(existsSync(join(run, f))).toBe(true);
+    expect(readdirSync(join(run, 'tensorboard')).some((f) => f.startsWith('events.out.tfevents.'))).toBe(true);
+    expect(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
   });
 
-  test('bad arguments: one clear line and exit code 2', () => {
-    const run = spawnSync(process.execPath, ['cli/train.js', '--epochs', '0'], { cwd: root, encoding: 'utf8' });
-    expect(run.status).toBe(2);
-    expect(run.stderr).toContain('--epochs must be in [1, inf], got 0');
-    const unknown = spawnSync(process.execPath, ['cli/train.js', '--bogus'], { cwd: root, encoding: 'utf8' });
-    expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toContain('unknown option --bogus');
+  test('--resume continues the run; arguments that define the run must agree', async () => {
+    const mismatch = await cli('train', ['--save_dir', run, '--resume', '--epochs', '3', '--seed', '9']);
+    expect(mismatch.status).toBe(1);
+    expect(mismatch.stderr).toMatch(/^train: --resume: .*last\.safetensors was trained with --seed 0, not 9; drop --seed or start a new --save_dir\n$/);
+    const r = await cli('train', ['--save_dir', run, '--resume', '--epochs', '3']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/resuming .* after epoch 2/);
+    expect(r.stdout).toMatch(/epoch 3\/3 {2}train loss/);
+    expect(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
+    const again = await cli('train', ['--data_path', data, ...TINY, '--save_dir', run]);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/already holds a run .* pass --resume/);
+    expect((await cli('train', ['--resume'])).stderr).toMatch(/^train: --resume needs the --save_dir of the run to continue\n$/);
   });
 
-  test('--help lists the options', () => {
-    const out = execFileSync(process.execPath, ['cli/train.js', '--help'], { cwd: root, encoding: 'utf8' });
-    expect(out).toContain('--epochs');
-    expect(out).toContain('--seed');
+  test('evaluate.js and inference.js score the valid and test splits (--json); the model type comes from the checkpoint', async () => {
+    const best = join(run, 'best.safetensors');
+    const valid = await cli('evaluate', ['--model_path', best, '--data_path', data, '--json']);
+    expect(valid.stderr).toBe('');
+    expect(valid.status).toBe(0);
+    const v = JSON.parse(valid.stdout);
+    expect(v).toMatchObject({ split: 'valid', images: 2, model: 'UNet', img_size: 32, threshold: 0.5 });
+    for (const key of ['dice', 'iou', 'dataset_dice', 'loss']) expect(v[key]).toBeGreaterThanOrEqual(0);
+    const test_ = await cli('inference', ['--model_path', best, '--data_path', data, '--json', '--mask_threshold', '0.4']);
+    expect(test_.status).toBe(0);
+    expect(JSON.parse(test_.stdout)).toMatchObject({ split: 'test', images: 6, threshold: 0.4 });
+    const line = await cli('evaluate', ['--model_path', best, '--data_path', data]);
+    expect(line.stdout).toMatch(/valid: Dice \d\.\d{4} \(mean per image; dataset-level \d\.\d{4}\), IoU \d\.\d{4}, BCE \d\.\d{4} over 2 images — UNet epoch \d from /);
   });
 
-  test('summary prints parameter counts equal to PyTorch\'s', () => {
-    const out = execFileSync(process.execPath, ['cli/summary.js', '--model', 'ResNet34_UNet'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    expect(out).toContain('24,451,585 parameters'); // models/pytorch/definitions.py
-    const unet = execFileSync(process.execPath, ['cli/summary.js', '--model', 'UNet', '--base_channels', '8'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    expect(unet).toContain('486,553 parameters');
+  test('inference.js --images writes a mask and an overlay at each image\'s resolution; unreadable files are skipped with a line', async () => {
+    const odd = new PNG({ width: 37, height: 23 });
+    odd.data.fill(128);
+    const oddFile = join(work, 'odd.png');
+    writeFileSync(oddFile, PNG.sync.write(odd));
+    const broken = join(work, 'broken.jpg');
+    writeFileSync(broken, 'not an image');
+    const images = [join(data, 'images', 'synthetic_test_1.jpg'), oddFile, ...(existsSync(SAMPLE_GIF) ? [SAMPLE_GIF] : [])];
+    const out = join(work, 'masks');
+    const r = await cli('inference', ['--model_path', join(run, 'best.safetensors'), '--images', ...images, broken, '--out', out, '--json']);
+    expect(r.status).toBe(1); // one file failed
+    expect(r.stderr).toMatch(/^inference: skipping .*broken\.jpg: .*broken\.jpg: .*\n$/);
+    const report = JSON.parse(r.stdout);
+    expect(report.images).toHaveLength(images.length);
+    expect(report.failed.map((f: { image: string }) => f.image)).toEqual([broken]);
+    for (const item of report.images) {
+      const mask = PNG.sync.read(readFileSync(item.mask));
+      const overlay = PNG.sync.read(readFileSync(item.overlay));
+      expect([mask.width, mask.height]).toEqual([item.width, item.height]);
+      expect([overlay.width, overlay.height]).toEqual([item.width, item.height]);
+      for (let i = 0; i < mask.data.length; i += 4) expect([0, 255]).toContain(mask.data[i]);
+    }
+    expect(report.images[1]).toMatchObject({ width: 37, height: 23 });
+    expect(existsSync(join(out, 'odd_mask.png'))).toBe(true);
+    const ok = await cli('inference', ['--model_path', join(run, 'best.safetensors'), '--images', oddFile, '--out', out]);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/odd\.png: 37×23, \d+\.\d% pet → .*odd_mask\.png/);
+  });
+
+  test('bad input: one clear line each and a non-zero exit code', async () => {
+    const best = join(run, 'best.safetensors');
+    const cases: [string, string[], number, RegExp][] = [
+      ['train', ['--epochs', '0'], 2, /^train: --epochs must be in \[1, inf\], got 0\n$/],
+      ['train', ['--bogus'], 2, /^train: unknown option --bogus/],
+      ['train', ['--mask_threshold', '1.5'], 2, /^train: --mask_threshold must be in \[0, 1\], got 1.5\n$/],
+      ['train', ['--data_path', join(work, 'nowhere'), ...TINY, '--save_dir', join(work, 'r2')], 1, /^train: --data_path .*nowhere is not a folder; expected the Oxford-IIIT Pet layout/],
+      ['train', ['--model', 'VGG'], 1, /^train: --model VGG is not a model; choose UNet or ResNet34_UNet\n$/],
+      ['train', ['--data_path', data, '--img_size', '40', '--save_dir', join(work, 'r3')], 1, /^train: --img_size 40 must be a multiple of 16 for UNet/],
+      ['evaluate', ['--data_path', data], 1, /^evaluate: --model_path is required/],
+      ['evaluate', ['--model_path', join(work, 'none.safetensors'), '--data_path', data], 1, /^evaluate: --model_path .*none\.safetensors does not exist\n$/],
+      ['evaluate', ['--model_path', best], 1, /^evaluate: --data_path is required/],
+      ['evaluate', ['--model_path', best, '--data_path', data, '--model', 'ResNet34_UNet'], 1, /^evaluate: .*best\.safetensors: this checkpoint holds a UNet model, not ResNet34_UNet; pass --model UNet or another file\n$/],
+      ['evaluate', ['--model_path', join(run, 'metrics.jsonl'), '--data_path', data], 1, /^evaluate: .*metrics\.jsonl: /],
+      ['inference', ['--model_path', best, '--images'], 1, /^inference: --images needs at least one file/],
+      ['inference', ['--model_path', best, '--mask_threshold', '-0.1', '--data_path', data], 2, /^inference: --mask_threshold must be in \[0, 1\], got -0.1\n$/],
+    ];
+    for (const [command, args, status, message] of cases) {
+      const r = await cli(command, args);
+      expect({ args, stderr: r.stderr }).toEqual({ args, stderr: expect.stringMatching(message) });
+      expect(r.status).toBe(status);
+    }
+    expect(existsSync(join(work, 'r2', 'last.safetensors'))).toBe(false);
+  });
+
+  test('no --data_path: the built-in synthetic set is written once and trained on', async () => {
+    const cache = join(work, 'cache');
+    const r = await cli('train', ['--epochs', '1', '--img_size', '32', '--base_channels', '4', '--save_dir', join(work, 'synthetic-run'), '--log_dir', 'none'], { XDG_CACHE_HOME: cache });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/no --data_path: wrote the built-in synthetic set in .*petseg\/synthetic-v1/);
+    expect(r.stdout).toMatch(/train: 180 images/);
+    expect(r.stdout).toMatch(/epoch 1\/1 {2}train loss/);
+    expect(existsSync(join(work, 'synthetic-run', 'tensorboard'))).toBe(false);
+  });
+
+  test('--help lists the lab\'s options', async () => {
+    const out = (await cli('train', ['--help'])).stdout;
+    for (const option of ['--data_path', '--seed', '--epochs', '--lr', '--weight_decay', '--batch_size', '--model', '--save_dir', '--mask_threshold', '--img_size', '--augment', '--base_channels', '--resume', '--log_dir']) {
+      expect(out).toContain(option);
+    }
+    expect((await cli('evaluate', ['--help'])).stdout).toContain('--model_path');
+    expect((await cli('inference', ['--help'])).stdout).toContain('--images');
+    expect((await cli('download', ['--help'])).stdout).toContain('--data_path');
+  });
+
+  test('summary prints parameter counts equal to PyTorch\'s', async () => {
+    expect((await cli('summary', ['--model', 'ResNet34_UNet'])).stdout).toContain('24,451,585 parameters'); // models/pytorch/definitions.py
+    expect((await cli('summary', ['--model', 'UNet', '--base_channels', '8'])).stdout).toContain('486,553 parameters');
   });
 });

@@ -14,7 +14,7 @@ import { Adam } from '../engine/optim.js';
 import { getRuntime } from '../engine/runtime.js';
 import { tidy } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
-import { loadCheckpoint, loadOptimizerState, saveCheckpoint, saveOptimizerState } from '../models/checkpoint.js';
+import { loadCheckpoint, loadOptimizerState, readCheckpointInfo, saveCheckpoint, saveOptimizerState } from '../models/checkpoint.js';
 import { createModel, MODELS, type ModelName, type ModelOptions } from '../models/registry.js';
 import { loadSplitCached } from './cache.js';
 import type { Sample } from './dataset.js';
@@ -189,13 +189,7 @@ function checkOptions(o: TrainOptions): void {
 function previousRun(saveDir: string): { epoch: number } | null {
   const last = join(saveDir, RUN_FILES.last);
   if (!existsSync(last)) return null;
-  return { epoch: loadCheckpointInfo(last).epoch ?? 0 };
-}
-
-function loadCheckpointInfo(path: string): { epoch?: number; metrics?: Record<string, number> } {
-  const { model, info } = loadCheckpoint(path);
-  model.dispose();
-  return info;
+  return { epoch: readCheckpointInfo(last)?.epoch ?? 0 };
 }
 
 /** Train as the lab does; see TrainOptions. Throws DatasetError / RangeError / Error with a one-line message on bad input. */

@@ -3,10 +3,11 @@
  * Without --data_path it trains on the built-in synthetic set with a quick preset, so a fresh
  * machine sees the whole pipeline work in minutes.
  */
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as E from '../../engine/index.js';
-import { loadCheckpoint } from '../../models/checkpoint.js';
+import { readCheckpointInfo } from '../../models/checkpoint.js';
 import { isModelName, MODELS, type ModelName } from '../../models/registry.js';
 import { ensureSyntheticDataset } from '../../train/synthetic.js';
 import { RUN_FILES, train } from '../../train/trainer.js';
@@ -48,9 +49,8 @@ function syntheticRoot(): string {
 /** For --resume: the run's recorded arguments fill what is not given; a given value must agree. */
 function mergeResumedArgs(args: ParsedArgs, given: Set<string>, saveDir: string): void {
   const last = join(saveDir, RUN_FILES.last);
-  const { model, info } = loadCheckpoint(last);
-  model.dispose();
-  const recorded = info.args ?? {};
+  if (!existsSync(last)) throw new Error(`--resume: ${last} does not exist; nothing to resume (drop --resume to start a run)`);
+  const recorded = readCheckpointInfo(last)?.args ?? {};
   for (const name of RUN_DEFINING) {
     if (!(name in recorded)) continue;
     if (given.has(name) && recorded[name] !== args[name]) {
