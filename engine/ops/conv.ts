@@ -85,29 +85,43 @@ export interface Conv2dOptions {
   padding?: Pair;
 }
 
-/** 2-D convolution: x [N,Cin,H,W], weight [Cout,Cin,KH,KW], bias [Cout] (like torch.nn.functional.conv2d). */
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+function conv2dGeometry(xShape: readonly number[], weightShape: readonly number[], options: Conv2dOptions): ConvGeometry {
   const [sh, sw] = pair(options.stride, 1, 'conv2d stride');
   const [ph, pw] = pair(options.padding, 0, 'conv2d padding');
   if (sh === 0 || sw === 0) throw new Error('conv2d: stride must be at least 1');
-  if (x.rank !== 4 || weight.rank !== 4 || weight.shape[1] !== x.shape[1]) {
-    throw new Error(`conv2d: needs x [N,Cin,H,W] and weight [Cout,Cin,KH,KW], got ${formatShape(x.shape)} and ${formatShape(weight.shape)}`);
+  if (xShape.length !== 4 || weightShape.length !== 4 || weightShape[1] !== xShape[1]) {
+    throw new Error(`conv2d: needs x [N,Cin,H,W] and weight [Cout,Cin,KH,KW], got ${formatShape(xShape)} and ${formatShape(weightShape)}`);
   }
-  const [N, Cin, H, W] = x.shape;
-  const [Cout, , KH, KW] = weight.shape;
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== Cout)) throw new Error(`conv2d: bias must be [${Cout}], got ${formatShape(bias.shape)}`);
+  const [N, Cin, H, W] = xShape;
+  const [Cout, , KH, KW] = weightShape;
   const OH = Math.floor((H + 2 * ph - KH) / sh) + 1;
   const OW = Math.floor((W + 2 * pw - KW) / sw) + 1;
-  if (OH < 1 || OW < 1) throw new Error(`conv2d: input ${formatShape(x.shape)} is smaller than the ${KH}×${KW} kernel with padding ${ph},${pw}`);
-  const geometry: ConvGeometry = { batch: N, srcChannels: Cin, srcH: H, srcW: W, dstChannels: Cout, dstH: OH, dstW: OW, kh: KH, kw: KW, strideH: sh, strideW: sw, padH: ph, padW: pw };
+  if (OH < 1 || OW < 1) throw new Error(`conv2d: input ${formatShape(xShape)} is smaller than the ${KH}×${KW} kernel with padding ${ph},${pw}`);
+  return { batch: N, srcChannels: Cin, srcH: H, srcW: W, dstChannels: Cout, dstH: OH, dstW: OW, kh: KH, kw: KW, strideH: sh, strideW: sw, padH: ph, padW: pw };
+}
+
+/** conv2d's gradient with respect to its input x of shape `xShape`, from dY (like torch.nn.grad.conv2d_input). */
+export function conv2dGradInput(dy: Tensor, weight: Tensor, xShape: readonly number[], options: Conv2dOptions = {}): Tensor {
+  const g = conv2dGeometry(xShape, weight.shape, options);
+  // Scatters dY back through the same window: src = dY [N,Cout,OH,OW], dst = [N,Cin,H,W].
+  return dispatchElementwise('scatter', dy, weight, null, { ...g, srcChannels: g.dstChannels, srcH: g.dstH, srcW: g.dstW, dstChannels: g.srcChannels, dstH: g.srcH, dstW: g.srcW });
+}
+
+/** conv2d's gradient with respect to a weight of shape `weightShape`, from dY and x (like torch.nn.grad.conv2d_weight). */
+export function conv2dGradWeight(dy: Tensor, x: Tensor, weightShape: readonly number[], options: Conv2dOptions = {}): Tensor {
+  return weightGrad(dy, x, conv2dGeometry(x.shape, weightShape, options));
+}
+
+/** 2-D convolution: x [N,Cin,H,W], weight [Cout,Cin,KH,KW], bias [Cout] (like torch.nn.functional.conv2d). */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+  const geometry = conv2dGeometry(x.shape, weight.shape, options);
+  const Cout = geometry.dstChannels;
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== Cout)) throw new Error(`conv2d: bias must be [${Cout}], got ${formatShape(bias.shape)}`);
   const out = dispatchElementwise('gather', x, weight, bias, geometry);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   if (needsGrad(inputs)) {
     record('conv2d', inputs, out, [x, weight], (g, [sx, sw_]) => {
-      // grad-input scatters dY back through the same window: src = dY [N,Cout,OH,OW], dst = [N,Cin,H,W].
-      const gx = x.requiresGrad
-        ? dispatchElementwise('scatter', g, sw_, null, { ...geometry, srcChannels: Cout, srcH: OH, srcW: OW, dstChannels: Cin, dstH: H, dstW: W })
-        : null;
+      const gx = x.requiresGrad ? conv2dGradInput(g, sw_, sx.shape, options) : null;
       const gw = weight.requiresGrad ? weightGrad(g, sx, geometry) : null;
       const gb = bias?.requiresGrad ? sum(g, [0, 2, 3]) : null;
       return bias ? [gx, gw, gb] : [gx, gw];

@@ -1,0 +1,277 @@
+/**
+ * `npm run bench`: every kernel the models use on their real layer shapes, then training-step and
+ * inference throughput, each beside TF.js's WebGPU backend on the same adapter. Outputs are
+ * compared once before timing; times are medians of GPU-completed runs after warm-up.
+ */
+import { writeFileSync } from 'node:fs';
+import * as E from '../engine/index.js';
+import type { Module } from '../engine/nn/module.js';
+import { createModel, type ModelName } from '../models/registry.js';
+import type { UNet } from '../models/unet.js';
+import { parseCommandArgs, reportError, type OptionSpec } from '../cli/commands/args.js';
+import { adamCase, bceCase, kernelCases, type BenchCase } from './cases.js';
+import { recordLayerShapes, type LayerShapes } from './shapes.js';
+import { loadTfjs, type LoadedTF, type TF } from './tfjs.js';
+import { tfUNetFrom } from './tfjs-unet.js';
+import { permute, relativeDifference, timeWork, type Timing, type TimingOptions } from './timing.js';
+
+const OPTIONS: Record<string, OptionSpec> = {
+  img_size: { type: 'integer', default: 64, min: 32, help: 'input size (--full: 256)' },
+  batch_size: { type: 'integer', default: 4, min: 1, help: 'batch (--full: 8)' },
+  base_channels: { type: 'integer', default: 16, min: 1, help: 'UNet width (--full: 64)' },
+  models: { type: 'string', default: 'UNet,ResNet34_UNet', help: 'models whose layers and steps to measure' },
+  repeats: { type: 'integer', default: 5, min: 1, help: 'timed runs per row (the median is reported)' },
+  warmup: { type: 'integer', default: 2, min: 1, help: 'untimed runs first (the first one is reported as the compile time)' },
+  full: { type: 'boolean', default: false, help: 'the lab configuration: 256×256, batch 8, UNet width 64' },
+  tfjs: { type: 'boolean', default: true, help: 'measure TF.js beside petseg (--tfjs=false: petseg only)' },
+  json: { type: 'string', help: 'also write every figure to this JSON file' },
+};
+
+/** Tolerance of the petseg-vs-TF.js output check (relative to the largest magnitude). */
+const CHECK_TOLERANCE = 1e-3;
+
+export interface BenchRow {
+  op: string;
+  shape: string;
+  count: number;
+  flops?: number;
+  bytes?: number;
+  petseg: Timing;
+  tfjs?: Timing;
+  /** TF.js time / petseg time (> 1: petseg is faster). */
+  speedup?: number;
+  /** Max relative difference of the two outputs. */
+  check?: number;
+}
+
+export interface EndToEndRow {
+  model: string;
+  what: 'training step' | 'inference';
+  images: number;
+  petseg: Timing;
+  tfjs?: Timing;
+  speedup?: number;
+  check?: number;
+}
+
+export interface BenchReport {
+  date: string;
+  adapter: E.AdapterReport;
+  adapterName: string;
+  tfjs: string | null;
+  config: { img_size: number; batch_size: number; base_channels: number; models: string[]; repeats: number; warmup: number };
+  kernels: BenchRow[];
+  endToEnd: EndToEndRow[];
+}
+
+function mergeShapes(all: LayerShapes[]): LayerShapes {
+  const out: LayerShapes = { conv2d: [], convTranspose2d: [], batchNorm2d: [], maxPool2d: [], concat: [] };
+  for (const shapes of all) {
+    for (const key of Object.keys(out) as (keyof LayerShapes)[]) {
+      for (const item of shapes[key] as { count: number }[]) {
+        const list = out[key] as { count: number }[];
+        const id = JSON.stringify({ ...item, count: undefined });
+        const found = list.find((e) => JSON.stringify({ ...e, count: undefined }) === id);
+        if (found) found.count += item.count;
+        else list.push({ ...item });
+      }
+    }
+  }
+  return out;
+}
+
+async function measureCase(c: BenchCase, tf: LoadedTF | null, timing: TimingOptions): Promise<BenchRow> {
+  const mine = c.petseg();
+  const theirs = tf && c.tfjs ? c.tfjs(tf.tf) : null;
+  try {
+    const check = theirs ? relativeDifference(await mine.output(), await theirs.output()) : undefined;
+    const petseg = await timeWork(mine.run, E.sync, timing);
+    const other = theirs ? await timeWork(theirs.run, tf!.finish, timing) : undefined;
+    return { op: c.op, shape: c.shape, count: c.count, flops: c.flops, bytes: c.bytes, petseg, tfjs: other, speedup: other ? other.median / petseg.median : undefined, check };
+  } finally {
+    mine.dispose();
+    theirs?.dispose();
+  }
+}
+
+async function endToEnd(name: ModelName, model: Module, input: number[], tf: LoadedTF | null, timing: TimingOptions): Promise<EndToEndRow[]> {
+  const [N, , S] = input;
+  const gen = new E.Generator(123);
+  const xData = gen.fillNormal(new Float32Array(N * 3 * S * S));
+  const yData = gen.fillUniform(new Float32Array(N * S * S)).map((v) => (v > 0.5 ? 1 : 0));
+  const x = E.tensor(xData, input);
+  const y = E.tensor(yData, [N, 1, S, S]);
+  const optimizer = new E.Adam(model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
+  const rows: EndToEndRow[] = [];
+  // TF.js UNet from the same initial weights (before petseg's steps change them).
+  const tfModel = tf && name === 'UNet' ? await tfUNetFrom(tf.tf, model as UNet) : null;
+  const tfx = tfModel ? tf!.tf.tensor(permute(xData, input, [0, 2, 3, 1]), [N, S, S, 3]) : null;
+  const tfy = tfModel ? tf!.tf.tensor(yData, [N, S, S, 1]) : null;
+  try {
+    let check: number | undefined;
+    if (tfModel) {
+      const mineLoss = await E.tidy(() => E.bceWithLogits(model.forward(x), y)).item();
+      const t = tf!.tf;
+      const theirs = t.tidy(() => t.losses.sigmoidCrossEntropy(tfy!, tfModel.forward(tfx!, true)));
+      const theirLoss = (await theirs.data())[0];
+      theirs.dispose();
+      check = Math.abs(mineLoss - theirLoss) / Math.abs(theirLoss);
+    }
+    model.train();
+    const step = () => {
+      const loss = E.tidy(() => E.bceWithLogits(model.forward(x), y));
+      optimizer.zeroGrad();
+      loss.backward();
+      optimizer.step();
+      return () => loss.dispose();
+    };
+    const petsegStep = await timeWork(step, E.sync, timing);
+    let tfStep: Timing | undefined;
+    if (tfModel) {
+      const t = tf!.tf;
+      const adam = t.train.adam(1e-3, 0.9, 0.999, 1e-8);
+      const tfStepRun = () => {
+        t.tidy(() => {
+          const { grads } = t.variableGrads(() => t.losses.sigmoidCrossEntropy(tfy!, tfModel.forward(tfx!, true)) as TF.Scalar, tfModel.variables);
+          // torch.optim.Adam's weight decay: wd·p added to the gradient.
+          adam.applyGradients(Object.fromEntries(tfModel.variables.map((v) => [v.name, t.add(grads[v.name], t.mul(v, 1e-4))])));
+        });
+        return () => {};
+      };
+      tfStep = await timeWork(tfStepRun, tf!.finish, timing);
+      adam.dispose();
+    }
+    rows.push({ model: name, what: 'training step', images: N, petseg: petsegStep, tfjs: tfStep, speedup: tfStep ? tfStep.median / petsegStep.median : undefined, check });
+
+    model.eval();
+    const infer = () => {
+      const logits = E.noGrad(() => model.forward(x));
+      return () => logits.dispose();
+    };
+    const petsegInfer = await timeWork(infer, E.sync, timing);
+    let tfInfer: Timing | undefined;
+    if (tfModel) {
+      const t = tf!.tf;
+      tfInfer = await timeWork(() => {
+        const out = t.tidy(() => tfModel.forward(tfx!, false));
+        return () => out.dispose();
+      }, tf!.finish, timing);
+    }
+    rows.push({ model: name, what: 'inference', images: N, petseg: petsegInfer, tfjs: tfInfer, speedup: tfInfer ? tfInfer.median / petsegInfer.median : undefined });
+  } finally {
+    optimizer.dispose();
+    x.dispose();
+    y.dispose();
+    tfModel?.dispose();
+    tfx?.dispose();
+    tfy?.dispose();
+  }
+  return rows;
+}
+
+const fmt = (v: number | undefined, digits = 2) => (v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(digits));
+
+function rate(row: { flops?: number; bytes?: number }, t: Timing | undefined): string {
+  if (!t) return '—';
+  if (row.flops) return `${fmt(row.flops / t.median / 1e6)} GFLOP/s`;
+  if (row.bytes) return `${fmt(row.bytes / t.median / 1e6)} GB/s`;
+  return '—';
+}
+
+export function formatReport(report: BenchReport): string {
+  const lines = [
+    `petseg bench on ${report.adapterName}`,
+    `TF.js: ${report.tfjs ?? 'not measured'}; ${report.config.img_size}×${report.config.img_size}, batch ${report.config.batch_size}, UNet width ${report.config.base_channels}, models ${report.config.models.join(', ')}; median of ${report.config.repeats} after ${report.config.warmup} warm-up`,
+    '',
+    'speed-up = TF.js ms / petseg ms (> 1: petseg faster); check = max relative difference of the two outputs',
+    '',
+    ['op', 'shape', '×', 'petseg ms', 'TF.js ms', 'speed-up', 'petseg rate', 'TF.js rate', 'check'].join(' | '),
+  ];
+  for (const r of report.kernels) {
+    lines.push([r.op, r.shape, r.count, fmt(r.petseg.median), fmt(r.tfjs?.median), fmt(r.speedup), rate(r, r.petseg), rate(r, r.tfjs), r.check === undefined ? '—' : r.check.toExponential(1)].join(' | '));
+  }
+  lines.push('', ['model', 'what', 'petseg ms', 'petseg img/s', 'petseg first ms', 'TF.js ms', 'TF.js img/s', 'TF.js first ms', 'speed-up', 'check'].join(' | '));
+  for (const r of report.endToEnd) {
+    lines.push(
+      [
+        r.model,
+        r.what,
+        fmt(r.petseg.median, 1),
+        fmt((1000 * r.images) / r.petseg.median),
+        fmt(r.petseg.first, 0),
+        fmt(r.tfjs?.median, 1),
+        r.tfjs ? fmt((1000 * r.images) / r.tfjs.median) : '—',
+        fmt(r.tfjs?.first, 0),
+        fmt(r.speedup),
+        r.check === undefined ? '—' : r.check.toExponential(1),
+      ].join(' | '),
+    );
+  }
+  return lines.join('\n');
+}
+
+export async function runBench(config: BenchReport['config'], withTfjs: boolean, log: (line: string) => void = () => {}): Promise<BenchReport> {
+  const runtime = await E.init();
+  const tf = withTfjs ? await loadTfjs(runtime.handle.gpu) : null;
+  if (typeof tf === 'string') log(`TF.js skipped: ${tf}`);
+  const loaded = typeof tf === 'string' ? null : tf;
+  const timing = { warmup: config.warmup, repeats: config.repeats };
+  const input = [config.batch_size, 3, config.img_size, config.img_size];
+  const models = config.models.map((name) => [name as ModelName, createModel(name, name === 'UNet' ? { baseChannels: config.base_channels } : {})] as const);
+  const shapes = mergeShapes(models.map(([, m]) => recordLayerShapes(m, input)));
+  const cases = [...kernelCases(shapes), bceCase([config.batch_size, 1, config.img_size, config.img_size]), ...models.map(([name, m]) => adamCase(name, m.parameters().map((p) => [...p.shape])))];
+  const kernels: BenchRow[] = [];
+  for (const c of cases) {
+    const row = await measureCase(c, loaded, timing);
+    kernels.push(row);
+    log(`${row.op} ${row.shape}: petseg ${fmt(row.petseg.median)} ms${row.tfjs ? `, TF.js ${fmt(row.tfjs.median)} ms` : ''}`);
+  }
+  const rows: EndToEndRow[] = [];
+  for (const [name, model] of models) {
+    rows.push(...(await endToEnd(name, model, input, loaded, timing)));
+    log(`${name}: end to end measured`);
+    model.dispose();
+  }
+  return {
+    date: new Date().toISOString(),
+    adapter: runtime.adapterReport,
+    adapterName: runtime.adapterName,
+    tfjs: loaded ? `@tensorflow/tfjs-core ${loaded.version} + tfjs-backend-webgpu` : null,
+    config,
+    kernels,
+    endToEnd: rows,
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = parseCommandArgs('bench', 'Kernel microbenchmarks and end-to-end throughput, beside TF.js WebGPU on the same adapter.', argv, OPTIONS);
+  if (typeof args === 'number') return args;
+  try {
+    const full = args.full as boolean;
+    const given = new Set(argv.map((a) => a.replace(/^--/, '').split('=')[0]));
+    const pick = (name: string, fullValue: number) => (full && !given.has(name) ? fullValue : (args[name] as number));
+    const config = {
+      img_size: pick('img_size', 256),
+      batch_size: pick('batch_size', 8),
+      base_channels: pick('base_channels', 64),
+      models: (args.models as string).split(',').filter(Boolean),
+      repeats: args.repeats as number,
+      warmup: args.warmup as number,
+    };
+    for (const m of config.models) if (m !== 'UNet' && m !== 'ResNet34_UNet') throw new RangeError(`--models: unknown model ${m}; use UNet and/or ResNet34_UNet`);
+    const report = await runBench(config, args.tfjs as boolean, (line) => process.stderr.write(`${line}\n`));
+    console.log(formatReport(report));
+    if (args.json) writeFileSync(args.json as string, `${JSON.stringify(report, null, 1)}\n`);
+    const disagree = [
+      ...report.kernels.filter((r) => r.check !== undefined && !(r.check <= CHECK_TOLERANCE)).map((r) => `${r.op} ${r.shape}`),
+      ...report.endToEnd.filter((r) => r.check !== undefined && !(r.check <= CHECK_TOLERANCE)).map((r) => `${r.model} ${r.what}`),
+    ];
+    if (disagree.length) {
+      console.error(`bench: ${disagree.length} row(s) disagree with TF.js beyond ${CHECK_TOLERANCE}: ${disagree.join('; ')}`);
+      return 1;
+    }
+    return 0;
+  } catch (err) {
+    return reportError('bench', err);
+  }
+}

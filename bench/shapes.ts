@@ -1,0 +1,73 @@
+/**
+ * The layer shapes a model really runs: one forward pass with the layer classes' forward methods
+ * wrapped to record their inputs (restored afterwards), deduplicated with a count.
+ */
+import { noGrad } from '../engine/autograd.js';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d } from '../engine/nn/layers.js';
+import type { Module } from '../engine/nn/module.js';
+import { zeros } from '../engine/ops/creation.js';
+import type { Tensor } from '../engine/tensor.js';
+import { DoubleConv } from '../models/common.js';
+
+export interface ConvShape {
+  x: number[];
+  /** Conv2d: [Cout, Cin, KH, KW]; ConvTranspose2d: [Cin, Cout, KH, KW]. */
+  w: number[];
+  stride: number;
+  padding: number;
+  count: number;
+}
+
+export interface LayerShapes {
+  conv2d: ConvShape[];
+  convTranspose2d: ConvShape[];
+  batchNorm2d: { x: number[]; count: number }[];
+  maxPool2d: { x: number[]; kernel: number; count: number }[];
+  /** Channel concatenation of the decoder: [a, b] → [N, Ca + Cb, H, W]. */
+  concat: { a: number[]; b: number[]; count: number }[];
+}
+
+function add<T extends { count: number }>(list: T[], item: Omit<T, 'count'>): void {
+  const key = JSON.stringify(item);
+  const found = list.find((e) => JSON.stringify({ ...e, count: undefined }) === key);
+  if (found) found.count++;
+  else list.push({ ...item, count: 1 } as T);
+}
+
+const scalar = (v: unknown, fallback: number) => (v === undefined ? fallback : typeof v === 'number' ? v : (v as number[])[0]);
+
+export function recordLayerShapes(model: Module, input: number[]): LayerShapes {
+  const shapes: LayerShapes = { conv2d: [], convTranspose2d: [], batchNorm2d: [], maxPool2d: [], concat: [] };
+  let lastUp: number[] | null = null;
+  const patches: [{ prototype: { forward(x: Tensor): Tensor } }, (self: never, x: Tensor, out: Tensor) => void][] = [
+    [Conv2d, (self: Conv2d, x) => add(shapes.conv2d, { x: [...x.shape], w: [...self.weight.shape], stride: scalar(self.options.stride, 1), padding: scalar(self.options.padding, 0) })],
+    [ConvTranspose2d, (self: ConvTranspose2d, x, out) => {
+      add(shapes.convTranspose2d, { x: [...x.shape], w: [...self.weight.shape], stride: scalar(self.options.stride, 1), padding: scalar(self.options.padding, 0) });
+      lastUp = [...out.shape];
+    }],
+    [BatchNorm2d, (_self, x) => add(shapes.batchNorm2d, { x: [...x.shape] })],
+    [MaxPool2d, (self: MaxPool2d, x) => add(shapes.maxPool2d, { x: [...x.shape], kernel: scalar(self.options.kernelSize, 2) })],
+    [DoubleConv, (_self, x) => {
+      // A decoder block right after an up-sampling with more channels than it produced: a concat.
+      if (lastUp && x.shape[1] > lastUp[1] && x.shape[2] === lastUp[2]) add(shapes.concat, { a: lastUp, b: [lastUp[0], x.shape[1] - lastUp[1], lastUp[2], lastUp[3]] });
+      lastUp = null;
+    }],
+  ];
+  const originals = patches.map(([cls]) => cls.prototype.forward);
+  patches.forEach(([cls, note], i) => {
+    const original = originals[i];
+    cls.prototype.forward = function (this: never, x: Tensor) {
+      const out = original.call(this, x);
+      note(this, x, out);
+      return out;
+    };
+  });
+  try {
+    const x = zeros(input);
+    noGrad(() => model.forward(x)).dispose();
+    x.dispose();
+  } finally {
+    patches.forEach(([cls], i) => (cls.prototype.forward = originals[i]));
+  }
+  return shapes;
+}
