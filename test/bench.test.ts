@@ -1,0 +1,40 @@
+/** The bench harness on a tiny configuration: structure and sanity, not speed. */
+import { describe, expect, test } from 'vitest';
+import { formatReport, runBench } from '../bench/main.js';
+import { permute, relativeDifference } from '../bench/timing.js';
+
+describe('bench', () => {
+  test('permute and relativeDifference', () => {
+    // [2,3] → [3,2]
+    expect(Array.from(permute(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3], [1, 0]))).toEqual([1, 4, 2, 5, 3, 6]);
+    expect(relativeDifference(new Float32Array([1, 2]), new Float32Array([1, 4]))).toBe(0.5);
+    expect(relativeDifference(new Float32Array([1]), new Float32Array([1, 2]))).toBe(Infinity);
+  });
+
+  test('a tiny run measures every kernel family beside TF.js, outputs agree, and the table lists them', async () => {
+    const report = await runBench({ img_size: 32, batch_size: 1, base_channels: 4, models: ['UNet'], repeats: 1, warmup: 1 }, true);
+    expect(report.tfjs).toMatch(/tfjs-core 4\.22\.0/);
+    const ops = new Set(report.kernels.map((r) => r.op));
+    for (const op of ['conv2d forward', 'conv2d grad-input', 'conv2d grad-weight', 'conv-transpose2d forward', 'conv-transpose2d backward', 'batchnorm2d forward (train)', 'batchnorm2d forward+backward', 'maxpool2d forward', 'maxpool2d forward+backward', 'concat (channels)', 'bce-with-logits forward+backward', 'adam step']) {
+      expect(ops).toContain(op);
+    }
+    // UNet: 5 encoder and 4 decoder double convs + the 1×1 head = 19 conv2d calls.
+    expect(report.kernels.filter((r) => r.op === 'conv2d forward').reduce((s, r) => s + r.count, 0)).toBe(19);
+    for (const r of report.kernels) {
+      expect(r.petseg.median).toBeGreaterThan(0);
+      expect(r.tfjs!.median).toBeGreaterThan(0);
+      expect(r.speedup).toBeCloseTo(r.tfjs!.median / r.petseg.median, 10);
+      expect(r.check).toBeLessThanOrEqual(1e-3);
+      expect((r.flops ?? 0) + (r.bytes ?? 0)).toBeGreaterThan(0);
+    }
+    expect(report.endToEnd.map((r) => [r.model, r.what])).toEqual([
+      ['UNet', 'training step'],
+      ['UNet', 'inference'],
+    ]);
+    expect(report.endToEnd[0].check).toBeLessThanOrEqual(1e-3);
+    for (const r of report.endToEnd) expect(r.tfjs!.median).toBeGreaterThan(0);
+    const table = formatReport(report);
+    expect(table).toContain('speed-up = TF.js ms / petseg ms');
+    expect(table).toMatch(/UNet \| training step \| \d+\.\d/);
+  });
+});
