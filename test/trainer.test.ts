@@ -11,6 +11,7 @@ import { loadSplitCached } from '../train/cache.js';
 import { DatasetError, IMAGENET_MEAN, IMAGENET_STD, type Sample } from '../train/dataset.js';
 import { BatchLoader, disposeBatch, epochGenerator, shuffledOrder } from '../train/loader.js';
 import { writeSyntheticDataset } from '../train/synthetic.js';
+import { ProgressBar } from '../train/progress.js';
 import { RUN_FILES, evaluateSamples, train, type TrainOptions } from '../train/trainer.js';
 import { useGpu } from './helpers/gpu.js';
 import { readSummaries } from './helpers/tfrecord.js';
@@ -221,5 +222,22 @@ describe('batches', () => {
     expect(Array.from(await last.masks.toArray())).toEqual(Array.from(samples[4].mask));
     disposeBatch(last);
     expect(() => new BatchLoader(samples, { batchSize: 0, size: 8 })).toThrow(/batch size must be ≥ 1/);
+  });
+});
+
+describe('progress bar', () => {
+  test('redraws one line in place on a TTY; a few plain lines otherwise', () => {
+    const tty: string[] = [];
+    const bar = new ProgressBar('epoch 1/2', { write: (t: string) => tty.push(t), isTTY: true, columns: 120 });
+    for (let done = 1; done <= 8; done++) bar.update({ done, total: 8, loss: 0.5, dice: 0.75, images: done * 4 });
+    bar.end();
+    expect(tty).toHaveLength(9);
+    expect(tty[3]).toMatch(/^\repoch 1\/2 \[#{12}\.{12}\] 4\/8 loss 0\.5000 dice 0\.7500 [\d.]+ img\/s ETA \d\d:\d\d\x1b\[K$/);
+    expect(tty.join('')).not.toContain('\n');
+    const plain: string[] = [];
+    const logBar = new ProgressBar('epoch 1/2', { write: (t: string) => plain.push(t), isTTY: false });
+    for (let done = 1; done <= 8; done++) logBar.update({ done, total: 8, loss: 0.5, dice: 0.75, images: done * 4 });
+    expect(plain).toHaveLength(3); // at 25%, 50%, 75%; the epoch's summary line follows
+    expect(plain[0]).toMatch(/^epoch 1\/2 2\/8 loss 0\.5000 dice 0\.7500 [\d.]+ img\/s ETA \d\d:\d\d\n$/);
   });
 });
