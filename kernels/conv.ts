@@ -13,19 +13,20 @@
  * × TILE_X neighbouring columns (64 invocations per workgroup), so every source value loaded
  * feeds TILE_C multiply-adds and every weight TILE_X. The weight kernels are specialised per
  * kernel size and compute up to TAP_GROUP taps of one (a, b) channel pair per invocation, so the
- * g value and the index arithmetic are shared by the taps. Tiling changes no element's summation
- * order: results are those of the one-element-per-invocation form.
+ * g value and the index arithmetic are shared by the taps (and `weight` also tiles CONV_TILE_C
+ * output channels, so each source value feeds all of them). Gather/scatter tiling changes no
+ * element's summation order.
  *
- * `weight` uses one 256-invocation workgroup per (channel pair, chunk), each invocation striding
- * over the chunk of N·Hg·Wg positions, then a shared-memory tree sum; chunks (when there are few
- * weights) are added by a second pass. `weight-direct` (for few positions, e.g. deep layers at
+ * `weight` uses one 64-invocation workgroup per (CONV_TILE_C output channels, input channel,
+ * chunk), each invocation striding over the chunk of N·Hg·Wg positions, then a shared-memory
+ * tree sum; chunks (so that there are enough workgroups) are added by a second pass. `weight-direct` (for few positions, e.g. deep layers at
  * low resolution, where 256 invocations per pair would mostly idle) uses one invocation per
  * channel pair looping over all positions (summed row by row, then rows, for accuracy).
  */
 import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
 
 const WORKGROUP = 64;
-export const CONV_WEIGHT_WORKGROUP = 256;
+export const CONV_WEIGHT_WORKGROUP = 64;
 /** Destination channels and columns per gather/scatter invocation. */
 export const CONV_TILE_C = 4;
 export const CONV_TILE_X = 4;
@@ -203,10 +204,14 @@ export function convTapGroups(kh: number, kw: number): [number, number][] {
 /**
  * dw[a,b,kh,kw] over g = [N, dstC=A, dstH, dstW] and src = [N, srcC=B, srcH, srcW], for the
  * taps [first, first + count) of a kh×kw kernel; writes `chunks` partial sums per weight
- * element (weight-major). total = A·B channel pairs.
+ * element (weight-major). One workgroup per (tile of CONV_TILE_C a's, one b, chunk): each
+ * invocation strides over the chunk's positions accumulating CONV_TILE_C × count products (each
+ * g value feeds every tap, each src value every a), then a shared-memory tree sums the
+ * invocations. total = ceil(A / CONV_TILE_C)·B.
  */
 export function convWeightKernel(kh: number, kw: number, first: number, count: number): KernelSpec {
   const taps = tapList(kw, first, count);
+  const slots = count * CONV_TILE_C;
   return {
     name: 'conv-weight',
     key: `${kh}x${kw}@${first}+${count}`,
@@ -217,25 +222,29 @@ ${PARAMS_STRUCT}
 @group(0) @binding(2) var<storage, read_write> DW: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-var<workgroup> partial: array<array<f32, ${CONV_WEIGHT_WORKGROUP}>, ${count}>;
+var<workgroup> partial: array<array<vec4f, ${CONV_WEIGHT_WORKGROUP}>, ${count}>;
 
 @compute @workgroup_size(${CONV_WEIGHT_WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let group = ${LINEAR_GROUP_INDEX};
   if (group >= p.total * p.chunks) { return; }
-  let pair = group / p.chunks;
-  let b = pair % p.srcC;
-  let a = pair / p.srcC;
+  let tile = group / p.chunks;
+  let b = tile % p.srcC;
+  let a0 = (tile / p.srcC) * ${CONV_TILE_C}u;
   let plane = p.dstH * p.dstW;
   let count = p.batch * plane;
   let start = (group % p.chunks) * p.chunkLength;
   let end = min(start + p.chunkLength, count);
-  ${taps.map(({ t }) => `var acc${t} = 0.0;`).join(' ')}
+  // g planes of the tile's channels (clamped into range for a partial last tile; not stored).
+  ${channels.map((j) => `let ga${j} = min(a0 + ${j}u, p.dstC - 1u) * plane;`).join(' ')}
+  ${taps.map(({ t }) => `var acc${t} = vec4f(0.0);`).join(' ')}
   for (var r = start + lid; r < end; r += ${CONV_WEIGHT_WORKGROUP}u) {
     let n = r / plane;
-    let y = (r % plane) / p.dstW;
-    let x = r % p.dstW;
-    let gv = G[((n * p.dstC + a) * p.dstH + y) * p.dstW + x];
+    let yx = r % plane;
+    let y = yx / p.dstW;
+    let x = yx % p.dstW;
+    let gBase = n * p.dstC * plane + yx;
+    let gv = ${vec((j) => `G[gBase + ga${j}]`)};
     let srcBase = (n * p.srcC + b) * p.srcH * p.srcW;
     ${taps
       .map(
@@ -255,13 +264,28 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   if (lid == 0u) {
     let chunk = group % p.chunks;
-    ${taps.map(({ t }, i) => `DW[(pair * ${kh * kw}u + ${t}u) * p.chunks + chunk] = partial[${i}][0];`).join('\n    ')}
+    ${channels
+      .map((j) =>
+        `if (a0 + ${j}u < p.dstC) {\n      let w${j} = ((a0 + ${j}u) * p.srcC + b) * ${kh * kw}u;\n      ` +
+        taps.map(({ t }, i) => `DW[(w${j} + ${t}u) * p.chunks + chunk] = partial[${i}][0][${j}];`).join(' ') +
+        '\n    }',
+      )
+      .join('\n    ')}
   }
 }`,
   };
 }
 
-/** dw with one invocation per channel pair (few positions to sum over); taps as convWeightKernel. */
+/** Work-groups of `conv-weight` before chunking (tiles of output channels × input channels). */
+export function convWeightTiles(g: ConvGeometry): number {
+  return Math.ceil(g.dstChannels / CONV_TILE_C) * g.srcChannels;
+}
+
+/**
+ * dw with one invocation per (CONV_TILE_C output channels, input channel) looping over all
+ * positions (few of them: deep layers at low resolution, where a workgroup per tile would mostly
+ * idle); taps as convWeightKernel. total = ceil(A / CONV_TILE_C)·B.
+ */
 export function convWeightDirectKernel(kh: number, kw: number, first: number, count: number): KernelSpec {
   const taps = tapList(kw, first, count);
   return {
@@ -276,20 +300,22 @@ ${PARAMS_STRUCT}
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let pair = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
-  if (pair >= p.total) { return; }
-  let b = pair % p.srcC;
-  let a = pair / p.srcC;
+  let tile = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (tile >= p.total) { return; }
+  let b = tile % p.srcC;
+  let a0 = (tile / p.srcC) * ${CONV_TILE_C}u;
+  let plane = p.dstH * p.dstW;
+  ${channels.map((j) => `let ga${j} = min(a0 + ${j}u, p.dstC - 1u) * plane;`).join(' ')}
   // Two-level sum per tap (columns into a row total, rows into the result): error grows with
   // rowLength + rows instead of their product, close to the tree sum of conv-weight.
-  ${taps.map(({ t }) => `var acc${t} = 0.0;`).join(' ')}
+  ${taps.map(({ t }) => `var acc${t} = vec4f(0.0);`).join(' ')}
   for (var n = 0u; n < p.batch; n++) {
     let srcBase = (n * p.srcC + b) * p.srcH * p.srcW;
     for (var y = 0u; y < p.dstH; y++) {
-      let gBase = ((n * p.dstC + a) * p.dstH + y) * p.dstW;
-      ${taps.map(({ t }) => `var row${t} = 0.0;`).join(' ')}
+      let gBase = n * p.dstC * plane + y * p.dstW;
+      ${taps.map(({ t }) => `var row${t} = vec4f(0.0);`).join(' ')}
       for (var x = 0u; x < p.dstW; x++) {
-        let gv = G[gBase + x];
+        let gv = ${vec((j) => `G[gBase + ga${j} + x]`)};
         ${taps
           .map(
             ({ t, kh: th, kw: tw }) => `{
@@ -303,7 +329,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       ${taps.map(({ t }) => `acc${t} += row${t};`).join(' ')}
     }
   }
-  ${taps.map(({ t }) => `DW[pair * ${kh * kw}u + ${t}u] = acc${t};`).join('\n  ')}
+  ${channels
+    .map((j) => `if (a0 + ${j}u < p.dstC) {\n    let w${j} = ((a0 + ${j}u) * p.srcC + b) * ${kh * kw}u;\n    ` + taps.map(({ t }) => `DW[w${j} + ${t}u] = acc${t}[${j}];`).join(' ') + '\n  }')
+    .join('\n  ')}
 }`,
   };
 }

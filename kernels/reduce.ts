@@ -6,7 +6,9 @@
  * invocation strides over the chunk, then a shared-memory tree sums the 256 partials. When few
  * outputs each reduce many elements (a full sum, per-channel bias gradients), the reduced range is
  * cut into chunks whose partial sums a second launch of the same kernel adds up, so work stays
- * linear and spread over many workgroups.
+ * linear and spread over many workgroups. Short ranges (at most REDUCE_SERIAL_MAX elements, e.g.
+ * adding a few chunk partials per weight) use a serial variant instead: one invocation per output,
+ * 64 per workgroup, no shared memory or barriers.
  */
 import { MAX_RANK } from '../engine/shape.js';
 import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
@@ -14,11 +16,14 @@ import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js'
 export const REDUCE_WORKGROUP = 256;
 /** Elements one workgroup reduces before the range is split into chunks. */
 export const REDUCE_CHUNK = 8192;
+/** Longest reduced range summed by one invocation (the serial variant). */
+export const REDUCE_SERIAL_MAX = 64;
+const SERIAL_WORKGROUP = 64;
 
-export function reduceKernel(keptRank: number, redRank: number): KernelSpec {
+export function reduceKernel(keptRank: number, redRank: number, serial = false): KernelSpec {
   return {
     name: 'reduce-sum',
-    key: `${keptRank}/${redRank}`,
+    key: `${keptRank}/${redRank}${serial ? '/serial' : ''}`,
     source: () => {
       const dim = (field: string, d: number) => `p.${field}[${d >> 2}][${d & 3}]`;
       const kept: string[] = ['var rem = o;', 'var base = 0u;'];
@@ -38,7 +43,20 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> O: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 
-var<workgroup> partial: array<f32, ${REDUCE_WORKGROUP}>;
+${
+        serial
+          ? `@compute @workgroup_size(${SERIAL_WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let o = ${LINEAR_GROUP_INDEX} * ${SERIAL_WORKGROUP}u + lid;
+  if (o >= p.outCount) { return; }
+  ${kept.join('\n  ')}
+  var acc = 0.0;
+  for (var r = 0u; r < p.redCount; r++) {
+    ${red.join('\n    ')}
+    acc += X[off];
+  }
+  O[o] = acc * bitcast<f32>(p.scale);`
+          : `var<workgroup> partial: array<f32, ${REDUCE_WORKGROUP}>;
 
 @compute @workgroup_size(${REDUCE_WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -59,7 +77,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     if (lid < width) { partial[lid] += partial[lid + width]; }
     workgroupBarrier();
   }
-  if (lid == 0u) { O[g] = partial[0] * bitcast<f32>(p.scale); }
+  if (lid == 0u) { O[g] = partial[0] * bitcast<f32>(p.scale); }`
+      }
 }`;
     },
   };
@@ -90,6 +109,6 @@ export function reduceParams(plan: ReducePlan): number[] {
   ];
 }
 
-export function reduceGrid(outCount: number, chunks: number): [number, number, number] {
-  return grid(outCount * chunks);
+export function reduceGrid(outCount: number, chunks: number, serial = false): [number, number, number] {
+  return serial ? grid(Math.ceil(outCount / SERIAL_WORKGROUP)) : grid(outCount * chunks);
 }

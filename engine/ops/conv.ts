@@ -10,6 +10,7 @@ import {
   convTileCount,
   convWeightDirectKernel,
   convWeightKernel,
+  convWeightTiles,
   type ConvGeometry,
 } from '../../kernels/conv.js';
 import { grid } from '../../kernels/kernel.js';
@@ -20,6 +21,9 @@ import { Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
 
 export type Pair = number | readonly [number, number];
+
+/** Workgroups the weight-gradient launch aims for (chunking positions), enough to fill a GPU. */
+const CONV_WEIGHT_TARGET_GROUPS = 256;
 
 function pair(v: Pair | undefined, fallback: number, what: string): [number, number] {
   const out: [number, number] = v === undefined ? [fallback, fallback] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
@@ -42,8 +46,8 @@ function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Te
 
 /** dw[a,b,kh,kw] = Σ g[n,a,y,x]·src[n,b,y·s+kh−p,x·s+kw−p]; geometry's dst is g's. */
 function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
-  const pairs = geometry.dstChannels * geometry.srcChannels;
-  const weights = pairs * geometry.kh * geometry.kw;
+  const tiles = convWeightTiles(geometry);
+  const weights = geometry.dstChannels * geometry.srcChannels * geometry.kh * geometry.kw;
   const count = geometry.batch * geometry.dstH * geometry.dstW;
   const shape = [geometry.dstChannels, geometry.srcChannels, geometry.kh, geometry.kw];
   const runtime = getRuntime();
@@ -54,22 +58,22 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
         kernel: convWeightDirectKernel(geometry.kh, geometry.kw, first, taps),
         inputs: [g.buffer, src.buffer],
         outputs: [out.buffer],
-        params: convParams(geometry, pairs),
-        workgroups: convElementGrid(pairs),
+        params: convParams(geometry, tiles),
+        workgroups: convElementGrid(tiles),
       });
     }
     return out;
   }
-  // Few weights over many positions: split positions into chunks, then add the partial sums.
-  const chunks = weights < 2048 ? Math.max(1, Math.min(Math.ceil(count / (16 * CONV_WEIGHT_WORKGROUP)), 1024)) : 1;
+  // Many positions per weight: split them into chunks so that there are enough workgroups, then add the partial sums.
+  const chunks = Math.max(1, Math.min(Math.ceil(count / (16 * CONV_WEIGHT_WORKGROUP)), Math.ceil(CONV_WEIGHT_TARGET_GROUPS / tiles)));
   const partial = Tensor.empty(chunks === 1 ? shape : [weights, chunks]);
   for (const [first, taps] of convTapGroups(geometry.kh, geometry.kw)) {
     runtime.dispatch({
       kernel: convWeightKernel(geometry.kh, geometry.kw, first, taps),
       inputs: [g.buffer, src.buffer],
       outputs: [partial.buffer],
-      params: convParams(geometry, pairs, chunks, Math.ceil(count / chunks)),
-      workgroups: grid(pairs * chunks),
+      params: convParams(geometry, tiles, chunks, Math.ceil(count / chunks)),
+      workgroups: grid(tiles * chunks),
     });
   }
   if (chunks === 1) return partial;

@@ -1,5 +1,5 @@
 /** Sums and means over chosen axes. */
-import { REDUCE_CHUNK, reduceGrid, reduceKernel, reduceParams, type ReducePlan } from '../../kernels/reduce.js';
+import { REDUCE_CHUNK, REDUCE_SERIAL_MAX, reduceGrid, reduceKernel, reduceParams, type ReducePlan } from '../../kernels/reduce.js';
 import { needsGrad, record } from '../autograd.js';
 import { getRuntime } from '../runtime.js';
 import { broadcastAxes, normalizeAxes, reducedShape, sameShape, sizeOf, stridesOf, type Shape } from '../shape.js';
@@ -26,12 +26,13 @@ function mergedDims(shape: Shape, strides: readonly number[], axes: readonly num
 }
 
 function launchReduce(x: Tensor, out: Tensor, plan: ReducePlan): void {
+  const serial = plan.chunks === 1 && sizeOf(plan.redShape) <= REDUCE_SERIAL_MAX;
   getRuntime().dispatch({
-    kernel: reduceKernel(plan.keptShape.length, plan.redShape.length),
+    kernel: reduceKernel(plan.keptShape.length, plan.redShape.length, serial),
     inputs: [x.buffer],
     outputs: [out.buffer],
     params: reduceParams(plan),
-    workgroups: reduceGrid(sizeOf(plan.keptShape), plan.chunks),
+    workgroups: reduceGrid(sizeOf(plan.keptShape), plan.chunks, serial),
   });
 }
 
