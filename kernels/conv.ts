@@ -76,7 +76,11 @@ const columns = [...Array(CONV_TILE_X).keys()];
 const channels = [...Array(CONV_TILE_C).keys()];
 const vec = (f: (j: number) => string) => `vec4f(${channels.map(f).join(', ')})`;
 
-function elementKernel(kind: 'gather' | 'scatter', hasBias: boolean): KernelSpec {
+/**
+ * `flipped` (gather only): read the weight as w[s,d,KH−1−kh,KW−1−kw] — conv2d's stride-1
+ * grad-input expressed as a gather over dY, which runs faster than the scatter form.
+ */
+function elementKernel(kind: 'gather' | 'scatter', hasBias: boolean, flipped = false): KernelSpec {
   const zero = (name: string) => columns.map((i) => `var ${name}${i} = vec4f(0.0);`).join(' ');
   const body =
     kind === 'gather'
@@ -85,14 +89,14 @@ function elementKernel(kind: 'gather' | 'scatter', hasBias: boolean): KernelSpec
   ${zero('block')}
   for (var s = 0u; s < p.srcC; s++) {
     let srcBase = (n * p.srcC + s) * p.srcH * p.srcW;
-    let wS = s * taps;
+    let wS = ${flipped ? 's * p.dstC * taps + taps - 1u' : 's * taps'};
     ${zero('window')}
     for (var kh = 0u; kh < p.kh; kh++) {
       let iy = i32(y * p.strideH + kh) - i32(p.padH);
       if (iy < 0 || iy >= i32(p.srcH)) { continue; }
       let rowBase = srcBase + u32(iy) * p.srcW;
       for (var kw = 0u; kw < p.kw; kw++) {
-        let wo = wS + kh * p.kw + kw;
+        let wo = wS ${flipped ? '-' : '+'} (kh * p.kw + kw);
         let wv = ${vec((j) => `Wt[w${j} + wo]`)};
         ${columns
           .map(
@@ -139,11 +143,11 @@ function elementKernel(kind: 'gather' | 'scatter', hasBias: boolean): KernelSpec
   // Weight offset of destination channel d0 + j (clamped into range for a partial last tile).
   const weightBase =
     kind === 'gather'
-      ? (j: number) => `let w${j} = min(d0 + ${j}u, p.dstC - 1u) * p.srcC * p.kh * p.kw;`
+      ? (j: number) => `let w${j} = min(d0 + ${j}u, p.dstC - 1u) * ${flipped ? '' : 'p.srcC * '}p.kh * p.kw;`
       : (j: number) => `let w${j} = min(d0 + ${j}u, p.dstC - 1u) * p.kh * p.kw;`;
   return {
     name: `conv-${kind}`,
-    key: hasBias ? 'bias' : 'nobias',
+    key: `${hasBias ? 'bias' : 'nobias'}${flipped ? '-flipped' : ''}`,
     source: () => /* wgsl */ `
 ${PARAMS_STRUCT}
 @group(0) @binding(0) var<storage, read> S: array<f32>;
@@ -176,8 +180,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   };
 }
 
-export function convGatherKernel(hasBias: boolean): KernelSpec {
-  return elementKernel('gather', hasBias);
+export function convGatherKernel(hasBias: boolean, flipped = false): KernelSpec {
+  return elementKernel('gather', hasBias, flipped);
 }
 
 export function convScatterKernel(hasBias: boolean): KernelSpec {

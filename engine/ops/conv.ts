@@ -31,11 +31,11 @@ function pair(v: Pair | undefined, fallback: number, what: string): [number, num
   return out;
 }
 
-function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Tensor, bias: Tensor | null, geometry: ConvGeometry): Tensor {
+function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Tensor, bias: Tensor | null, geometry: ConvGeometry, flipped = false): Tensor {
   const out = Tensor.empty([geometry.batch, geometry.dstChannels, geometry.dstH, geometry.dstW]);
   if (out.size === 0) return out;
   getRuntime().dispatch({
-    kernel: kind === 'gather' ? convGatherKernel(bias !== null) : convScatterKernel(bias !== null),
+    kernel: kind === 'gather' ? convGatherKernel(bias !== null, flipped) : convScatterKernel(bias !== null),
     inputs: bias ? [src.buffer, weight.buffer, bias.buffer] : [src.buffer, weight.buffer],
     outputs: [out.buffer],
     params: convParams(geometry, convTileCount(geometry)),
@@ -107,8 +107,13 @@ function conv2dGeometry(xShape: readonly number[], weightShape: readonly number[
 /** conv2d's gradient with respect to its input x of shape `xShape`, from dY (like torch.nn.grad.conv2d_input). */
 export function conv2dGradInput(dy: Tensor, weight: Tensor, xShape: readonly number[], options: Conv2dOptions = {}): Tensor {
   const g = conv2dGeometry(xShape, weight.shape, options);
-  // Scatters dY back through the same window: src = dY [N,Cout,OH,OW], dst = [N,Cin,H,W].
-  return dispatchElementwise('scatter', dy, weight, null, { ...g, srcChannels: g.dstChannels, srcH: g.dstH, srcW: g.dstW, dstChannels: g.srcChannels, dstH: g.srcH, dstW: g.srcW });
+  const transposed = { ...g, srcChannels: g.dstChannels, srcH: g.dstH, srcW: g.dstW, dstChannels: g.srcChannels, dstH: g.srcH, dstW: g.srcW };
+  if (g.strideH === 1 && g.strideW === 1 && g.padH < g.kh && g.padW < g.kw) {
+    // Stride 1: a gather over dY with the flipped, transposed kernel and padding K − 1 − p.
+    return dispatchElementwise('gather', dy, weight, null, { ...transposed, padH: g.kh - 1 - g.padH, padW: g.kw - 1 - g.padW }, true);
+  }
+  // Otherwise scatter dY back through the same window: src = dY [N,Cout,OH,OW], dst = [N,Cin,H,W].
+  return dispatchElementwise('scatter', dy, weight, null, transposed);
 }
 
 /** conv2d's gradient with respect to a weight of shape `weightShape`, from dY and x (like torch.nn.grad.conv2d_weight). */
