@@ -74,20 +74,23 @@ function nodeBackendName(): string {
   }
 }
 
+/** A module name hidden from browser bundlers (they would try to bundle a literal Node-only import). */
+function nodeOnly(name: string): string {
+  return name;
+}
+
 async function nodeGpu(dawnOptions: string[]): Promise<GPU> {
   // Mesa's Vulkan loader warns on every start without it.
   if (!process.env.XDG_RUNTIME_DIR) {
-    const { tmpdir } = await import('node:os');
-    const { mkdirSync } = await import('node:fs');
+    const { tmpdir } = (await import(/* @vite-ignore */ nodeOnly('node:os'))) as typeof import('node:os');
+    const { mkdirSync } = (await import(/* @vite-ignore */ nodeOnly('node:fs'))) as typeof import('node:fs');
     const dir = `${tmpdir()}/petseg-xdg-${process.getuid?.() ?? 0}`;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     process.env.XDG_RUNTIME_DIR = dir;
   }
-  // A variable specifier keeps browser bundlers from trying to resolve the Node-only package.
-  const specifier = 'webgpu';
   let dawn: { create(options: string[]): GPU; globals: Record<string, unknown> };
   try {
-    dawn = (await import(/* @vite-ignore */ specifier)) as typeof dawn;
+    dawn = (await import(/* @vite-ignore */ nodeOnly('webgpu'))) as typeof dawn;
   } catch (err) {
     throw new NoWebGPUAdapterError(
       `The 'webgpu' package (Dawn for Node) could not be loaded: ${(err as Error).message}. ` +
@@ -160,6 +163,7 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<GpuHa
 
 /** One line naming the adapter, e.g. for logs. */
 export function describeAdapter(report: AdapterReport): string {
-  const name = report.description || `${report.vendor} ${report.device}`.trim() || 'unknown adapter';
+  // Browsers often leave description empty (Chromium: vendor "google", architecture "swiftshader").
+  const name = report.description || [report.vendor, report.architecture, report.device].filter(Boolean).join(' ') || 'unknown adapter';
   return `${name} [${report.runtime}, ${report.backend}${report.isFallbackAdapter ? ', software' : ''}]`;
 }

@@ -7,6 +7,7 @@
 import { BufferPool, type PoolStats, type PooledBuffer } from './buffer-pool.js';
 import { describeAdapter, requestGpu, type AdapterReport, type GpuHandle, type RequestGpuOptions } from './device.js';
 import type { KernelSpec } from '../kernels/kernel.js';
+import { tuningFor, type AdapterTuning } from './tuning.js';
 
 /** Usage of every tensor buffer: read/written by kernels, copied for readback and upload. */
 export const TENSOR_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
@@ -51,6 +52,8 @@ export class Runtime {
 
   readonly device: GPUDevice;
   readonly adapterReport: AdapterReport;
+  /** Adapter-dependent kernel parameters (see tuning.ts); properties may be changed, e.g. by tests. */
+  readonly tuning: AdapterTuning;
   /** Held so the GPU instance and adapter live as long as the device. */
   readonly handle: GpuHandle;
 
@@ -58,6 +61,7 @@ export class Runtime {
     this.handle = handle;
     this.device = handle.device;
     this.adapterReport = handle.report;
+    this.tuning = tuningFor(handle.report);
     const device = handle.device;
     this.pool = new BufferPool(device);
     device.addEventListener('uncapturederror', (event) => {

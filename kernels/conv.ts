@@ -30,7 +30,7 @@ export const CONV_WEIGHT_WORKGROUP = 64;
 /** Destination channels and columns per gather/scatter invocation. */
 export const CONV_TILE_C = 4;
 export const CONV_TILE_X = 4;
-/** Taps per weight-kernel invocation (a 3×3 kernel in one pass; 7×7 in six). */
+/** Taps per weight-kernel invocation by default (a 3×3 kernel in one pass; 7×7 in six); see AdapterTuning. */
 export const CONV_TAP_GROUP = 9;
 /**
  * gather/scatter sum channels in blocks of this many before adding to the total: rounding error
@@ -198,10 +198,10 @@ function tapList(kw: number, first: number, count: number): { t: number; kh: num
 }
 
 /** How a kernel's taps split into weight-kernel passes: [first, count] per pass. */
-export function convTapGroups(kh: number, kw: number): [number, number][] {
+export function convTapGroups(kh: number, kw: number, groupSize = CONV_TAP_GROUP): [number, number][] {
   const taps = kh * kw;
   const out: [number, number][] = [];
-  for (let first = 0; first < taps; first += CONV_TAP_GROUP) out.push([first, Math.min(CONV_TAP_GROUP, taps - first)]);
+  for (let first = 0; first < taps; first += groupSize) out.push([first, Math.min(groupSize, taps - first)]);
   return out;
 }
 

@@ -10,7 +10,13 @@ export {
   saveOptimizerState,
   loadOptimizerState,
   writeFileAtomic,
+} from './checkpoint.js';
+export {
+  encodeCheckpoint,
+  decodeCheckpoint,
+  checkpointInfoOf,
+  trainedImageSize,
   CHECKPOINT_FORMAT,
   type CheckpointInfo,
   type LoadedCheckpoint,
-} from './checkpoint.js';
+} from './checkpoint-format.js';

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Sets petseg up on this machine, doing only what is missing (safe to run before every command):
 #   1. Node 20+,  2. npm packages from the lockfile,  3. the TypeScript build (dist/),
-#   4. a WebGPU adapter — on Debian without a GPU, Mesa lavapipe from bookworm-backports.
+#   4. a WebGPU adapter — on Debian without a GPU, Mesa lavapipe from bookworm-backports,
+#   5. with --browser: Chromium, for the web page's end-to-end test (Debian's `chromium` package).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+browser=0
+[ "${1:-}" = --browser ] && browser=1
 
 say() { echo "[setup] $*" >&2; }
 die() {
@@ -27,7 +30,24 @@ npx --no-install tsc -p tsconfig.json || die "TypeScript build failed."
 
 check_adapter() { node scripts/check-adapter.mjs 2>/dev/null; }
 
-if check_adapter; then exit 0; fi
+# Debian's Chromium (SwiftShader's WebGPU inside) for test/browser.test.ts; playwright-core drives it.
+install_browser() {
+  [ "$browser" = 1 ] || return 0
+  [ -x "${PETSEG_CHROMIUM:-/usr/bin/chromium}" ] && return 0
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    say "Chromium is missing, so the browser test will be skipped: install Debian's 'chromium' package (as root), or set PETSEG_CHROMIUM to a Chromium binary."
+    return 0
+  fi
+  say "installing Chromium (Debian package) for the browser test"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2 ||
+    { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2; } ||
+    die "could not install chromium."
+}
+
+if check_adapter; then
+  install_browser
+  exit 0
+fi
 
 [ "$(uname -s)" = Linux ] || die "No WebGPU adapter. Install or update your GPU driver (Dawn uses Metal on macOS, D3D12 on Windows)."
 if [ ! -r /etc/debian_version ] || ! command -v apt-get >/dev/null; then
@@ -64,3 +84,4 @@ else
 fi
 
 check_adapter || die "Mesa lavapipe is installed but Dawn still finds no adapter; run 'node scripts/check-adapter.mjs' for details."
+install_browser

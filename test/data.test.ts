@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { PNG } from 'pngjs';
-import { DatasetError, loadSample, loadSplit, normalizeImage, readSplit, trimapToMask } from '../train/dataset.js';
-import { ImageDecodeError, decodeImage, resizeBilinear, resizeNearest, sniffFormat } from '../train/images.js';
+import { DatasetError, loadSample, loadSplit, readSplit, trimapToMask } from '../train/dataset.js';
+import { ImageDecodeError, decodeImage, sniffFormat } from '../train/images.js';
+import { normalizeImage, resizeBilinear, resizeNearest } from '../train/pixels.js';
 import { writeSyntheticDataset } from '../train/synthetic.js';
 
 const SAMPLE = new URL('../../shared/data/oxford-pet-sample/', import.meta.url).pathname;

@@ -4,7 +4,7 @@
  * cover the models' layer types plus batch 1, odd H/W, C = 3, 5, 13, and sizes that are not
  * multiples of any workgroup size.
  */
-import { describe, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { referenceLayers as L } from '../engine/reference.js';
 import { checkOp, type OpCase } from './helpers/op-check.js';
@@ -105,4 +105,26 @@ describe('layer kernels: GPU vs CPU reference (forward, backward, finite differe
   test.each(cases.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
     await checkOp(c, 1000 + i);
   });
+});
+
+// SwiftShader runs the weight-gradient kernels with fewer taps per pass (engine/tuning.ts); the
+// split must give the same gradients on any adapter.
+describe('conv weight gradient split into smaller tap groups (as on SwiftShader)', () => {
+  const split = CONVS.filter((c) => c.w[2] * c.w[3] > 4);
+  test.each(split.map((c, i) => [`${c.label} [${c.x}] [${c.w}], 4 taps per pass`, c, i] as const))('%s', async (_, c, i) => {
+    const runtime = E.getRuntime();
+    const saved = runtime.tuning.convTapGroup;
+    runtime.tuning.convTapGroup = 4;
+    try {
+      await checkOp(cases[CONVS.indexOf(c)], 2000 + i);
+    } finally {
+      runtime.tuning.convTapGroup = saved;
+    }
+  });
+});
+test('SwiftShader gets 5-tap weight-gradient passes; other adapters the default', () => {
+  const report = (architecture: string, description: string) => ({ ...E.getRuntime().adapterReport, architecture, description });
+  expect(E.tuningFor(report('swiftshader', '')).convTapGroup).toBe(5);
+  expect(E.tuningFor(report('', 'SwiftShader driver 5.0.0')).convTapGroup).toBe(5);
+  expect(E.tuningFor(report('', 'llvmpipe (LLVM 15.0.6, 256 bits)')).convTapGroup).toBe(9);
 });

@@ -4,7 +4,7 @@
  * draws what the uninterrupted one would have).
  */
 import type { Generator } from '../engine/random.js';
-import type { Sample } from './dataset.js';
+import type { Sample } from './pixels.js';
 
 export interface AugmentOptions {
   /** Probability of each flip (default 0.5). */

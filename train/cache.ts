@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../models/checkpoint.js';
-import { loadSamples, readSplit, type Sample, type Split } from './dataset.js';
+import { loadSamples, readSplit, type Split } from './dataset.js';
+import type { Sample } from './pixels.js';
 
 const MAGIC = 'PSGCACHE1\n';
 

@@ -6,12 +6,10 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ImageDecodeError, decodeImage, resizeBilinear, resizeNearest } from './images.js';
+import { ImageDecodeError, decodeImage } from './images.js';
+import { resizeBilinear, resizeNearest, type Sample } from './pixels.js';
 
 export type Split = 'train' | 'valid' | 'test';
-
-export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
-export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
 /** A fatal problem with the dataset as a whole (wrong folder, missing split file, empty split). */
 export class DatasetError extends Error {
@@ -53,14 +51,6 @@ export function trimapToMask(trimap: Uint8Array, file: string): Uint8Array {
     else if (v !== 2) throw new ImageDecodeError(`${file}: trimap value ${v} at pixel ${i}; trimaps hold only 1 (pet), 2 (background) and 3 (border)`);
   }
   return mask;
-}
-
-export interface Sample {
-  name: string;
-  /** size×size×3 RGB, row-major. */
-  image: Uint8Array;
-  /** size×size, 1 = pet. */
-  mask: Uint8Array;
 }
 
 /** Load one image and its trimap, resized; throws ImageDecodeError (naming the file) when unusable. */
@@ -107,13 +97,4 @@ export function loadSamples(root: string, names: readonly string[], size: number
 /** Load a split (see loadSamples). */
 export function loadSplit(root: string, split: Split, size: number, warn: (line: string) => void = console.warn): Sample[] {
   return loadSamples(root, readSplit(root, split), size, warn).samples;
-}
-
-/** HWC uint8 RGB → CHW float32 normalised with the ImageNet mean and std. */
-export function normalizeImage(image: Uint8Array, size: number, out = new Float32Array(3 * size * size)): Float32Array {
-  const plane = size * size;
-  for (let i = 0; i < plane; i++) {
-    for (let c = 0; c < 3; c++) out[c * plane + i] = (image[i * 3 + c] / 255 - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
-  }
-  return out;
 }

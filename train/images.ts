@@ -1,20 +1,13 @@
 /**
  * Image decoding chosen by the file's magic bytes, not its name (the real dataset has GIF and
- * PNG files named `.jpg`), to 8-bit RGB; bilinear and nearest resizing.
+ * PNG files named `.jpg`), to 8-bit RGB; PNG encoding. Node only (pngjs needs Node's zlib).
  */
 import jpeg from 'jpeg-js';
 import { GifReader } from 'omggif';
 import { PNG } from 'pngjs';
+import type { RasterImage } from './pixels.js';
 
 export type ImageFormat = 'jpeg' | 'png' | 'gif';
-
-/** 8-bit pixels, row-major, `channels` interleaved. */
-export interface RasterImage {
-  width: number;
-  height: number;
-  channels: 1 | 3;
-  data: Uint8Array;
-}
 
 /** An unreadable image; the message names the file. */
 export class ImageDecodeError extends Error {
@@ -71,47 +64,6 @@ export function decodeImage(bytes: Uint8Array, file: string, channels: 1 | 3 = 3
   } catch (err) {
     throw new ImageDecodeError(`${file}: corrupt ${format.toUpperCase()} data (${(err as Error).message})`);
   }
-}
-
-/** Bilinear resize with half-pixel centres (like PyTorch's interpolate, align_corners=False). */
-export function resizeBilinear(image: RasterImage, width: number, height: number): RasterImage {
-  const { channels, data } = image;
-  const out = new Uint8Array(width * height * channels);
-  const sx = image.width / width;
-  const sy = image.height / height;
-  for (let y = 0; y < height; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), image.height - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, image.height - 1);
-    const wy = fy - y0;
-    for (let x = 0; x < width; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), image.width - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, image.width - 1);
-      const wx = fx - x0;
-      for (let c = 0; c < channels; c++) {
-        const at = (yy: number, xx: number) => data[(yy * image.width + xx) * channels + c];
-        const top = at(y0, x0) * (1 - wx) + at(y0, x1) * wx;
-        const bottom = at(y1, x0) * (1 - wx) + at(y1, x1) * wx;
-        out[(y * width + x) * channels + c] = Math.round(top * (1 - wy) + bottom * wy);
-      }
-    }
-  }
-  return { width, height, channels, data: out };
-}
-
-/** Nearest-neighbour resize (labels must not be blended). */
-export function resizeNearest(image: RasterImage, width: number, height: number): RasterImage {
-  const { channels, data } = image;
-  const out = new Uint8Array(width * height * channels);
-  for (let y = 0; y < height; y++) {
-    const sy = Math.min(Math.floor(((y + 0.5) * image.height) / height), image.height - 1);
-    for (let x = 0; x < width; x++) {
-      const sx = Math.min(Math.floor(((x + 0.5) * image.width) / width), image.width - 1);
-      for (let c = 0; c < channels; c++) out[(y * width + x) * channels + c] = data[(sy * image.width + sx) * channels + c];
-    }
-  }
-  return { width, height, channels, data: out };
 }
 
 /** Encode 8-bit gray or RGB pixels as a PNG file. */

@@ -7,7 +7,7 @@ import { tensor } from '../engine/ops/creation.js';
 import { Generator } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { augmentSample } from './augment.js';
-import { normalizeImage, type Sample } from './dataset.js';
+import { normalizeImage, type Sample } from './pixels.js';
 
 /** A generator for one purpose of one epoch, so an epoch's draws do not depend on earlier epochs (exact resume). */
 export function epochGenerator(seed: number, epoch: number, purpose: 'shuffle' | 'augment'): Generator {

@@ -1,14 +1,14 @@
 /**
- * A synthetic dataset in the official Oxford-IIIT Pet layout: textured "pets" (a body ellipse
- * with a head and two ears, striped or spotted in an animal palette) on textured backgrounds,
- * JPEG images and PNG trimaps (1 pet, 2 background, 3 a border ring, as the real ones).
- * Deterministic for a seed; used by the tests and as the main job's built-in default.
+ * A synthetic dataset in the official Oxford-IIIT Pet layout (drawn by synthetic-pets.ts): JPEG
+ * images and PNG trimaps. Deterministic for a seed; used by the tests and as the main job's
+ * built-in default.
  */
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { Generator } from '../engine/random.js';
+import { drawSyntheticPet } from './synthetic-pets.js';
 
 export interface SyntheticOptions {
   /** Lines in trainval.txt (the lab splits them 9:1 into train and valid). */
@@ -17,65 +17,6 @@ export interface SyntheticOptions {
   /** Image side in pixels (images are square; the loader resizes anyway). */
   size?: number;
   seed?: number;
-}
-
-interface Ellipse {
-  cx: number;
-  cy: number;
-  rx: number;
-  ry: number;
-  angle: number;
-}
-
-/** Signed inside-ness: < 1 inside the ellipse. */
-function ellipseValue(e: Ellipse, x: number, y: number): number {
-  const c = Math.cos(e.angle);
-  const s = Math.sin(e.angle);
-  const dx = x - e.cx;
-  const dy = y - e.cy;
-  const u = (dx * c + dy * s) / e.rx;
-  const v = (-dx * s + dy * c) / e.ry;
-  return u * u + v * v;
-}
-
-function drawSample(gen: Generator, size: number): { rgb: Uint8Array; trimap: Uint8Array } {
-  const r = (lo: number, hi: number) => lo + (hi - lo) * gen.nextFloat();
-  const body: Ellipse = { cx: r(0.35, 0.65) * size, cy: r(0.4, 0.65) * size, rx: r(0.18, 0.3) * size, ry: r(0.12, 0.2) * size, angle: r(-0.6, 0.6) };
-  const headR = r(0.09, 0.14) * size;
-  const side = gen.nextFloat() < 0.5 ? -1 : 1;
-  const head: Ellipse = { cx: body.cx + side * body.rx * 0.9, cy: body.cy - body.ry * 0.9, rx: headR, ry: headR * r(0.85, 1.1), angle: 0 };
-  const ears: Ellipse[] = [-1, 1].map((k) => ({ cx: head.cx + k * headR * 0.6, cy: head.cy - headR * 0.95, rx: headR * 0.3, ry: headR * 0.5, angle: k * 0.3 }));
-  const shapes = [body, head, ...ears];
-  const furBase = [r(90, 200), r(60, 150), r(30, 110)];
-  const furAlt = furBase.map((v) => v * r(0.3, 0.7));
-  const stripes = gen.nextFloat() < 0.5;
-  const freq = r(0.08, 0.2);
-  const bgBase = [r(40, 220), r(40, 220), r(40, 220)];
-  const bgFreq = r(0.02, 0.06);
-  const rgb = new Uint8Array(size * size * 3);
-  const trimap = new Uint8Array(size * size);
-  const border = Math.max(1.5, size / 64);
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const inside = Math.min(...shapes.map((e) => ellipseValue(e, x, y)));
-      // Distance to the outline, approximately, in pixels (for the trimap's border ring).
-      const edge = Math.abs(Math.sqrt(inside) - 1) * Math.min(body.ry, headR);
-      const i = y * size + x;
-      const noise = (gen.nextFloat() - 0.5) * 30;
-      let color: number[];
-      if (inside < 1) {
-        const pattern = stripes ? Math.sin((x * Math.cos(body.angle) + y * Math.sin(body.angle)) * freq) : Math.sin(x * freq) * Math.sin(y * freq);
-        color = pattern > 0.2 ? furAlt : furBase;
-        trimap[i] = edge < border ? 3 : 1;
-      } else {
-        const wave = 25 * Math.sin(x * bgFreq + y * bgFreq * 0.7) + 20 * Math.cos(y * bgFreq * 1.3);
-        color = bgBase.map((v) => v + wave);
-        trimap[i] = edge < border ? 3 : 2;
-      }
-      for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.max(0, Math.min(255, Math.round(color[c] + noise)));
-    }
-  }
-  return { rgb, trimap };
 }
 
 /** Write the dataset under `root` (created if needed); returns the image names by split file. */
@@ -88,7 +29,7 @@ export function writeSyntheticDataset(root: string, options: SyntheticOptions = 
   for (const [split, count] of [['trainval', trainval], ['test', test]] as const) {
     for (let k = 0; k < count; k++) {
       const name = `synthetic_${split}_${k + 1}`;
-      const { rgb, trimap } = drawSample(gen, size);
+      const { rgb, trimap } = drawSyntheticPet(gen, size);
       const rgba = new Uint8Array(size * size * 4);
       for (let i = 0; i < size * size; i++) {
         rgba.set(rgb.subarray(i * 3, i * 3 + 3), i * 4);

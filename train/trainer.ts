@@ -17,7 +17,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { loadCheckpoint, loadOptimizerState, readCheckpointInfo, saveCheckpoint, saveOptimizerState } from '../models/checkpoint.js';
 import { createModel, MODELS, type ModelName, type ModelOptions } from '../models/registry.js';
 import { loadSplitCached } from './cache.js';
-import type { Sample } from './dataset.js';
+import type { Sample } from './pixels.js';
 import { encodePng } from './images.js';
 import { BatchLoader, disposeBatch, epochGenerator, shuffledOrder, type Batch } from './loader.js';
 import { ProgressBar, type ProgressStream } from './progress.js';

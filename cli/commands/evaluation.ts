@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as E from '../../engine/index.js';
-import { loadCheckpoint, type LoadedCheckpoint } from '../../models/checkpoint.js';
+import { loadCheckpoint } from '../../models/checkpoint.js';
+import { trainedImageSize, type LoadedCheckpoint } from '../../models/checkpoint-format.js';
 import { MODELS } from '../../models/registry.js';
 import { loadSplitCached } from '../../train/cache.js';
 import type { Split } from '../../train/dataset.js';
@@ -36,8 +37,7 @@ export function openCheckpoint(args: ParsedArgs): OpenedModel {
   const path = resolve(args.model_path as string);
   if (!existsSync(path)) throw new RangeError(`--model_path ${path} does not exist`);
   const loaded = loadCheckpoint(path, args.model as string | undefined);
-  const trained = loaded.info.args?.img_size;
-  const size = (args.img_size as number | undefined) ?? (typeof trained === 'number' ? trained : 256);
+  const size = (args.img_size as number | undefined) ?? trainedImageSize(loaded.info);
   const stride = MODELS[loaded.info.model].stride;
   if (size % stride !== 0) {
     loaded.model.dispose();

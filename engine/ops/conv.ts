@@ -53,7 +53,7 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
   const runtime = getRuntime();
   if (count <= CONV_WEIGHT_DIRECT_MAX_POSITIONS) {
     const out = Tensor.empty(shape);
-    for (const [first, taps] of convTapGroups(geometry.kh, geometry.kw)) {
+    for (const [first, taps] of convTapGroups(geometry.kh, geometry.kw, runtime.tuning.convTapGroup)) {
       runtime.dispatch({
         kernel: convWeightDirectKernel(geometry.kh, geometry.kw, first, taps),
         inputs: [g.buffer, src.buffer],
@@ -67,7 +67,7 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
   // Many positions per weight: split them into chunks so that there are enough workgroups, then add the partial sums.
   const chunks = Math.max(1, Math.min(Math.ceil(count / (16 * CONV_WEIGHT_WORKGROUP)), Math.ceil(CONV_WEIGHT_TARGET_GROUPS / tiles)));
   const partial = Tensor.empty(chunks === 1 ? shape : [weights, chunks]);
-  for (const [first, taps] of convTapGroups(geometry.kh, geometry.kw)) {
+  for (const [first, taps] of convTapGroups(geometry.kh, geometry.kw, runtime.tuning.convTapGroup)) {
     runtime.dispatch({
       kernel: convWeightKernel(geometry.kh, geometry.kw, first, taps),
       inputs: [g.buffer, src.buffer],
