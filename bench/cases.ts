@@ -210,9 +210,9 @@ export function kernelCases(shapes: LayerShapes): BenchCase[] {
         count: b.count,
         bytes: 4 * 7 * elems,
         petseg: () =>
-          petsegSide(inputs, ([v, g, bt]) => {
+          // dY is uploaded once, with the inputs, as on the TF.js side.
+          petsegSide([...inputs, { data: dy, shape: b.x }], ([v, g, bt, seedGrad]) => {
             const y = E.batchNorm2d(v, null, null, g, bt, { training: true });
-            const seedGrad = E.tensor(dy, b.x);
             y.backward(seedGrad);
             const grads = [v.grad!, g.grad!, bt.grad!];
             for (const t of [v, g, bt]) t.grad = null;
@@ -242,8 +242,8 @@ export function kernelCases(shapes: LayerShapes): BenchCase[] {
         count: p.count,
         bytes: 4 * (3 * size(p.x) + 2 * size(out)),
         petseg: () =>
-          petsegSide([{ data: x, shape: p.x, grad: true }], ([v]) => {
-            E.maxPool2d(v, { kernelSize: p.kernel }).backward(E.tensor(dy, out));
+          petsegSide([{ data: x, shape: p.x, grad: true }, { data: dy, shape: out }], ([v, seedGrad]) => {
+            E.maxPool2d(v, { kernelSize: p.kernel }).backward(seedGrad);
             const g = v.grad!;
             v.grad = null;
             return [g];

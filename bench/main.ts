@@ -146,7 +146,7 @@ async function endToEnd(name: ModelName, model: Module, input: number[], tf: Loa
 
     model.eval();
     const infer = () => {
-      const logits = E.noGrad(() => model.forward(x));
+      const logits = E.tidy(() => E.noGrad(() => model.forward(x)));
       return () => logits.dispose();
     };
     const petsegInfer = await timeWork(infer, E.sync, timing);

@@ -25,6 +25,8 @@ export interface PoolStats {
 
 export interface PooledBuffer {
   readonly buffer: GPUBuffer;
+  /** Unique per pool, for caches keyed by buffer (bind groups). */
+  readonly id: number;
   readonly byteSize: number;
   readonly usage: GPUBufferUsageFlags;
   /** Submission epoch of the last command that referenced the buffer. */
@@ -56,7 +58,13 @@ export class BufferPool {
     peakLiveBytes: 0,
   };
 
-  constructor(private readonly device: GPUDevice) {}
+  private nextId = 0;
+
+  /** `onDestroy` runs whenever the pool destroys buffers, so that caches holding them can be dropped. */
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly onDestroy: () => void = () => {},
+  ) {}
 
   acquire(bytes: number, usage: GPUBufferUsageFlags): PooledBuffer {
     const byteSize = sizeClass(bytes);
@@ -68,7 +76,7 @@ export class BufferPool {
       this.stats.reusedBuffers++;
     } else {
       const buffer = this.device.createBuffer({ size: byteSize, usage });
-      entry = { buffer, byteSize, usage, lastUseEpoch: -1 };
+      entry = { buffer, id: this.nextId++, byteSize, usage, lastUseEpoch: -1 };
       this.stats.createdBuffers++;
     }
     this.live.add(entry);
@@ -94,6 +102,7 @@ export class BufferPool {
   purge(): void {
     for (const list of this.free.values()) for (const entry of list) entry.buffer.destroy();
     this.free.clear();
+    this.onDestroy();
     this.stats.pooledBuffers = 0;
     this.stats.pooledBytes = 0;
   }
@@ -103,6 +112,7 @@ export class BufferPool {
     this.purge();
     for (const entry of this.live) entry.buffer.destroy();
     this.live.clear();
+    this.onDestroy();
     this.stats.liveBuffers = 0;
     this.stats.liveBytes = 0;
   }

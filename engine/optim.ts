@@ -2,7 +2,7 @@
  * Adam and AdamW with PyTorch's semantics (torch.optim.Adam / AdamW), one fused kernel launch per
  * parameter, all recorded into the same command encoder as the step.
  */
-import { adamGrid, adamKernel, adamParams } from '../kernels/adam.js';
+import { adamGrid, adamKernel, adamParams, adamStepValues } from '../kernels/adam.js';
 import { zeros } from './ops/creation.js';
 import { getRuntime } from './runtime.js';
 import { formatShape } from './shape.js';
@@ -34,6 +34,8 @@ export class Adam {
   private stepCount = 0;
   private readonly m: Tensor[];
   private readonly v: Tensor[];
+  /** lr, step size and bias correction of the current step, read by every launch. */
+  private readonly stepScalars: Tensor;
 
   constructor(
     readonly params: readonly Tensor[],
@@ -55,29 +57,26 @@ export class Adam {
     for (const p of params) if (!p.requiresGrad) throw new Error(`Adam: parameter ${p} does not require grad`);
     this.m = params.map((p) => zeros(p.shape));
     this.v = params.map((p) => zeros(p.shape));
+    this.stepScalars = zeros([3]);
   }
 
   /** Update every parameter that has a gradient (parameters without one are skipped, as PyTorch). */
   step(): void {
     this.stepCount++;
     const t = this.stepCount;
-    const scalars = {
-      lr: this.lr,
-      beta1: this.beta1,
-      beta2: this.beta2,
-      eps: this.eps,
-      weightDecay: this.weightDecay,
-      stepSize: this.lr / (1 - this.beta1 ** t),
-      biasCorrection2Sqrt: Math.sqrt(1 - this.beta2 ** t),
-    };
     const runtime = getRuntime();
+    runtime.upload(
+      this.stepScalars.buffer,
+      adamStepValues({ lr: this.lr, stepSize: this.lr / (1 - this.beta1 ** t), biasCorrection2Sqrt: Math.sqrt(1 - this.beta2 ** t) }),
+    );
+    const constants = { beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay };
     this.params.forEach((p, i) => {
       if (!p.grad || p.size === 0) return;
       runtime.dispatch({
         kernel: adamKernel(this.decoupled),
-        inputs: [p.grad.buffer],
+        inputs: [p.grad.buffer, this.stepScalars.buffer],
         outputs: [p.buffer, this.m[i].buffer, this.v[i].buffer],
-        params: adamParams(p.size, scalars),
+        params: adamParams(p.size, constants),
         workgroups: adamGrid(p.size),
       });
     });
@@ -108,6 +107,6 @@ export class Adam {
   }
 
   dispose(): void {
-    for (const t of [...this.m, ...this.v]) t.dispose();
+    for (const t of [...this.m, ...this.v, this.stepScalars]) t.dispose();
   }
 }

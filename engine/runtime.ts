@@ -19,6 +19,11 @@ const MAP_MODE_READ = 0x1;
 const AUTO_FLUSH_DISPATCHES = 1024;
 /** Bound on cached parameter blocks (they are tiny; shapes repeat every step). */
 const MAX_UNIFORMS = 8192;
+/**
+ * Bound on cached bind groups. A training step binds the same pooled buffers to the same
+ * pipelines every step, and creating a bind group costs far more than encoding the dispatch.
+ */
+const MAX_BIND_GROUPS = 16384;
 
 export interface Dispatch {
   kernel: KernelSpec;
@@ -34,12 +39,29 @@ export interface RuntimeStats extends PoolStats {
   dispatches: number;
   submits: number;
   uniformBlocks: number;
+  /** Cached bind groups, and dispatches that reused one. */
+  bindGroups: number;
+  bindGroupReuses: number;
+}
+
+interface CachedPipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+interface UniformBlock {
+  buffer: GPUBuffer;
+  id: number;
 }
 
 export class Runtime {
   readonly pool: BufferPool;
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly uniforms = new Map<string, GPUBuffer>();
+  private readonly pipelines = new Map<string, CachedPipeline>();
+  private readonly uniforms = new Map<string, UniformBlock>();
+  private nextUniformId = 0;
+  /** Keyed by pipeline, bound buffer ids and parameter block; dropped whenever a bound buffer may have been destroyed. */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private bindGroupReuses = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pendingCommands = 0;
@@ -63,7 +85,7 @@ export class Runtime {
     this.adapterReport = handle.report;
     this.tuning = tuningFor(handle.report);
     const device = handle.device;
-    this.pool = new BufferPool(device);
+    this.pool = new BufferPool(device, () => this.bindGroups.clear());
     device.addEventListener('uncapturederror', (event) => {
       const message = (event as GPUUncapturedErrorEvent).error.message;
       this.deviceError ??= new Error(`WebGPU error: ${message}`);
@@ -86,45 +108,63 @@ export class Runtime {
     this.pool.release(entry);
   }
 
-  private pipeline(kernel: KernelSpec): GPUComputePipeline {
+  private pipeline(kernel: KernelSpec): CachedPipeline {
     const cacheKey = `${kernel.name}|${kernel.key}`;
-    let pipeline = this.pipelines.get(cacheKey);
-    if (!pipeline) {
+    let cached = this.pipelines.get(cacheKey);
+    if (!cached) {
       const module = this.device.createShaderModule({ label: cacheKey, code: kernel.source() });
-      pipeline = this.device.createComputePipeline({
+      const pipeline = this.device.createComputePipeline({
         label: cacheKey,
         layout: 'auto',
         compute: { module, entryPoint: 'main' },
       });
-      this.pipelines.set(cacheKey, pipeline);
+      cached = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      this.pipelines.set(cacheKey, cached);
     }
-    return pipeline;
+    return cached;
   }
 
-  private uniform(words: ArrayLike<number>): GPUBuffer {
+  private uniform(words: ArrayLike<number>): UniformBlock {
     const data = Uint32Array.from(words);
     const key = data.join(',');
-    let buffer = this.uniforms.get(key);
-    if (!buffer) {
+    let block = this.uniforms.get(key);
+    if (!block) {
       if (this.uniforms.size >= MAX_UNIFORMS) this.dropUniforms();
       // Immutable once written, so no ordering hazard with queued work: written at creation.
-      buffer = this.device.createBuffer({
+      const buffer = this.device.createBuffer({
         size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
         usage: UNIFORM_USAGE,
         mappedAtCreation: true,
       });
       new Uint32Array(buffer.getMappedRange()).set(data);
       buffer.unmap();
-      this.uniforms.set(key, buffer);
+      block = { buffer, id: this.nextUniformId++ };
+      this.uniforms.set(key, block);
     }
-    return buffer;
+    return block;
   }
 
   private dropUniforms(): void {
     // Blocks may be referenced by unsubmitted commands: submit them before destroying.
     this.flush();
-    for (const buffer of this.uniforms.values()) buffer.destroy();
+    for (const block of this.uniforms.values()) block.buffer.destroy();
     this.uniforms.clear();
+    this.bindGroups.clear();
+  }
+
+  private bindGroup(kernel: KernelSpec, layout: GPUBindGroupLayout, buffers: PooledBuffer[], uniform: UniformBlock | null): GPUBindGroup {
+    const key = `${kernel.name}|${kernel.key}|${buffers.map((b) => b.id).join(',')}|${uniform?.id ?? ''}`;
+    let group = this.bindGroups.get(key);
+    if (group) {
+      this.bindGroupReuses++;
+      return group;
+    }
+    const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({ binding, resource: { buffer: b.buffer, size: b.byteSize } }));
+    if (uniform) entries.push({ binding: entries.length, resource: { buffer: uniform.buffer } });
+    group = this.device.createBindGroup({ layout, entries });
+    if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+    this.bindGroups.set(key, group);
+    return group;
   }
 
   private computePass(): GPUComputePassEncoder {
@@ -142,15 +182,10 @@ export class Runtime {
 
   dispatch(d: Dispatch): void {
     this.checkAlive();
-    const pipeline = this.pipeline(d.kernel);
-    const entries: GPUBindGroupEntry[] = [];
-    let binding = 0;
-    for (const b of [...d.inputs, ...d.outputs]) {
-      b.lastUseEpoch = this.epoch;
-      entries.push({ binding: binding++, resource: { buffer: b.buffer, size: b.byteSize } });
-    }
-    if (d.params) entries.push({ binding: binding++, resource: { buffer: this.uniform(d.params) } });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const { pipeline, layout } = this.pipeline(d.kernel);
+    const buffers = [...d.inputs, ...d.outputs];
+    for (const b of buffers) b.lastUseEpoch = this.epoch;
+    const bindGroup = this.bindGroup(d.kernel, layout, buffers, d.params ? this.uniform(d.params) : null);
     const pass = this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -216,6 +251,8 @@ export class Runtime {
       dispatches: this.dispatchCount,
       submits: this.submitCount,
       uniformBlocks: this.uniforms.size,
+      bindGroups: this.bindGroups.size,
+      bindGroupReuses: this.bindGroupReuses,
     };
   }
 
@@ -224,8 +261,9 @@ export class Runtime {
     this.flush();
     this.destroyed = true;
     this.pool.destroyAll();
-    for (const buffer of this.uniforms.values()) buffer.destroy();
+    for (const block of this.uniforms.values()) block.buffer.destroy();
     this.uniforms.clear();
+    this.bindGroups.clear();
     this.device.destroy();
   }
 

@@ -6,18 +6,24 @@
  *   m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
  *   p ← p − stepSize · m / (sqrt(v) / sqrt(1 − β2^t) + eps),  stepSize = lr / (1 − β1^t)
  * Host-side scalars (step size, bias corrections, 1 − β) are computed in double, as PyTorch.
+ * The scalars that change every step (lr, step size, bias correction) come from a small storage
+ * buffer written once per step and shared by every parameter's launch, so each launch's
+ * parameter block and bind group stay the same from step to step (and are reused).
  * Launch layout: 256 invocations per workgroup, one element each.
  */
 import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
 
 const WORKGROUP = 256;
 
-export interface AdamStepScalars {
-  lr: number;
+export interface AdamConstants {
   beta1: number;
   beta2: number;
   eps: number;
   weightDecay: number;
+}
+
+export interface AdamStepScalars {
+  lr: number;
   stepSize: number;
   biasCorrection2Sqrt: number;
 }
@@ -27,12 +33,14 @@ export function adamKernel(decoupled: boolean): KernelSpec {
     name: 'adam',
     key: decoupled ? 'adamw' : 'adam',
     source: () => /* wgsl */ `
-struct Params { total: u32, lr: u32, beta1: u32, beta2: u32, eps: u32, weightDecay: u32, stepSize: u32, bc2Sqrt: u32, oneMinusBeta1: u32, oneMinusBeta2: u32 }
+struct Params { total: u32, beta1: u32, beta2: u32, eps: u32, weightDecay: u32, oneMinusBeta1: u32, oneMinusBeta2: u32 }
+struct Step { lr: f32, stepSize: f32, bc2Sqrt: f32 }
 @group(0) @binding(0) var<storage, read> G: array<f32>;
-@group(0) @binding(1) var<storage, read_write> P: array<f32>;
-@group(0) @binding(2) var<storage, read_write> M: array<f32>;
-@group(0) @binding(3) var<storage, read_write> V: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> step: Step;
+@group(0) @binding(2) var<storage, read_write> P: array<f32>;
+@group(0) @binding(3) var<storage, read_write> M: array<f32>;
+@group(0) @binding(4) var<storage, read_write> V: array<f32>;
+@group(0) @binding(5) var<uniform> p: Params;
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -43,20 +51,25 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let wd = bitcast<f32>(p.weightDecay);
   var param = P[i];
   var g = G[i];
-  ${decoupled ? 'param = param * (1.0 - bitcast<f32>(p.lr) * wd);' : 'g = g + wd * param;'}
+  ${decoupled ? 'param = param * (1.0 - step.lr * wd);' : 'g = g + wd * param;'}
   let m = beta1 * M[i] + bitcast<f32>(p.oneMinusBeta1) * g;
   let v = beta2 * V[i] + bitcast<f32>(p.oneMinusBeta2) * g * g;
   M[i] = m;
   V[i] = v;
-  let denom = sqrt(v) / bitcast<f32>(p.bc2Sqrt) + bitcast<f32>(p.eps);
-  P[i] = param - bitcast<f32>(p.stepSize) * (m / denom);
+  let denom = sqrt(v) / step.bc2Sqrt + bitcast<f32>(p.eps);
+  P[i] = param - step.stepSize * (m / denom);
 }`,
   };
 }
 
-export function adamParams(total: number, s: AdamStepScalars): number[] {
+export function adamParams(total: number, c: AdamConstants): number[] {
   // 1 − β is formed in double on the host and rounded once, as PyTorch does with Python floats.
-  return [total, ...[s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, s.stepSize, s.biasCorrection2Sqrt, 1 - s.beta1, 1 - s.beta2].map(f32Bits)];
+  return [total, ...[c.beta1, c.beta2, c.eps, c.weightDecay, 1 - c.beta1, 1 - c.beta2].map(f32Bits)];
+}
+
+/** The per-step storage block (f32 each, in the kernel's Step order). */
+export function adamStepValues(s: AdamStepScalars): Float32Array {
+  return Float32Array.of(s.lr, s.stepSize, s.biasCorrection2Sqrt);
 }
 
 export function adamGrid(total: number): [number, number, number] {

@@ -1,17 +1,19 @@
 /**
- * BatchNorm2d kernels over NCHW. Per-channel statistics use one 256-invocation workgroup per
- * channel striding over its N·H·W values: first the mean, then Σ(x − mean)² — two passes over
- * the data, so the variance never suffers the cancellation of E[x²] − E[x]². Elementwise kernels
- * (normalize, grad-input) use 256 invocations per workgroup, one element each.
+ * BatchNorm2d kernels over NCHW. Per-channel statistics and gradient sums use 256-invocation
+ * workgroups per (channel, chunk of its N·H·W values) and a per-channel combine pass; the
+ * variance is computed from deviations (two passes per chunk, chunks combined exactly), so it
+ * never suffers the cancellation of E[x²] − E[x]². Elementwise kernels (normalize, grad-input)
+ * use 256 invocations per workgroup, one element each.
  */
 import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
 
 const WORKGROUP = 256;
 
-const PARAMS = `struct Params { channels: u32, plane: u32, batch: u32, total: u32, eps: u32, momentum: u32, pad0: u32, pad1: u32 }`;
+const PARAMS = `struct Params { channels: u32, plane: u32, batch: u32, total: u32, eps: u32, momentum: u32, chunks: u32, chunkLength: u32 }`;
 
 export function batchNormParams(batch: number, channels: number, plane: number, eps: number, momentum: number): number[] {
-  return [channels, plane, batch, batch * channels * plane, f32Bits(eps), f32Bits(momentum), 0, 0];
+  const { chunks, chunkLength } = batchNormChunks(batch, channels, plane);
+  return [channels, plane, batch, batch * channels * plane, f32Bits(eps), f32Bits(momentum), chunks, chunkLength];
 }
 
 const TREE_SUM = (name: string) => `
@@ -24,46 +26,107 @@ const TREE_SUM = (name: string) => `
   let ${name}Total = scratch[0];
   workgroupBarrier();`;
 
-const CHANNEL_LOOP = (body: string) => `
-  for (var r = lid; r < count; r += ${WORKGROUP}u) {
+/** Loop of one workgroup over its chunk [start, end) of channel c's N·H·W values (index i). */
+const CHUNK_LOOP = (body: string) => `
+  for (var r = start + lid; r < end; r += ${WORKGROUP}u) {
     let i = ((r / p.plane) * p.channels + c) * p.plane + r % p.plane;
     ${body}
   }`;
 
+/** Workgroup (channel c = wid.y, chunk = wid.x) and its range of the channel's values. */
+const CHUNK_RANGE = `
+  let c = wid.y;
+  let chunk = wid.x;
+  let count = p.batch * p.plane;
+  let start = chunk * p.chunkLength;
+  let end = min(count, start + p.chunkLength);`;
+
 /**
- * Batch statistics: mean[c], invstd[c] = 1/sqrt(var_biased + eps); with `updateRunning`, also
- * running_mean/var ← (1 − momentum)·running + momentum·batch (running var unbiased, as PyTorch).
+ * Channels hold N·H·W values each (millions at high resolution) and there may be only a few
+ * dozen channels: one workgroup per channel would leave most of a GPU idle. Statistics and
+ * gradient sums therefore run per (channel, chunk) workgroup, then a per-channel pass combines
+ * the chunks. Chunks are sized so that there are about TARGET_GROUPS workgroups.
  */
-export function batchNormStatsKernel(updateRunning: boolean): KernelSpec {
+const TARGET_GROUPS = 512;
+const MIN_CHUNK = 4096;
+
+export function batchNormChunks(batch: number, channels: number, plane: number): { chunks: number; chunkLength: number } {
+  const count = batch * plane;
+  const wanted = Math.max(1, Math.min(Math.ceil(count / MIN_CHUNK), Math.ceil(TARGET_GROUPS / channels)));
+  const chunkLength = Math.ceil(count / wanted);
+  return { chunks: Math.ceil(count / chunkLength), chunkLength };
+}
+
+/**
+ * Per (channel, chunk): the chunk's mean and M2 = Σ(x − chunk mean)², two passes over the chunk
+ * (no cancellation of E[x²] − E[x]²). Writes Partial[(c·chunks + chunk)·2 + {0, 1}].
+ */
+export const batchNormPartialStatsKernel: KernelSpec = {
+  name: 'batchnorm-partial-stats',
+  key: '',
+  source: () => /* wgsl */ `
+${PARAMS}
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Partial: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+var<workgroup> scratch: array<f32, ${WORKGROUP}>;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${CHUNK_RANGE}
+  var s = 0.0;${CHUNK_LOOP('s += X[i];')}${TREE_SUM('s')}
+  let mean = sTotal / f32(end - start);
+  var q = 0.0;${CHUNK_LOOP('let d = X[i] - mean; q += d * d;')}${TREE_SUM('q')}
+  if (lid == 0u) {
+    let at = (c * p.chunks + chunk) * 2u;
+    Partial[at] = mean;
+    Partial[at + 1u] = qTotal;
+  }
+}`,
+};
+
+/**
+ * Combines a channel's chunk statistics (Chan et al.: M2 = Σ M2_j + Σ n_j·(mean_j − mean)²) into
+ * mean[c] and invstd[c] = 1/sqrt(var_biased + eps); with `updateRunning`, also running_mean/var
+ * ← (1 − momentum)·running + momentum·batch (running var unbiased, as PyTorch). One invocation
+ * per channel.
+ */
+export function batchNormCombineStatsKernel(updateRunning: boolean): KernelSpec {
   return {
-    name: 'batchnorm-stats',
+    name: 'batchnorm-combine-stats',
     key: updateRunning ? 'running' : 'plain',
     source: () => /* wgsl */ `
 ${PARAMS}
-@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(0) var<storage, read> Partial: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Mean: array<f32>;
 @group(0) @binding(2) var<storage, read_write> InvStd: array<f32>;
 ${updateRunning ? `@group(0) @binding(3) var<storage, read_write> RunMean: array<f32>;
 @group(0) @binding(4) var<storage, read_write> RunVar: array<f32>;` : ''}
 @group(0) @binding(${updateRunning ? 5 : 3}) var<uniform> p: Params;
 
-var<workgroup> scratch: array<f32, ${WORKGROUP}>;
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.channels) { return; }
   let count = p.batch * p.plane;
-  var s = 0.0;${CHANNEL_LOOP('s += X[i];')}${TREE_SUM('s')}
-  let mean = sTotal / f32(count);
-  var q = 0.0;${CHANNEL_LOOP('let d = X[i] - mean; q += d * d;')}${TREE_SUM('q')}
-  if (lid == 0u) {
-    let variance = qTotal / f32(count);
-    Mean[c] = mean;
-    InvStd[c] = 1.0 / sqrt(variance + bitcast<f32>(p.eps));
-    ${updateRunning ? `let m = bitcast<f32>(p.momentum);
-    RunMean[c] = (1.0 - m) * RunMean[c] + m * mean;
-    RunVar[c] = (1.0 - m) * RunVar[c] + m * qTotal / f32(count - 1u);` : ''}
+  var total = 0.0;
+  for (var j = 0u; j < p.chunks; j++) {
+    let n = f32(min(count, (j + 1u) * p.chunkLength) - j * p.chunkLength);
+    total += n * Partial[(c * p.chunks + j) * 2u];
   }
+  let mean = total / f32(count);
+  var m2 = 0.0;
+  for (var j = 0u; j < p.chunks; j++) {
+    let n = f32(min(count, (j + 1u) * p.chunkLength) - j * p.chunkLength);
+    let at = (c * p.chunks + j) * 2u;
+    let d = Partial[at] - mean;
+    m2 += Partial[at + 1u] + n * d * d;
+  }
+  Mean[c] = mean;
+  InvStd[c] = 1.0 / sqrt(m2 / f32(count) + bitcast<f32>(p.eps));
+  ${updateRunning ? `let m = bitcast<f32>(p.momentum);
+  RunMean[c] = (1.0 - m) * RunMean[c] + m * mean;
+  RunVar[c] = (1.0 - m) * RunVar[c] + m * m2 / f32(count - 1u);` : ''}
 }`,
   };
 }
@@ -107,9 +170,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }`,
 };
 
-/** dgamma[c] = Σ dy·x̂, dbeta[c] = Σ dy, one workgroup per channel. */
-export const batchNormGradReduceKernel: KernelSpec = {
-  name: 'batchnorm-grad-reduce',
+/** Per (channel, chunk): Σ dy and Σ dy·x̂ over the chunk, written to Partial[(c·chunks + chunk)·2 + {0, 1}]. */
+export const batchNormGradPartialKernel: KernelSpec = {
+  name: 'batchnorm-grad-partial',
   key: '',
   source: () => /* wgsl */ `
 ${PARAMS}
@@ -117,24 +180,48 @@ ${PARAMS}
 @group(0) @binding(1) var<storage, read> DY: array<f32>;
 @group(0) @binding(2) var<storage, read> Mean: array<f32>;
 @group(0) @binding(3) var<storage, read> InvStd: array<f32>;
-@group(0) @binding(4) var<storage, read_write> DGamma: array<f32>;
-@group(0) @binding(5) var<storage, read_write> DBeta: array<f32>;
-@group(0) @binding(6) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read_write> Partial: array<f32>;
+@group(0) @binding(5) var<uniform> p: Params;
 
 var<workgroup> scratch: array<f32, ${WORKGROUP}>;
 
 @compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x;
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${CHUNK_RANGE}
   let mean = Mean[c];
   let invstd = InvStd[c];
-  let count = p.batch * p.plane;
   var gb = 0.0;
-  var gg = 0.0;${CHANNEL_LOOP('gb += DY[i]; gg += DY[i] * (X[i] - mean) * invstd;')}${TREE_SUM('gb')}${TREE_SUM('gg')}
+  var gg = 0.0;${CHUNK_LOOP('gb += DY[i]; gg += DY[i] * (X[i] - mean) * invstd;')}${TREE_SUM('gb')}${TREE_SUM('gg')}
   if (lid == 0u) {
-    DBeta[c] = gbTotal;
-    DGamma[c] = ggTotal;
+    let at = (c * p.chunks + chunk) * 2u;
+    Partial[at] = gbTotal;
+    Partial[at + 1u] = ggTotal;
   }
+}`,
+};
+
+/** dbeta[c] = Σ_chunks Σ dy, dgamma[c] = Σ_chunks Σ dy·x̂. One invocation per channel. */
+export const batchNormGradCombineKernel: KernelSpec = {
+  name: 'batchnorm-grad-combine',
+  key: '',
+  source: () => /* wgsl */ `
+${PARAMS}
+@group(0) @binding(0) var<storage, read> Partial: array<f32>;
+@group(0) @binding(1) var<storage, read_write> DGamma: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DBeta: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.channels) { return; }
+  var gb = 0.0;
+  var gg = 0.0;
+  for (var j = 0u; j < p.chunks; j++) {
+    gb += Partial[(c * p.chunks + j) * 2u];
+    gg += Partial[(c * p.chunks + j) * 2u + 1u];
+  }
+  DBeta[c] = gb;
+  DGamma[c] = gg;
 }`,
 };
 

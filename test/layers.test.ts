@@ -52,7 +52,8 @@ for (const c of TRANSPOSED) {
   });
 }
 
-for (const x of [[2, 5, 4, 3], [1, 13, 5, 7], [4, 3, 1, 1], [3, 3, 17, 19]]) {
+// [2, 3, 50, 45]: 4500 values per channel, split into two chunks (kernels/batchnorm.ts).
+for (const x of [[2, 5, 4, 3], [1, 13, 5, 7], [4, 3, 1, 1], [3, 3, 17, 19], [2, 3, 50, 45]]) {
   const C = x[1];
   cases.push({
     label: 'batchNorm2d train',
@@ -127,4 +128,35 @@ test('SwiftShader gets 5-tap weight-gradient passes; other adapters the default'
   expect(E.tuningFor(report('swiftshader', '')).convTapGroup).toBe(5);
   expect(E.tuningFor(report('', 'SwiftShader driver 5.0.0')).convTapGroup).toBe(5);
   expect(E.tuningFor(report('', 'llvmpipe (LLVM 15.0.6, 256 bits)')).convTapGroup).toBe(9);
+});
+
+// GPUs run the gather convolutions (conv2d forward, its stride-1 grad-input, conv-transpose's
+// grad-input) and every weight gradient as implicit GEMMs (kernels/conv-gemm.ts); CPU adapters
+// use the direct kernels.
+// Both tile shapes (≤ 16 and > 16 destination channels) with partial tiles are covered.
+describe('conv2d and conv-transpose2d through the implicit GEMM (as on GPUs)', () => {
+  const wide: OpCase = {
+    label: 'conv2d 3×3/s1/p1, 37 output channels',
+    shapes: [[2, 6, 5, 7], [37, 6, 3, 3], [37]],
+    gpu: ([x, w, b]) => E.conv2d(x, w, b, { stride: 1, padding: 1 }),
+    ref: L.conv2d([1, 1], [1, 1]),
+  };
+  const gemmCases = [...cases.filter((c) => c.label.startsWith('conv')), wide];
+  test.each(gemmCases.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
+    const runtime = E.getRuntime();
+    const saved = runtime.tuning.conv;
+    runtime.tuning.conv = 'gemm';
+    try {
+      await checkOp(c, 3000 + i);
+    } finally {
+      runtime.tuning.conv = saved;
+    }
+  });
+});
+test('software adapters run convolutions with the direct kernel; GPUs with the implicit GEMM', () => {
+  const report = (description: string, isFallbackAdapter = false) => ({ ...E.getRuntime().adapterReport, architecture: '', device: '', description, isFallbackAdapter });
+  expect(E.tuningFor(report('llvmpipe (LLVM 15.0.6, 256 bits)')).conv).toBe('direct');
+  expect(E.tuningFor(report('SwiftShader driver 5.0.0')).conv).toBe('direct');
+  expect(E.tuningFor(report('', true)).conv).toBe('direct');
+  expect(E.tuningFor(report('NVIDIA H100 80GB HBM3')).conv).toBe('gemm');
 });

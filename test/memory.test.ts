@@ -2,6 +2,8 @@ import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { sizeClass } from '../engine/buffer-pool.js';
 import { useGpu } from './helpers/gpu.js';
+import { UNet } from '../models/unet.js';
+import { segmentImage } from '../train/segment.js';
 
 useGpu();
 
@@ -114,5 +116,24 @@ describe('buffer pool and scopes', () => {
     const stats = E.memoryStats();
     expect(stats.submits).toBeGreaterThan(0);
     expect(stats.dispatches / stats.submits).toBeGreaterThan(5); // many dispatches per submit
+  });
+
+  test('inference (segmentImage) returns every activation to the pool and reuses bind groups', async () => {
+    const model = new UNet({ baseChannels: 4 });
+    model.eval();
+    const image = { width: 40, height: 30, channels: 3, data: new Uint8Array(40 * 30 * 3).map((_, i) => (i * 7) % 256) };
+    const live: number[] = [];
+    const stats: E.RuntimeStats[] = [];
+    for (let run = 0; run < 4; run++) {
+      await segmentImage(model, image, 32);
+      live.push(E.memoryStats().liveBytes);
+      stats.push(E.memoryStats());
+    }
+    expect(new Set(live).size).toBe(1);
+    expect(stats[3].createdBuffers).toBe(stats[1].createdBuffers);
+    // Same buffers bound to the same pipelines: later runs create (almost) no bind groups.
+    const dispatches = stats[3].dispatches - stats[2].dispatches;
+    expect(stats[3].bindGroupReuses - stats[2].bindGroupReuses).toBeGreaterThan(0.5 * dispatches);
+    model.dispose();
   });
 });

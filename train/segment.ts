@@ -6,13 +6,15 @@
 import { noGrad } from '../engine/autograd.js';
 import type { Module } from '../engine/nn/module.js';
 import { tensor } from '../engine/ops/creation.js';
+import { tidy } from '../engine/scope.js';
 import { normalizeImage, resizeBilinear, resizeMap, type RasterImage } from './pixels.js';
 
 /** Logits of one RGB image at the model's input size (model in eval mode). */
 export async function segmentImage(model: Module, image: RasterImage, size: number): Promise<Float32Array> {
   const input = tensor(normalizeImage(resizeBilinear(image, size, size).data, size), [1, 3, size, size]);
   try {
-    const logits = noGrad(() => model.forward(input));
+    // tidy: the layers' intermediate activations go back to the pool at once, not at garbage collection.
+    const logits = tidy(() => noGrad(() => model.forward(input)));
     try {
       return await logits.toArray();
     } finally {

@@ -1,12 +1,15 @@
 /** BatchNorm2d over NCHW (like torch.nn.functional.batch_norm). */
 import {
+  batchNormChunks,
+  batchNormCombineStatsKernel,
   batchNormElementGrid,
   batchNormEvalInvStdKernel,
+  batchNormGradCombineKernel,
   batchNormGradInputKernel,
-  batchNormGradReduceKernel,
+  batchNormGradPartialKernel,
   batchNormNormalizeKernel,
   batchNormParams,
-  batchNormStatsKernel,
+  batchNormPartialStatsKernel,
 } from '../../kernels/batchnorm.js';
 import { needsGrad, record } from '../autograd.js';
 import { getRuntime } from '../runtime.js';
@@ -48,6 +51,7 @@ export function batchNorm2d(
   if (!options.training && !runningMean) throw new Error('batchNorm2d: eval mode needs running statistics');
   const eps = options.eps ?? 1e-5;
   const params = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1);
+  const { chunks } = batchNormChunks(N, C, plane);
   const runtime = getRuntime();
 
   const gamma = weight ?? full([C], 1);
@@ -57,13 +61,16 @@ export function batchNorm2d(
   if (options.training) {
     mean = Tensor.empty([C]);
     const running = runningMean && runningVar ? [runningMean.buffer, runningVar.buffer] : [];
+    const partial = Tensor.empty([C, chunks, 2]);
+    runtime.dispatch({ kernel: batchNormPartialStatsKernel, inputs: [x.buffer], outputs: [partial.buffer], params, workgroups: [chunks, C, 1] });
     runtime.dispatch({
-      kernel: batchNormStatsKernel(running.length > 0),
-      inputs: [x.buffer],
+      kernel: batchNormCombineStatsKernel(running.length > 0),
+      inputs: [partial.buffer],
       outputs: [mean.buffer, invstd.buffer, ...running],
       params,
-      workgroups: [C, 1, 1],
+      workgroups: [Math.ceil(C / 64), 1, 1],
     });
+    partial.dispose();
   } else {
     // A copy of the running statistics at this moment: later in-place updates must not leak into backward.
     mean = runningMean!.clone();
@@ -85,13 +92,16 @@ export function batchNorm2d(
     record('batchNorm2d', inputs, out, [x, mean, invstd, gamma], (g, [sx, smean, sinvstd, sgamma]) => {
       const dgamma = Tensor.empty([C]);
       const dbeta = Tensor.empty([C]);
+      const partial = Tensor.empty([C, chunks, 2]);
       runtime.dispatch({
-        kernel: batchNormGradReduceKernel,
+        kernel: batchNormGradPartialKernel,
         inputs: [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer],
-        outputs: [dgamma.buffer, dbeta.buffer],
+        outputs: [partial.buffer],
         params,
-        workgroups: [C, 1, 1],
+        workgroups: [chunks, C, 1],
       });
+      runtime.dispatch({ kernel: batchNormGradCombineKernel, inputs: [partial.buffer], outputs: [dgamma.buffer, dbeta.buffer], params, workgroups: [Math.ceil(C / 64), 1, 1] });
+      partial.dispose();
       let dx: Tensor | null = null;
       if (x.requiresGrad) {
         dx = Tensor.empty(x.shape);

@@ -13,6 +13,7 @@ import {
   convWeightTiles,
   type ConvGeometry,
 } from '../../kernels/conv.js';
+import { convGemmGrid, convGemmKernel, convGemmParams, convWeightGemmKernel, convWeightGemmPlan } from '../../kernels/conv-gemm.js';
 import { grid } from '../../kernels/kernel.js';
 import { needsGrad, record } from '../autograd.js';
 import { getRuntime } from '../runtime.js';
@@ -34,9 +35,21 @@ function pair(v: Pair | undefined, fallback: number, what: string): [number, num
 function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Tensor, bias: Tensor | null, geometry: ConvGeometry, flipped = false): Tensor {
   const out = Tensor.empty([geometry.batch, geometry.dstChannels, geometry.dstH, geometry.dstW]);
   if (out.size === 0) return out;
-  getRuntime().dispatch({
+  const runtime = getRuntime();
+  const inputs = bias ? [src.buffer, weight.buffer, bias.buffer] : [src.buffer, weight.buffer];
+  if (kind === 'gather' && runtime.tuning.conv === 'gemm') {
+    runtime.dispatch({
+      kernel: convGemmKernel(geometry, bias !== null, flipped),
+      inputs,
+      outputs: [out.buffer],
+      params: convGemmParams(geometry),
+      workgroups: convGemmGrid(geometry),
+    });
+    return out;
+  }
+  runtime.dispatch({
     kernel: kind === 'gather' ? convGatherKernel(bias !== null, flipped) : convScatterKernel(bias !== null),
-    inputs: bias ? [src.buffer, weight.buffer, bias.buffer] : [src.buffer, weight.buffer],
+    inputs,
     outputs: [out.buffer],
     params: convParams(geometry, convTileCount(geometry)),
     workgroups: convElementGrid(convTileCount(geometry)),
@@ -51,6 +64,12 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
   const count = geometry.batch * geometry.dstH * geometry.dstW;
   const shape = [geometry.dstChannels, geometry.srcChannels, geometry.kh, geometry.kw];
   const runtime = getRuntime();
+  if (runtime.tuning.conv === 'gemm') {
+    const plan = convWeightGemmPlan(geometry);
+    const partial = Tensor.empty(plan.chunks === 1 ? shape : [weights, plan.chunks]);
+    runtime.dispatch({ kernel: convWeightGemmKernel(geometry), inputs: [g.buffer, src.buffer], outputs: [partial.buffer], params: plan.params, workgroups: plan.workgroups });
+    return plan.chunks === 1 ? partial : sumChunks(partial, shape);
+  }
   if (count <= CONV_WEIGHT_DIRECT_MAX_POSITIONS) {
     const out = Tensor.empty(shape);
     for (const [first, taps] of convTapGroups(geometry.kh, geometry.kw, runtime.tuning.convTapGroup)) {
@@ -76,7 +95,11 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
       workgroups: grid(tiles * chunks),
     });
   }
-  if (chunks === 1) return partial;
+  return chunks === 1 ? partial : sumChunks(partial, shape);
+}
+
+/** Adds the per-chunk partial sums [weights, chunks] of a weight gradient into `shape`. */
+function sumChunks(partial: Tensor, shape: number[]): Tensor {
   const summed = sum(partial, 1);
   partial.dispose();
   const out = summed.viewAs(shape);
