@@ -33,6 +33,18 @@ const CHUNK_LOOP = (body: string) => `
     ${body}
   }`;
 
+/** Loop of one invocation over all of channel c's values (index i). */
+const SERIAL_LOOP = (body: string) => `
+  for (var r = 0u; r < count; r++) {
+    let i = ((r / p.plane) * p.channels + c) * p.plane + r % p.plane;
+    ${body}
+  }`;
+
+const SERIAL_WORKGROUP = 64;
+
+/** Values per channel up to which one invocation per channel sums them (see batchNormPartialStatsKernel). */
+const SERIAL_MAX = 512;
+
 /** Workgroup (channel c = wid.y, chunk = wid.x) and its range of the channel's values. */
 const CHUNK_RANGE = `
   let c = wid.y;
@@ -50,25 +62,46 @@ const CHUNK_RANGE = `
 const TARGET_GROUPS = 512;
 const MIN_CHUNK = 4096;
 
-export function batchNormChunks(batch: number, channels: number, plane: number): { chunks: number; chunkLength: number } {
+export function batchNormChunks(batch: number, channels: number, plane: number): { chunks: number; chunkLength: number; serial: boolean } {
   const count = batch * plane;
+  if (count <= SERIAL_MAX) return { chunks: 1, chunkLength: count, serial: true };
   const wanted = Math.max(1, Math.min(Math.ceil(count / MIN_CHUNK), Math.ceil(TARGET_GROUPS / channels)));
   const chunkLength = Math.ceil(count / wanted);
-  return { chunks: Math.ceil(count / chunkLength), chunkLength };
+  return { chunks: Math.ceil(count / chunkLength), chunkLength, serial: false };
 }
 
 /**
  * Per (channel, chunk): the chunk's mean and M2 = Σ(x − chunk mean)², two passes over the chunk
- * (no cancellation of E[x²] − E[x]²). Writes Partial[(c·chunks + chunk)·2 + {0, 1}].
+ * (no cancellation of E[x²] − E[x]²). Writes Partial[(c·chunks + chunk)·2 + {0, 1}]. `serial`
+ * (few values per channel, one chunk): one invocation per channel loops over them, 64 per
+ * workgroup — a 256-invocation tree sum over 16 values costs far more than the sum, most of all
+ * on CPU adapters.
  */
-export const batchNormPartialStatsKernel: KernelSpec = {
-  name: 'batchnorm-partial-stats',
-  key: '',
-  source: () => /* wgsl */ `
+export function batchNormPartialStatsKernel(serial: boolean): KernelSpec {
+  const head = `
 ${PARAMS}
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Partial: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(2) var<uniform> p: Params;`;
+  return {
+    name: 'batchnorm-partial-stats',
+    key: serial ? 'serial' : 'chunked',
+    source: () =>
+      serial
+        ? /* wgsl */ `${head}
+
+@compute @workgroup_size(${SERIAL_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.channels) { return; }
+  let count = p.batch * p.plane;
+  var s = 0.0;${SERIAL_LOOP('s += X[i];')}
+  let mean = s / f32(count);
+  var q = 0.0;${SERIAL_LOOP('let d = X[i] - mean; q += d * d;')}
+  Partial[c * 2u] = mean;
+  Partial[c * 2u + 1u] = q;
+}`
+        : /* wgsl */ `${head}
 
 var<workgroup> scratch: array<f32, ${WORKGROUP}>;
 
@@ -83,7 +116,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     Partial[at + 1u] = qTotal;
   }
 }`,
-};
+  };
+}
 
 /**
  * Combines a channel's chunk statistics (Chan et al.: M2 = Σ M2_j + Σ n_j·(mean_j − mean)²) into
@@ -170,18 +204,37 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }`,
 };
 
-/** Per (channel, chunk): Σ dy and Σ dy·x̂ over the chunk, written to Partial[(c·chunks + chunk)·2 + {0, 1}]. */
-export const batchNormGradPartialKernel: KernelSpec = {
-  name: 'batchnorm-grad-partial',
-  key: '',
-  source: () => /* wgsl */ `
+/** Per (channel, chunk): Σ dy and Σ dy·x̂ over the chunk, written to Partial[(c·chunks + chunk)·2 + {0, 1}]; `serial` as batchNormPartialStatsKernel. */
+export function batchNormGradPartialKernel(serial: boolean): KernelSpec {
+  const head = `
 ${PARAMS}
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> DY: array<f32>;
 @group(0) @binding(2) var<storage, read> Mean: array<f32>;
 @group(0) @binding(3) var<storage, read> InvStd: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Partial: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;
+@group(0) @binding(5) var<uniform> p: Params;`;
+  const body = 'gb += DY[i]; gg += DY[i] * (X[i] - mean) * invstd;';
+  return {
+    name: 'batchnorm-grad-partial',
+    key: serial ? 'serial' : 'chunked',
+    source: () =>
+      serial
+        ? /* wgsl */ `${head}
+
+@compute @workgroup_size(${SERIAL_WORKGROUP})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.channels) { return; }
+  let count = p.batch * p.plane;
+  let mean = Mean[c];
+  let invstd = InvStd[c];
+  var gb = 0.0;
+  var gg = 0.0;${SERIAL_LOOP(body)}
+  Partial[c * 2u] = gb;
+  Partial[c * 2u + 1u] = gg;
+}`
+        : /* wgsl */ `${head}
 
 var<workgroup> scratch: array<f32, ${WORKGROUP}>;
 
@@ -190,14 +243,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let mean = Mean[c];
   let invstd = InvStd[c];
   var gb = 0.0;
-  var gg = 0.0;${CHUNK_LOOP('gb += DY[i]; gg += DY[i] * (X[i] - mean) * invstd;')}${TREE_SUM('gb')}${TREE_SUM('gg')}
+  var gg = 0.0;${CHUNK_LOOP(body)}${TREE_SUM('gb')}${TREE_SUM('gg')}
   if (lid == 0u) {
     let at = (c * p.chunks + chunk) * 2u;
     Partial[at] = gbTotal;
     Partial[at + 1u] = ggTotal;
   }
 }`,
-};
+  };
+}
 
 /** dbeta[c] = Σ_chunks Σ dy, dgamma[c] = Σ_chunks Σ dy·x̂. One invocation per channel. */
 export const batchNormGradCombineKernel: KernelSpec = {

@@ -276,3 +276,124 @@ export function convWeightGemmPlan(g: ConvGeometry): { chunks: number; params: n
   const params = [g.dstChannels, g.srcChannels, g.srcH, g.srcW, g.dstH, g.dstW, g.strideH, g.strideW, g.padH, g.padW, positions, chunkLength, tilesN, tiles, chunks];
   return { chunks, params, workgroups: grid(tiles * chunks) };
 }
+
+/**
+ * conv-transpose2d forward when the kernel tiles the output exactly (stride = kernel size, no
+ * padding or output padding — UNet's 2×2/s2 up-convolution) as a plain GEMM:
+ *
+ *   Y[m, col] = Σ_k W[k, m] · X[k, col] (+ bias),  k = input channel, col = (n, y, x) input
+ *   pixel, m = (co, a, b) output channel and tap, stored at y·KH + a, x·KW + b.
+ *
+ * Every output element comes from exactly one (m, col), so no accumulation across launches is
+ * needed. Tiles, staging and register blocking as convGemmKernel.
+ */
+export function convTransposeGemmKernel(g: ConvGeometry, hasBias: boolean): KernelSpec {
+  const { ty, tx } = gemmShape(g.dstChannels * g.kh * g.kw);
+  const { kh: KH, kw: KW } = g;
+  const taps = KH * KW;
+  const tileM = ty * PER_THREAD;
+  const tileN = tx * PER_THREAD;
+  const range = [...Array(PER_THREAD).keys()];
+  return {
+    name: 'conv-transpose-gemm',
+    key: `${KH}x${KW}-${tileM}x${tileN}-${hasBias ? 'bias' : 'nobias'}`,
+    source: () => /* wgsl */ `
+struct Params { M: u32, K: u32, plane: u32, W: u32, cols: u32, tilesN: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> p: Params;
+
+var<workgroup> As: array<f32, ${TILE_K * tileM}>;
+var<workgroup> Bs: array<f32, ${TILE_K * tileN}>;
+
+@compute @workgroup_size(${THREADS})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let group = ${LINEAR_GROUP_INDEX};
+  let tilesM = (p.M + ${tileM - 1}u) / ${tileM}u;
+  if (group >= tilesM * p.tilesN) { return; }
+  let mBase = (group / p.tilesN) * ${tileM}u;
+  let colBase = (group % p.tilesN) * ${tileN}u;
+
+  // This invocation's staged column of X, decomposed once.
+  let loadCol = colBase + lid % ${tileN}u;
+  let colOk = loadCol < p.cols;
+  let col = min(loadCol, p.cols - 1u);
+  let xBase = (col / p.plane) * p.K * p.plane + col % p.plane;
+
+  let tx = lid % ${tx}u;
+  let ty = lid / ${tx}u;
+  ${range.map((i) => `var acc${i} = vec4f(0.0);`).join(' ')}
+
+  for (var k0 = 0u; k0 < p.K; k0 += ${TILE_K}u) {
+    for (var r = 0u; r < ${(tileM * TILE_K) / THREADS}u; r++) {
+      let mm = lid % ${tileM}u;
+      let kk = lid / ${tileM}u + r * ${THREADS / tileM}u;
+      let k = k0 + kk;
+      let m = mBase + mm;
+      var a = 0.0;
+      if (k < p.K && m < p.M) { a = Wt[k * p.M + m]; }
+      As[kk * ${tileM}u + mm] = a;
+    }
+    for (var r = 0u; r < ${(tileN * TILE_K) / THREADS}u; r++) {
+      let kk = lid / ${tileN}u + r * ${THREADS / tileN}u;
+      let k = k0 + kk;
+      var b = 0.0;
+      if (colOk && k < p.K) { b = X[xBase + k * p.plane]; }
+      Bs[kk * ${tileN}u + lid % ${tileN}u] = b;
+    }
+    workgroupBarrier();
+    ${range.map((i) => `var part${i} = vec4f(0.0);`).join(' ')}
+    for (var kk = 0u; kk < ${TILE_K}u; kk++) {
+      let b = vec4f(${range.map((j) => `Bs[kk * ${tileN}u + tx + ${tx * j}u]`).join(', ')});
+      ${range.map((i) => `part${i} += As[kk * ${tileM}u + ty + ${ty * i}u] * b;`).join('\n      ')}
+    }
+    ${range.map((i) => `acc${i} += part${i};`).join(' ')}
+    workgroupBarrier();
+  }
+
+  let outW = p.W * ${KW}u;
+  let outPlane = p.plane * ${taps}u;
+  ${range
+    .map(
+      (i) => `{
+    let m = mBase + ty + ${ty * i}u;
+    if (m < p.M) {
+      let co = m / ${taps}u;
+      let t = m % ${taps}u;
+      ${hasBias ? 'let bias = Bias[co];' : ''}
+      ${range
+        .map(
+          (j) => `{
+        let c = colBase + tx + ${tx * j}u;
+        if (c < p.cols) {
+          let pixel = c % p.plane;
+          let oy = (pixel / p.W) * ${KH}u + t / ${KW}u;
+          let ox = (pixel % p.W) * ${KW}u + t % ${KW}u;
+          Y[((c / p.plane) * (p.M / ${taps}u) + co) * outPlane + oy * outW + ox] = acc${i}[${j}]${hasBias ? ' + bias' : ''};
+        }
+      }`,
+        )
+        .join('\n      ')}
+    }
+  }`,
+    )
+    .join('\n  ')}
+}`,
+  };
+}
+
+/** Whether convTransposeGemmKernel applies: the kernel tiles the output exactly. */
+export function convTransposeTilesExactly(g: ConvGeometry, outputPadding: [number, number]): boolean {
+  return g.strideH === g.kh && g.strideW === g.kw && g.padH === 0 && g.padW === 0 && outputPadding[0] === 0 && outputPadding[1] === 0;
+}
+
+export function convTransposeGemmLaunch(g: ConvGeometry): { params: number[]; workgroups: [number, number, number] } {
+  const M = g.dstChannels * g.kh * g.kw;
+  const { ty, tx } = gemmShape(M);
+  const plane = g.srcH * g.srcW;
+  const cols = g.batch * plane;
+  const tilesN = Math.ceil(cols / (tx * PER_THREAD));
+  return { params: [M, g.srcChannels, plane, g.srcW, cols, tilesN], workgroups: grid(Math.ceil(M / (ty * PER_THREAD)) * tilesN) };
+}

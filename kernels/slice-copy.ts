@@ -2,31 +2,36 @@
  * Copy a slab along one axis between tensors viewed as [outer, mid, inner]: source rows
  * [srcOffset, srcOffset + length) of a source with `srcMid` rows go to rows starting at
  * `dstOffset` of a destination with `dstMid` rows. Serves concat (one launch per input), narrow
- * and narrow's backward. Launch layout: 256 invocations per workgroup, one copied element each.
+ * and narrow's backward. For each of the `outer` indices the slab is one contiguous block of
+ * length·inner values in both tensors, so each invocation copies one value — or one vec4 when
+ * every block start and length is a multiple of 4 (UNet's skip concats) — with a single
+ * division to find its block. Launch layout: 256 invocations per workgroup.
  */
 import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
 
 const WORKGROUP = 256;
 
-export const sliceCopyKernel: KernelSpec = {
-  name: 'slice-copy',
-  key: '',
-  source: () => /* wgsl */ `
-struct Params { n: u32, length: u32, inner: u32, srcMid: u32, dstMid: u32, srcOffset: u32, dstOffset: u32 }
-@group(0) @binding(0) var<storage, read> S: array<f32>;
-@group(0) @binding(1) var<storage, read_write> D: array<f32>;
+export function sliceCopyKernel(vec4: boolean): KernelSpec {
+  const unit = vec4 ? 'vec4f' : 'f32';
+  return {
+    name: 'slice-copy',
+    key: vec4 ? 'vec4' : 'f32',
+    source: () => /* wgsl */ `
+struct Params { n: u32, block: u32, srcStride: u32, dstStride: u32, srcStart: u32, dstStart: u32 }
+@group(0) @binding(0) var<storage, read> S: array<${unit}>;
+@group(0) @binding(1) var<storage, read_write> D: array<${unit}>;
 @group(0) @binding(2) var<uniform> p: Params;
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
   if (i >= p.n) { return; }
-  let k = i % p.inner;
-  let row = (i / p.inner) % p.length;
-  let o = i / (p.inner * p.length);
-  D[(o * p.dstMid + p.dstOffset + row) * p.inner + k] = S[(o * p.srcMid + p.srcOffset + row) * p.inner + k];
+  let o = i / p.block;
+  let k = i - o * p.block;
+  D[o * p.dstStride + p.dstStart + k] = S[o * p.srcStride + p.srcStart + k];
 }`,
-};
+  };
+}
 
 export interface SliceCopy {
   outer: number;
@@ -38,10 +43,18 @@ export interface SliceCopy {
   dstOffset: number;
 }
 
+/** Whether the copy can move vec4s: every block start, stride and length a multiple of 4 values. */
+export function sliceCopyVec4(c: SliceCopy): boolean {
+  return [c.length * c.inner, c.srcMid * c.inner, c.dstMid * c.inner, c.srcOffset * c.inner, c.dstOffset * c.inner].every((v) => v % 4 === 0);
+}
+
 export function sliceCopyParams(c: SliceCopy): number[] {
-  return [c.outer * c.length * c.inner, c.length, c.inner, c.srcMid, c.dstMid, c.srcOffset, c.dstOffset];
+  const unit = sliceCopyVec4(c) ? 4 : 1;
+  const block = (c.length * c.inner) / unit;
+  return [c.outer * block, block, (c.srcMid * c.inner) / unit, (c.dstMid * c.inner) / unit, (c.srcOffset * c.inner) / unit, (c.dstOffset * c.inner) / unit];
 }
 
 export function sliceCopyGrid(c: SliceCopy): [number, number, number] {
-  return grid(Math.ceil((c.outer * c.length * c.inner) / WORKGROUP));
+  const unit = sliceCopyVec4(c) ? 4 : 1;
+  return grid(Math.ceil((c.outer * c.length * c.inner) / unit / WORKGROUP));
 }

@@ -6,7 +6,7 @@
  * of UNet-64 are up to 8e-3 away from it: see scripts/make_model_fixtures.py. petseg's are within
  * 2e-4, thanks to blocked accumulation in the conv kernels.)
  */
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { createModel, summarize, UNet, ResNet34UNet } from '../models/index.js';
 import { relativeError } from '../engine/reference.js';
@@ -64,8 +64,21 @@ describe('model structure', () => {
   });
 });
 
+// Each model with the adapter's own convolution kernels, and the smaller ones also with the
+// implicit GEMMs that GPUs use (engine/tuning.ts), whatever this adapter is.
+const parityRuns = fixtures.cases.flatMap((c) => {
+  const kernels: ('adapter' | 'gemm')[] = c.options.baseChannels === 64 ? ['adapter'] : ['adapter', 'gemm'];
+  return kernels.map((conv) => [`${label(c)}${conv === 'gemm' ? ' (implicit-GEMM convolutions)' : ''}`, c, conv] as const);
+});
+
 describe(`parity with PyTorch ${fixtures.torch} at 2×3×64×64`, () => {
-  test.each(fixtures.cases.map((c) => [label(c), c] as const))('%s: logits (eval, train), loss and every gradient', async (_, c) => {
+  test.each(parityRuns)('%s: logits (eval, train), loss and every gradient', async (name, c, conv) => {
+    const runtime = E.getRuntime();
+    const savedConv = runtime.tuning.conv;
+    if (conv === 'gemm') runtime.tuning.conv = 'gemm';
+    onTestFinished(() => {
+      runtime.tuning.conv = savedConv;
+    });
     const model = createModel(c.model, c.options);
     fillFixtureState(model);
     const x = E.tensor(fixtureValues(424242, 2 * 3 * 64 * 64), [2, 3, 64, 64]);
@@ -102,7 +115,7 @@ describe(`parity with PyTorch ${fixtures.torch} at 2×3×64×64`, () => {
       worst = Math.max(worst, error);
       if (!(error <= 1e-3)) failures.push(`${g.name}: ${error.toExponential(2)} (PyTorch's own float32 error: ${g.torchFp32Error.toExponential(1)})`);
     }
-    console.log(`${label(c)}: worst gradient error ${worst.toExponential(2)} over ${c.grads.length} parameters`);
+    console.log(`${name}: worst gradient error ${worst.toExponential(2)} over ${c.grads.length} parameters`);
     expect(failures, 'gradients outside tolerance').toEqual([]);
     for (const t of [x, target, logits, loss]) t.dispose();
     model.dispose();

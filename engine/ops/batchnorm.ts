@@ -51,7 +51,8 @@ export function batchNorm2d(
   if (!options.training && !runningMean) throw new Error('batchNorm2d: eval mode needs running statistics');
   const eps = options.eps ?? 1e-5;
   const params = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1);
-  const { chunks } = batchNormChunks(N, C, plane);
+  const { chunks, serial } = batchNormChunks(N, C, plane);
+  const partialGrid: [number, number, number] = serial ? [Math.ceil(C / 64), 1, 1] : [chunks, C, 1];
   const runtime = getRuntime();
 
   const gamma = weight ?? full([C], 1);
@@ -62,7 +63,7 @@ export function batchNorm2d(
     mean = Tensor.empty([C]);
     const running = runningMean && runningVar ? [runningMean.buffer, runningVar.buffer] : [];
     const partial = Tensor.empty([C, chunks, 2]);
-    runtime.dispatch({ kernel: batchNormPartialStatsKernel, inputs: [x.buffer], outputs: [partial.buffer], params, workgroups: [chunks, C, 1] });
+    runtime.dispatch({ kernel: batchNormPartialStatsKernel(serial), inputs: [x.buffer], outputs: [partial.buffer], params, workgroups: partialGrid });
     runtime.dispatch({
       kernel: batchNormCombineStatsKernel(running.length > 0),
       inputs: [partial.buffer],
@@ -94,11 +95,11 @@ export function batchNorm2d(
       const dbeta = Tensor.empty([C]);
       const partial = Tensor.empty([C, chunks, 2]);
       runtime.dispatch({
-        kernel: batchNormGradPartialKernel,
+        kernel: batchNormGradPartialKernel(serial),
         inputs: [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer],
         outputs: [partial.buffer],
         params,
-        workgroups: [chunks, C, 1],
+        workgroups: partialGrid,
       });
       runtime.dispatch({ kernel: batchNormGradCombineKernel, inputs: [partial.buffer], outputs: [dgamma.buffer, dbeta.buffer], params, workgroups: [Math.ceil(C / 64), 1, 1] });
       partial.dispose();

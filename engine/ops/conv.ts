@@ -13,7 +13,16 @@ import {
   convWeightTiles,
   type ConvGeometry,
 } from '../../kernels/conv.js';
-import { convGemmGrid, convGemmKernel, convGemmParams, convWeightGemmKernel, convWeightGemmPlan } from '../../kernels/conv-gemm.js';
+import {
+  convGemmGrid,
+  convGemmKernel,
+  convGemmParams,
+  convTransposeGemmKernel,
+  convTransposeGemmLaunch,
+  convTransposeTilesExactly,
+  convWeightGemmKernel,
+  convWeightGemmPlan,
+} from '../../kernels/conv-gemm.js';
 import { grid } from '../../kernels/kernel.js';
 import { needsGrad, record } from '../autograd.js';
 import { getRuntime } from '../runtime.js';
@@ -187,8 +196,18 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
   if (OH < 1 || OW < 1) throw new Error(`convTranspose2d: padding ${ph},${pw} leaves no output for input ${formatShape(x.shape)}`);
   // Forward is conv2d's grad-input pattern: src = x, dst = [N,Cout,OH,OW].
   const scatter: ConvGeometry = { batch: N, srcChannels: Cin, srcH: H, srcW: W, dstChannels: Cout, dstH: OH, dstW: OW, kh: KH, kw: KW, strideH: sh, strideW: sw, padH: ph, padW: pw };
-  const out = dispatchElementwise('scatter', x, weight, bias, scatter);
   const inputs = bias ? [x, weight, bias] : [x, weight];
+  let out: Tensor;
+  const runtime = getRuntime();
+  if (runtime.tuning.conv === 'gemm' && convTransposeTilesExactly(scatter, [oph, opw])) {
+    out = Tensor.empty([N, Cout, OH, OW]);
+    const launch = convTransposeGemmLaunch(scatter);
+    if (out.size > 0) {
+      runtime.dispatch({ kernel: convTransposeGemmKernel(scatter, bias !== null), inputs: inputs.map((t) => t.buffer), outputs: [out.buffer], ...launch });
+    }
+  } else {
+    out = dispatchElementwise('scatter', x, weight, bias, scatter);
+  }
   if (needsGrad(inputs)) {
     record('convTranspose2d', inputs, out, [x, weight], (g, [sx, sw_]) => {
       // grad-input is conv2d's forward pattern: src = dY [N,Cout,OH,OW], weight read as [Cin, Cout].

@@ -1,5 +1,5 @@
 /** Reshape (a view), concat, narrow and split. */
-import { sliceCopyGrid, sliceCopyKernel, sliceCopyParams, type SliceCopy } from '../../kernels/slice-copy.js';
+import { sliceCopyGrid, sliceCopyKernel, sliceCopyParams, sliceCopyVec4, type SliceCopy } from '../../kernels/slice-copy.js';
 import { needsGrad, record } from '../autograd.js';
 import { getRuntime } from '../runtime.js';
 import { formatShape, normalizeAxis, resolveReshape, splitAtAxis } from '../shape.js';
@@ -9,7 +9,7 @@ import { zeros } from './creation.js';
 function launchSliceCopy(src: Tensor, dst: Tensor, copy: SliceCopy): void {
   if (copy.outer * copy.length * copy.inner === 0) return;
   getRuntime().dispatch({
-    kernel: sliceCopyKernel,
+    kernel: sliceCopyKernel(sliceCopyVec4(copy)),
     inputs: [src.buffer],
     outputs: [dst.buffer],
     params: sliceCopyParams(copy),
