@@ -342,3 +342,76 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
 /** Positions per weight up to which `conv-weight-direct` is used. */
 export const CONV_WEIGHT_DIRECT_MAX_POSITIONS = 2048;
+
+/**
+ * conv-transpose2d forward when stride = kernel size and there is no padding (UNet's 2×2/s2),
+ * for CPU adapters: Y[m, pixel] = Σ_k W[k, m]·X[k, pixel] with m = (co, kh, kw) — every output
+ * comes from one (m, pixel), so unlike the scatter form there are no taps to test and skip.
+ * Each invocation computes 4 consecutive m × 4 consecutive input pixels of one image (weights and
+ * inputs both load as 4 contiguous values), summing channels in blocks as the other kernels.
+ * total = N · ceil(M / 4) · ceil(H·W / 4).
+ */
+export function convTransposeTiledKernel(kh: number, kw: number, hasBias: boolean): KernelSpec {
+  const taps = kh * kw;
+  const lanes = [...Array(4).keys()];
+  return {
+    name: 'conv-transpose-tiled',
+    key: `${kh}x${kw}-${hasBias ? 'bias' : 'nobias'}`,
+    source: () => /* wgsl */ `
+struct Params { M: u32, K: u32, plane: u32, W: u32, total: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> p: Params;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let idx = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (idx >= p.total) { return; }
+  let pixelTiles = (p.plane + 3u) / 4u;
+  let mTiles = (p.M + 3u) / 4u;
+  let cStart = (idx % pixelTiles) * 4u;
+  let mStart = ((idx / pixelTiles) % mTiles) * 4u;
+  let n = idx / (pixelTiles * mTiles);
+  // Clamped indices for a partial last tile; those lanes are computed but never stored.
+  ${lanes.map((j) => `let m${j} = min(mStart + ${j}u, p.M - 1u); let c${j} = min(cStart + ${j}u, p.plane - 1u);`).join('\n  ')}
+  let xBase = n * p.K * p.plane;
+  ${lanes.map((j) => `var acc${j} = vec4f(0.0); var block${j} = vec4f(0.0);`).join('\n  ')}
+  for (var k = 0u; k < p.K; k++) {
+    let w = vec4f(${lanes.map((j) => `Wt[k * p.M + m${j}]`).join(', ')});
+    let row = xBase + k * p.plane;
+    ${lanes.map((j) => `block${j} += X[row + c${j}] * w;`).join('\n    ')}
+    if ((k & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${lanes.map((j) => `acc${j} += block${j}; block${j} = vec4f(0.0);`).join(' ')} }
+  }
+  let outW = p.W * ${kw}u;
+  let outPlane = p.plane * ${taps}u;
+  let couts = p.M / ${taps}u;
+  ${lanes
+    .map(
+      (j) => `if (cStart + ${j}u < p.plane) {
+    let total = acc${j} + block${j};
+    let oy = (c${j} / p.W) * ${kh}u;
+    let ox = (c${j} % p.W) * ${kw}u;
+    ${lanes
+      .map(
+        (i) => `if (mStart + ${i}u < p.M) {
+      let co = m${i} / ${taps}u;
+      let t = m${i} % ${taps}u;
+      Y[((n * couts + co) * outPlane) + (oy + t / ${kw}u) * outW + ox + t % ${kw}u] = total[${i}]${hasBias ? ' + Bias[co]' : ''};
+    }`,
+      )
+      .join('\n    ')}
+  }`,
+    )
+    .join('\n  ')}
+}`,
+  };
+}
+
+export function convTransposeTiledLaunch(g: ConvGeometry): { params: number[]; workgroups: [number, number, number] } {
+  const M = g.dstChannels * g.kh * g.kw;
+  const plane = g.srcH * g.srcW;
+  const total = g.batch * Math.ceil(M / 4) * Math.ceil(plane / 4);
+  return { params: [M, g.srcChannels, plane, g.srcW, total], workgroups: grid(Math.ceil(total / WORKGROUP)) };
+}

@@ -8,6 +8,8 @@ import {
   convScatterKernel,
   convTapGroups,
   convTileCount,
+  convTransposeTiledKernel,
+  convTransposeTiledLaunch,
   convWeightDirectKernel,
   convWeightKernel,
   convWeightTiles,
@@ -204,6 +206,12 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
     const launch = convTransposeGemmLaunch(scatter);
     if (out.size > 0) {
       runtime.dispatch({ kernel: convTransposeGemmKernel(scatter, bias !== null), inputs: inputs.map((t) => t.buffer), outputs: [out.buffer], ...launch });
+    }
+  } else if (convTransposeTilesExactly(scatter, [oph, opw])) {
+    out = Tensor.empty([N, Cout, OH, OW]);
+    const launch = convTransposeTiledLaunch(scatter);
+    if (out.size > 0) {
+      runtime.dispatch({ kernel: convTransposeTiledKernel(KH, KW, bias !== null), inputs: inputs.map((t) => t.buffer), outputs: [out.buffer], ...launch });
     }
   } else {
     out = dispatchElementwise('scatter', x, weight, bias, scatter);
