@@ -37,6 +37,40 @@ function gemmShape(dstChannels: number): GemmShape {
   return dstChannels <= NARROW.ty * PER_THREAD ? NARROW : WIDE;
 }
 
+const RANGE = [...Array(PER_THREAD).keys()];
+
+/** The two staged operand tiles in workgroup memory: As[k][m], Bs[k][col]. */
+const stagingTiles = (tileM: number, tileN: number) => `var<workgroup> As: array<f32, ${TILE_K * tileM}>;
+var<workgroup> Bs: array<f32, ${TILE_K * tileN}>;`;
+
+/**
+ * After staging one TILE_K step: every invocation multiplies its 4 rows (ty + TY·i) × 4 columns
+ * (tx + TX·j) from the tiles, sums the step in `part`, adds it to `acc`, and waits so the tiles
+ * may be restaged.
+ */
+const multiplyStagedTiles = (tileM: number, tileN: number, ty: number, tx: number) => `workgroupBarrier();
+    ${RANGE.map((i) => `var part${i} = vec4f(0.0);`).join(' ')}
+    for (var step = 0u; step < ${TILE_K}u; step++) {
+      let b = vec4f(${RANGE.map((j) => `Bs[step * ${tileN}u + tx + ${tx * j}u]`).join(', ')});
+      ${RANGE.map((i) => `part${i} += As[step * ${tileM}u + ty + ${ty * i}u] * b;`).join('\n      ')}
+    }
+    ${RANGE.map((i) => `acc${i} += part${i};`).join(' ')}
+    workgroupBarrier();`;
+
+/** Bindings of a GEMM whose B operand is `src` and A the weights, with an optional bias. */
+const gemmBindings = (src: string, dst: string, hasBias: boolean) => `@group(0) @binding(0) var<storage, read> ${src}: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> ${dst}: array<f32>;
+@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> p: Params;`;
+
+/** The workgroup's block of D: rows from mBase, columns from colBase (a grid made by `grid`). */
+const blockOrigin = (tileM: number, tileN: number) => `let group = ${LINEAR_GROUP_INDEX};
+  let tilesM = (p.M + ${tileM - 1}u) / ${tileM}u;
+  if (group >= tilesM * p.tilesN) { return; }
+  let mBase = (group / p.tilesN) * ${tileM}u;
+  let colBase = (group % p.tilesN) * ${tileN}u;`;
+
 /** u32 words of the uniform block, in the kernel's Params order. */
 export function convGemmParams(g: ConvGeometry): number[] {
   const { tx } = gemmShape(g.dstChannels);
@@ -58,7 +92,6 @@ export function convGemmKernel(g: ConvGeometry, hasBias: boolean, flipped = fals
   const tileN = tx * PER_THREAD;
   const loadsA = (tileM * TILE_K) / THREADS;
   const loadsB = (tileN * TILE_K) / THREADS;
-  const range = [...Array(PER_THREAD).keys()];
   const aIndex = flipped ? `(s * p.M + m) * ${taps}u + ${taps - 1}u - t` : `m * K + k`;
   return {
     name: 'conv-gemm',
@@ -68,22 +101,13 @@ struct Params {
   M: u32, srcC: u32, srcH: u32, srcW: u32, dstH: u32, dstW: u32,
   strideH: u32, strideW: u32, padH: u32, padW: u32, cols: u32, tilesN: u32,
 }
-@group(0) @binding(0) var<storage, read> S: array<f32>;
-@group(0) @binding(1) var<storage, read> Wt: array<f32>;
-${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
-@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> D: array<f32>;
-@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> p: Params;
+${gemmBindings('S', 'D', hasBias)}
 
-var<workgroup> As: array<f32, ${TILE_K * tileM}>;
-var<workgroup> Bs: array<f32, ${TILE_K * tileN}>;
+${stagingTiles(tileM, tileN)}
 
 @compute @workgroup_size(${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = ${LINEAR_GROUP_INDEX};
-  let tilesM = (p.M + ${tileM - 1}u) / ${tileM}u;
-  if (group >= tilesM * p.tilesN) { return; }
-  let mBase = (group / p.tilesN) * ${tileM}u;
-  let colBase = (group % p.tilesN) * ${tileN}u;
+  ${blockOrigin(tileM, tileN)}
   let K = p.srcC * ${taps}u;
   let plane = p.dstH * p.dstW;
 
@@ -98,7 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
   let tx = lid % ${tx}u;
   let ty = lid / ${tx}u;
-  ${range.map((i) => `var acc${i} = ${hasBias ? `vec4f(Bias[min(mBase + ty + ${ty * i}u, p.M - 1u)])` : 'vec4f(0.0)'};`).join('\n  ')}
+  ${RANGE.map((i) => `var acc${i} = ${hasBias ? `vec4f(Bias[min(mBase + ty + ${ty * i}u, p.M - 1u)])` : 'vec4f(0.0)'};`).join('\n  ')}
 
   for (var k0 = 0u; k0 < K; k0 += ${TILE_K}u) {
     for (var r = 0u; r < ${loadsA}u; r++) {
@@ -127,23 +151,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       }
       Bs[kk * ${tileN}u + lid % ${tileN}u] = b;
     }
-    workgroupBarrier();
-    ${range.map((i) => `var part${i} = vec4f(0.0);`).join(' ')}
-    for (var kk = 0u; kk < ${TILE_K}u; kk++) {
-      let b = vec4f(${range.map((j) => `Bs[kk * ${tileN}u + tx + ${tx * j}u]`).join(', ')});
-      ${range.map((i) => `part${i} += As[kk * ${tileM}u + ty + ${ty * i}u] * b;`).join('\n      ')}
-    }
-    ${range.map((i) => `acc${i} += part${i};`).join(' ')}
-    workgroupBarrier();
+    ${multiplyStagedTiles(tileM, tileN, ty, tx)}
   }
 
-  ${range
+  ${RANGE
     .map(
       (j) => `{
     let c = colBase + tx + ${tx * j}u;
     if (c < p.cols) {
       let out = (c / plane) * p.M * plane + c % plane;
-      ${range.map((i) => `if (mBase + ty + ${ty * i}u < p.M) { D[out + (mBase + ty + ${ty * i}u) * plane] = acc${i}[${j}]; }`).join('\n      ')}
+      ${RANGE.map((i) => `if (mBase + ty + ${ty * i}u < p.M) { D[out + (mBase + ty + ${ty * i}u) * plane] = acc${i}[${j}]; }`).join('\n      ')}
     }
   }`,
     )
@@ -169,7 +186,6 @@ export function convWeightGemmKernel(g: ConvGeometry): KernelSpec {
   const taps = KH * KW;
   const tileM = ty * PER_THREAD;
   const tileN = tx * PER_THREAD;
-  const range = [...Array(PER_THREAD).keys()];
   return {
     name: 'conv-weight-gemm',
     key: `${KH}x${KW}-${tileM}x${tileN}`,
@@ -184,8 +200,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> DW: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-var<workgroup> As: array<f32, ${TILE_K * tileM}>;
-var<workgroup> Bs: array<f32, ${TILE_K * tileN}>;
+${stagingTiles(tileM, tileN)}
 
 @compute @workgroup_size(${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -203,7 +218,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let kk = lid % ${TILE_K}u;
   let tx = lid % ${tx}u;
   let ty = lid / ${tx}u;
-  ${range.map((i) => `var acc${i} = vec4f(0.0);`).join(' ')}
+  ${RANGE.map((i) => `var acc${i} = vec4f(0.0);`).join(' ')}
 
   for (var k0 = kStart; k0 < kEnd; k0 += ${TILE_K}u) {
     // This invocation's position along k for both tiles, decomposed once per step.
@@ -234,22 +249,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       }
       Bs[kk * ${tileN}u + cc] = v;
     }
-    workgroupBarrier();
-    ${range.map((i) => `var part${i} = vec4f(0.0);`).join(' ')}
-    for (var j = 0u; j < ${TILE_K}u; j++) {
-      let b = vec4f(${range.map((c) => `Bs[j * ${tileN}u + tx + ${tx * c}u]`).join(', ')});
-      ${range.map((i) => `part${i} += As[j * ${tileM}u + ty + ${ty * i}u] * b;`).join('\n      ')}
-    }
-    ${range.map((i) => `acc${i} += part${i};`).join(' ')}
-    workgroupBarrier();
+    ${multiplyStagedTiles(tileM, tileN, ty, tx)}
   }
 
-  ${range
+  ${RANGE
     .map(
       (c) => `{
     let col = colBase + tx + ${tx * c}u;
     if (col < N) {
-      ${range.map((i) => `if (mBase + ty + ${ty * i}u < p.M) { DW[((mBase + ty + ${ty * i}u) * N + col) * p.chunks + chunk] = acc${i}[${c}]; }`).join('\n      ')}
+      ${RANGE.map((i) => `if (mBase + ty + ${ty * i}u < p.M) { DW[((mBase + ty + ${ty * i}u) * N + col) * p.chunks + chunk] = acc${i}[${c}]; }`).join('\n      ')}
     }
   }`,
     )
@@ -293,28 +301,18 @@ export function convTransposeGemmKernel(g: ConvGeometry, hasBias: boolean): Kern
   const taps = KH * KW;
   const tileM = ty * PER_THREAD;
   const tileN = tx * PER_THREAD;
-  const range = [...Array(PER_THREAD).keys()];
   return {
     name: 'conv-transpose-gemm',
     key: `${KH}x${KW}-${tileM}x${tileN}-${hasBias ? 'bias' : 'nobias'}`,
     source: () => /* wgsl */ `
 struct Params { M: u32, K: u32, plane: u32, W: u32, cols: u32, tilesN: u32 }
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> Wt: array<f32>;
-${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
-@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> p: Params;
+${gemmBindings('X', 'Y', hasBias)}
 
-var<workgroup> As: array<f32, ${TILE_K * tileM}>;
-var<workgroup> Bs: array<f32, ${TILE_K * tileN}>;
+${stagingTiles(tileM, tileN)}
 
 @compute @workgroup_size(${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = ${LINEAR_GROUP_INDEX};
-  let tilesM = (p.M + ${tileM - 1}u) / ${tileM}u;
-  if (group >= tilesM * p.tilesN) { return; }
-  let mBase = (group / p.tilesN) * ${tileM}u;
-  let colBase = (group % p.tilesN) * ${tileN}u;
+  ${blockOrigin(tileM, tileN)}
 
   // This invocation's staged column of X, decomposed once.
   let loadCol = colBase + lid % ${tileN}u;
@@ -324,7 +322,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
   let tx = lid % ${tx}u;
   let ty = lid / ${tx}u;
-  ${range.map((i) => `var acc${i} = vec4f(0.0);`).join(' ')}
+  ${RANGE.map((i) => `var acc${i} = vec4f(0.0);`).join(' ')}
 
   for (var k0 = 0u; k0 < p.K; k0 += ${TILE_K}u) {
     for (var r = 0u; r < ${(tileM * TILE_K) / THREADS}u; r++) {
@@ -343,19 +341,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       if (colOk && k < p.K) { b = X[xBase + k * p.plane]; }
       Bs[kk * ${tileN}u + lid % ${tileN}u] = b;
     }
-    workgroupBarrier();
-    ${range.map((i) => `var part${i} = vec4f(0.0);`).join(' ')}
-    for (var kk = 0u; kk < ${TILE_K}u; kk++) {
-      let b = vec4f(${range.map((j) => `Bs[kk * ${tileN}u + tx + ${tx * j}u]`).join(', ')});
-      ${range.map((i) => `part${i} += As[kk * ${tileM}u + ty + ${ty * i}u] * b;`).join('\n      ')}
-    }
-    ${range.map((i) => `acc${i} += part${i};`).join(' ')}
-    workgroupBarrier();
+    ${multiplyStagedTiles(tileM, tileN, ty, tx)}
   }
 
   let outW = p.W * ${KW}u;
   let outPlane = p.plane * ${taps}u;
-  ${range
+  ${RANGE
     .map(
       (i) => `{
     let m = mBase + ty + ${ty * i}u;
@@ -363,7 +354,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let co = m / ${taps}u;
       let t = m % ${taps}u;
       ${hasBias ? 'let bias = Bias[co];' : ''}
-      ${range
+      ${RANGE
         .map(
           (j) => `{
         let c = colBase + tx + ${tx * j}u;
