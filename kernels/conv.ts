@@ -77,10 +77,10 @@ const channels = [...Array(CONV_TILE_C).keys()];
 const vec = (f: (j: number) => string) => `vec4f(${channels.map(f).join(', ')})`;
 
 /**
- * `flipped` (gather only): read the weight as w[s,d,KH−1−kh,KW−1−kw] — conv2d's stride-1
- * grad-input expressed as a gather over dY, which runs faster than the scatter form.
+ * `gather` reads its weights packed by convPackWeightsKernel (one vec4 of destination channels
+ * per source channel and tap); `scatter` reads them as stored, w[s, d, kh, kw].
  */
-function elementKernel(kind: 'gather' | 'scatter', hasBias: boolean, flipped = false): KernelSpec {
+function elementKernel(kind: 'gather' | 'scatter', hasBias: boolean): KernelSpec {
   const zero = (name: string) => columns.map((i) => `var ${name}${i} = vec4f(0.0);`).join(' ');
   const body =
     kind === 'gather'
@@ -89,15 +89,13 @@ function elementKernel(kind: 'gather' | 'scatter', hasBias: boolean, flipped = f
   ${zero('block')}
   for (var s = 0u; s < p.srcC; s++) {
     let srcBase = (n * p.srcC + s) * p.srcH * p.srcW;
-    let wS = ${flipped ? 's * p.dstC * taps + taps - 1u' : 's * taps'};
     ${zero('window')}
     for (var kh = 0u; kh < p.kh; kh++) {
       let iy = i32(y * p.strideH + kh) - i32(p.padH);
       if (iy < 0 || iy >= i32(p.srcH)) { continue; }
       let rowBase = srcBase + u32(iy) * p.srcW;
       for (var kw = 0u; kw < p.kw; kw++) {
-        let wo = wS ${flipped ? '-' : '+'} (kh * p.kw + kw);
-        let wv = ${vec((j) => `Wt[w${j} + wo]`)};
+        let wv = Wt[(s * taps + kh * p.kw + kw) * tilesC + d0 / ${CONV_TILE_C}u];
         ${columns
           .map(
             (i) => `{
@@ -140,18 +138,15 @@ function elementKernel(kind: 'gather' | 'scatter', hasBias: boolean, flipped = f
       ${columns.map((i) => `acc${i} += tap${i} + block${i};`).join(' ')}
     }
   }`;
-  // Weight offset of destination channel d0 + j (clamped into range for a partial last tile).
-  const weightBase =
-    kind === 'gather'
-      ? (j: number) => `let w${j} = min(d0 + ${j}u, p.dstC - 1u) * ${flipped ? '' : 'p.srcC * '}p.kh * p.kw;`
-      : (j: number) => `let w${j} = min(d0 + ${j}u, p.dstC - 1u) * p.kh * p.kw;`;
+  // Scatter: weight offset of destination channel d0 + j (clamped into range for a partial last tile).
+  const weightBase = (j: number) => `let w${j} = min(d0 + ${j}u, p.dstC - 1u) * p.kh * p.kw;`;
   return {
     name: `conv-${kind}`,
-    key: `${hasBias ? 'bias' : 'nobias'}${flipped ? '-flipped' : ''}`,
+    key: hasBias ? 'bias' : 'nobias',
     source: () => /* wgsl */ `
 ${PARAMS_STRUCT}
 @group(0) @binding(0) var<storage, read> S: array<f32>;
-@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<${kind === 'gather' ? 'vec4f' : 'f32'}>;
 ${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
 @group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> D: array<f32>;
 @group(0) @binding(${hasBias ? 4 : 3}) var<uniform> p: Params;
@@ -166,7 +161,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let y = (idx / tilesX) % p.dstH;
   let d0 = ((idx / (tilesX * p.dstH)) % tilesC) * ${CONV_TILE_C}u;
   let n = idx / (tilesX * p.dstH * tilesC);
-  ${channels.map(weightBase).join('\n  ')}
+  ${kind === 'scatter' ? channels.map(weightBase).join('\n  ') : ''}
   let init = ${hasBias ? vec((j) => `Bias[min(d0 + ${j}u, p.dstC - 1u)]`) : 'vec4f(0.0)'};
   ${columns.map((i) => `var acc${i} = init;`).join(' ')}${body}
   ${columns
@@ -180,8 +175,47 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   };
 }
 
-export function convGatherKernel(hasBias: boolean, flipped = false): KernelSpec {
-  return elementKernel('gather', hasBias, flipped);
+export function convGatherKernel(hasBias: boolean): KernelSpec {
+  return elementKernel('gather', hasBias);
+}
+
+/**
+ * Weights of a gather repacked as [srcC, KH, KW, ceil(dstC/4)] vec4s (zero-padded channels), so
+ * the gather loads the 4 destination channels of a tap in one 16-byte read instead of four
+ * scattered ones (6–18% faster on lavapipe); weights change every step, so they are packed at
+ * each call (a small launch). `flipped` reads w[s, d, KH−1−kh, KW−1−kw]: conv2d's stride-1
+ * grad-input as a gather over dY (faster than the scatter form). One invocation per value.
+ */
+export function convPackWeightsKernel(flipped: boolean): KernelSpec {
+  return {
+    name: 'conv-pack-weights',
+    key: flipped ? 'flipped' : 'plain',
+    source: () => /* wgsl */ `
+${PARAMS_STRUCT}
+@group(0) @binding(0) var<storage, read> Wt: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Packed: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (i >= p.total) { return; }
+  let paddedC = ((p.dstC + 3u) / 4u) * 4u;
+  let d = i % paddedC;
+  let tap = (i / paddedC) % (p.kh * p.kw);
+  let s = i / (paddedC * p.kh * p.kw);
+  let taps = p.kh * p.kw;
+  var v = 0.0;
+  if (d < p.dstC) {
+    v = Wt[${flipped ? '(s * p.dstC + d) * taps + taps - 1u - tap' : '(d * p.srcC + s) * taps + tap'}];
+  }
+  Packed[i] = v;
+}`,
+  };
+}
+
+export function convPackedWeightCount(g: ConvGeometry): number {
+  return g.srcChannels * g.kh * g.kw * Math.ceil(g.dstChannels / 4) * 4;
 }
 
 export function convScatterKernel(hasBias: boolean): KernelSpec {

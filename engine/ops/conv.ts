@@ -3,6 +3,8 @@ import {
   CONV_WEIGHT_DIRECT_MAX_POSITIONS,
   CONV_WEIGHT_WORKGROUP,
   convElementGrid,
+  convPackWeightsKernel,
+  convPackedWeightCount,
   convGatherKernel,
   convParams,
   convScatterKernel,
@@ -58,13 +60,21 @@ function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Te
     });
     return out;
   }
+  if (kind === 'scatter') {
+    runtime.dispatch({ kernel: convScatterKernel(bias !== null), inputs, outputs: [out.buffer], params: convParams(geometry, convTileCount(geometry)), workgroups: convElementGrid(convTileCount(geometry)) });
+    return out;
+  }
+  const count = convPackedWeightCount(geometry);
+  const packed = Tensor.empty([count]);
+  runtime.dispatch({ kernel: convPackWeightsKernel(flipped), inputs: [weight.buffer], outputs: [packed.buffer], params: convParams(geometry, count), workgroups: convElementGrid(count) });
   runtime.dispatch({
-    kernel: kind === 'gather' ? convGatherKernel(bias !== null, flipped) : convScatterKernel(bias !== null),
-    inputs,
+    kernel: convGatherKernel(bias !== null),
+    inputs: bias ? [src.buffer, packed.buffer, bias.buffer] : [src.buffer, packed.buffer],
     outputs: [out.buffer],
     params: convParams(geometry, convTileCount(geometry)),
     workgroups: convElementGrid(convTileCount(geometry)),
   });
+  packed.dispose();
   return out;
 }
 
