@@ -47,6 +47,8 @@ export interface RuntimeStats extends PoolStats {
 interface CachedPipeline {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
+  /** `name|key`, the cache key (also the prefix of its bind groups' keys). */
+  key: string;
 }
 
 interface UniformBlock {
@@ -118,7 +120,7 @@ export class Runtime {
         layout: 'auto',
         compute: { module, entryPoint: 'main' },
       });
-      cached = { pipeline, layout: pipeline.getBindGroupLayout(0) };
+      cached = { pipeline, layout: pipeline.getBindGroupLayout(0), key: cacheKey };
       this.pipelines.set(cacheKey, cached);
     }
     return cached;
@@ -152,8 +154,8 @@ export class Runtime {
     this.bindGroups.clear();
   }
 
-  private bindGroup(kernel: KernelSpec, layout: GPUBindGroupLayout, buffers: PooledBuffer[], uniform: UniformBlock | null): GPUBindGroup {
-    const key = `${kernel.name}|${kernel.key}|${buffers.map((b) => b.id).join(',')}|${uniform?.id ?? ''}`;
+  private bindGroup(pipeline: CachedPipeline, buffers: PooledBuffer[], uniform: UniformBlock | null): GPUBindGroup {
+    const key = `${pipeline.key}|${buffers.map((b) => b.id).join(',')}|${uniform?.id ?? ''}`;
     let group = this.bindGroups.get(key);
     if (group) {
       this.bindGroupReuses++;
@@ -161,7 +163,7 @@ export class Runtime {
     }
     const entries: GPUBindGroupEntry[] = buffers.map((b, binding) => ({ binding, resource: { buffer: b.buffer, size: b.byteSize } }));
     if (uniform) entries.push({ binding: entries.length, resource: { buffer: uniform.buffer } });
-    group = this.device.createBindGroup({ layout, entries });
+    group = this.device.createBindGroup({ layout: pipeline.layout, entries });
     if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
     this.bindGroups.set(key, group);
     return group;
@@ -182,12 +184,12 @@ export class Runtime {
 
   dispatch(d: Dispatch): void {
     this.checkAlive();
-    const { pipeline, layout } = this.pipeline(d.kernel);
+    const cached = this.pipeline(d.kernel);
     const buffers = [...d.inputs, ...d.outputs];
     for (const b of buffers) b.lastUseEpoch = this.epoch;
-    const bindGroup = this.bindGroup(d.kernel, layout, buffers, d.params ? this.uniform(d.params) : null);
+    const bindGroup = this.bindGroup(cached, buffers, d.params ? this.uniform(d.params) : null);
     const pass = this.computePass();
-    pass.setPipeline(pipeline);
+    pass.setPipeline(cached.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
     this.dispatchCount++;

@@ -11,9 +11,10 @@ const WORKGROUP = 256;
 
 const PARAMS = `struct Params { channels: u32, plane: u32, batch: u32, total: u32, eps: u32, momentum: u32, chunks: u32, chunkLength: u32 }`;
 
-export function batchNormParams(batch: number, channels: number, plane: number, eps: number, momentum: number): number[] {
-  const { chunks, chunkLength } = batchNormChunks(batch, channels, plane);
-  return [channels, plane, batch, batch * channels * plane, f32Bits(eps), f32Bits(momentum), chunks, chunkLength];
+/** The uniform words of every BatchNorm kernel, with the chunk plan they encode. */
+export function batchNormParams(batch: number, channels: number, plane: number, eps: number, momentum: number): { params: number[]; chunks: number; serial: boolean } {
+  const { chunks, chunkLength, serial } = batchNormChunks(batch, channels, plane);
+  return { params: [channels, plane, batch, batch * channels * plane, f32Bits(eps), f32Bits(momentum), chunks, chunkLength], chunks, serial };
 }
 
 const TREE_SUM = (name: string) => `

@@ -1,6 +1,5 @@
 /** BatchNorm2d over NCHW (like torch.nn.functional.batch_norm). */
 import {
-  batchNormChunks,
   batchNormCombineStatsKernel,
   batchNormElementGrid,
   batchNormEvalInvStdKernel,
@@ -50,8 +49,7 @@ export function batchNorm2d(
   }
   if (!options.training && !runningMean) throw new Error('batchNorm2d: eval mode needs running statistics');
   const eps = options.eps ?? 1e-5;
-  const params = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1);
-  const { chunks, serial } = batchNormChunks(N, C, plane);
+  const { params, chunks, serial } = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1);
   const partialGrid: [number, number, number] = serial ? [Math.ceil(C / 64), 1, 1] : [chunks, C, 1];
   const runtime = getRuntime();
 

@@ -210,18 +210,18 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
   const scatter: ConvGeometry = { batch: N, srcChannels: Cin, srcH: H, srcW: W, dstChannels: Cout, dstH: OH, dstW: OW, kh: KH, kw: KW, strideH: sh, strideW: sw, padH: ph, padW: pw };
   const inputs = bias ? [x, weight, bias] : [x, weight];
   let out: Tensor;
-  const runtime = getRuntime();
-  if (runtime.tuning.conv === 'gemm' && convTransposeTilesExactly(scatter, [oph, opw])) {
+  if (convTransposeTilesExactly(scatter, [oph, opw])) {
+    // Every output comes from one (output channel, tap) × input pixel: a GEMM, no scatter.
+    const runtime = getRuntime();
+    const gemm = runtime.tuning.conv === 'gemm';
     out = Tensor.empty([N, Cout, OH, OW]);
-    const launch = convTransposeGemmLaunch(scatter);
     if (out.size > 0) {
-      runtime.dispatch({ kernel: convTransposeGemmKernel(scatter, bias !== null), inputs: inputs.map((t) => t.buffer), outputs: [out.buffer], ...launch });
-    }
-  } else if (convTransposeTilesExactly(scatter, [oph, opw])) {
-    out = Tensor.empty([N, Cout, OH, OW]);
-    const launch = convTransposeTiledLaunch(scatter);
-    if (out.size > 0) {
-      runtime.dispatch({ kernel: convTransposeTiledKernel(KH, KW, bias !== null), inputs: inputs.map((t) => t.buffer), outputs: [out.buffer], ...launch });
+      runtime.dispatch({
+        kernel: gemm ? convTransposeGemmKernel(scatter, bias !== null) : convTransposeTiledKernel(KH, KW, bias !== null),
+        inputs: inputs.map((t) => t.buffer),
+        outputs: [out.buffer],
+        ...(gemm ? convTransposeGemmLaunch(scatter) : convTransposeTiledLaunch(scatter)),
+      });
     }
   } else {
     out = dispatchElementwise('scatter', x, weight, bias, scatter);
