@@ -93,7 +93,12 @@ export class BufferPool {
     const key = `${entry.usage}:${entry.byteSize}`;
     let list = this.free.get(key);
     if (!list) this.free.set(key, (list = []));
-    list.push(entry);
+    // Kept in descending id order so that acquire() pops the lowest id: a training step that
+    // makes the same requests every time then gets the same buffers in the same roles, whatever
+    // order the previous step released them in, and the runtime's bind groups can be reused.
+    let at = list.length;
+    while (at > 0 && list[at - 1].id < entry.id) at--;
+    list.splice(at, 0, entry);
     this.stats.pooledBuffers++;
     this.stats.pooledBytes += entry.byteSize;
   }

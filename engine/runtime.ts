@@ -16,7 +16,7 @@ const UNIFORM_USAGE = 0x40; /* UNIFORM */
 const MAP_MODE_READ = 0x1;
 
 /** Bound on the commands held back in one encoder, so the GPU starts on long graphs early. */
-const AUTO_FLUSH_DISPATCHES = 1024;
+const AUTO_FLUSH_DISPATCHES = 128;
 /** Bound on cached parameter blocks (they are tiny; shapes repeat every step). */
 const MAX_UNIFORMS = 8192;
 /**

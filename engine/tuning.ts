@@ -5,6 +5,7 @@
  */
 import type { AdapterReport } from './device.js';
 import { CONV_TAP_GROUP } from '../kernels/conv.js';
+import type { GemmTileName } from '../kernels/conv-gemm.js';
 
 export interface AdapterTuning {
   /** Taps of a conv weight-gradient kernel per pass (its 4-channel accumulators per tap are the kernel's size). */
@@ -15,6 +16,8 @@ export interface AdapterTuning {
    * (GPUs), or `direct`, the register-tiled kernels of kernels/conv.ts (CPU adapters).
    */
   conv: 'gemm' | 'direct';
+  /** Block shape of the implicit GEMMs: `auto` picks one per layer (kernels/conv-gemm.ts gemmTileFor). */
+  gemmTile: GemmTileName | 'auto';
 }
 
 export function isSwiftShader(report: AdapterReport): boolean {
@@ -30,5 +33,5 @@ export function tuningFor(report: AdapterReport): AdapterTuning {
   // The implicit GEMM runs 2–4× slower than the direct kernel on lavapipe, and ≈ 5–10× faster on an H100.
   // SwiftShader's shader compiler is super-linear in these accumulators: the 3×3 weight-gradient
   // kernel compiles in 0.45 s with 5 taps, 1.6 s with 7 and 51 s with 9 (lavapipe: 30 ms).
-  return { convTapGroup: isSwiftShader(report) ? 5 : CONV_TAP_GROUP, conv: isSoftwareAdapter(report) ? 'direct' : 'gemm' };
+  return { convTapGroup: isSwiftShader(report) ? 5 : CONV_TAP_GROUP, conv: isSoftwareAdapter(report) ? 'direct' : 'gemm', gemmTile: 'auto' };
 }

@@ -6,56 +6,143 @@
  *   A[m, k] = w[m, s, kh, kw]  (flipped: w[s, m, KH−1−kh, KW−1−kw]),
  *   B[k, col] = src[n, s, y·st+kh−p, x·st+kw−p]  (0 outside the source; never materialised).
  *
- * A workgroup of 256 invocations computes a TILE_M × TILE_N block of D; for each step of
- * TILE_K along k it stages the A and B tiles in workgroup memory (coalesced loads: B along
- * pixels, A along k), then every invocation multiplies 4 rows × 4 columns from them in
- * registers, so each staged value feeds 4 multiply-adds per invocation that reads it. Rows and
- * columns of an invocation are strided by the thread grid, so its shared-memory reads and its
- * stores are contiguous across neighbouring invocations. Two shapes: 64×64 blocks, and 16×256
- * for layers of ≤ 16 destination channels (which would leave most of a 64-row block idle).
- * Sums run per TILE_K step and are then added to the total, which keeps the rounding error
- * close to the blocked direct kernel's.
+ * The `scatter` pattern (conv2d grad-input with stride > 1, conv-transpose forward) is the same
+ * GEMM with A[m, k] = w[s, m, kh, kw] and B[k, col] = src[n, s, (y+p−kh)/st, (x+p−kw)/st] where
+ * both divisions are exact (0 elsewhere): with stride st only 1/st² of B is non-zero, but the
+ * GEMM still runs ~10× faster than the direct scatter kernel on a GPU.
+ *
+ * A workgroup of 256 invocations computes a tileM × tileN block of D (a {@link GemmTile}); for
+ * each step of TILE_K along k it stages the A and B tiles in workgroup memory as vec4s of four
+ * rows / four columns (global loads coalesced along whichever index is contiguous in memory),
+ * then every invocation multiplies its `rows` × `cols` sub-block in registers: per k it reads
+ * rows/4 + cols/4 vec4s from workgroup memory for rows·cols multiply-adds, so larger sub-blocks
+ * are less bound by workgroup-memory bandwidth. An invocation's rows and columns come in runs of
+ * 4, the runs strided by the thread grid, so neighbouring invocations read neighbouring vec4s.
  */
 import type { ConvGeometry } from './conv.js';
 import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
 
 const THREADS = 256;
 const TILE_K = 16;
-/** Rows (destination channels) and columns (pixels) per invocation. */
-const PER_THREAD = 4;
 
-interface GemmShape {
-  /** Invocations along rows and columns: TY × TX = THREADS. */
+/** Block shape of a GEMM workgroup: ty × tx invocations (= 256), each `rows` × `cols` (multiples of 4). */
+export interface GemmTile {
   ty: number;
   tx: number;
+  rows: number;
+  cols: number;
 }
 
-const WIDE: GemmShape = { ty: 16, tx: 16 };
-const NARROW: GemmShape = { ty: 4, tx: 64 };
+export const GEMM_TILES = {
+  '16x256': { ty: 4, tx: 64, rows: 4, cols: 4 },
+  '32x256': { ty: 4, tx: 64, rows: 8, cols: 4 },
+  '64x64': { ty: 16, tx: 16, rows: 4, cols: 4 },
+  '64x128': { ty: 16, tx: 16, rows: 4, cols: 8 },
+  '128x64': { ty: 16, tx: 16, rows: 8, cols: 4 },
+  '128x128': { ty: 16, tx: 16, rows: 8, cols: 8 },
+} as const satisfies Record<string, GemmTile>;
 
-function gemmShape(dstChannels: number): GemmShape {
-  return dstChannels <= NARROW.ty * PER_THREAD ? NARROW : WIDE;
-}
+export type GemmTileName = keyof typeof GEMM_TILES;
 
-const RANGE = [...Array(PER_THREAD).keys()];
-
-/** The two staged operand tiles in workgroup memory: As[k][m], Bs[k][col]. */
-const stagingTiles = (tileM: number, tileN: number) => `var<workgroup> As: array<f32, ${TILE_K * tileM}>;
-var<workgroup> Bs: array<f32, ${TILE_K * tileN}>;`;
+/** Fewest workgroups a launch should have before a smaller block is preferred (a large GPU has ~100+ compute units). */
+const MIN_BLOCKS = 256;
 
 /**
- * After staging one TILE_K step: every invocation multiplies its 4 rows (ty + TY·i) × 4 columns
- * (tx + TX·j) from the tiles, sums the step in `part`, adds it to `acc`, and waits so the tiles
- * may be restaged.
+ * The block shape for an M × N result: the tallest block M fills (few destination channels
+ * would leave most rows of a tall block idle), stepped down while the launch has fewer than
+ * MIN_BLOCKS workgroups. The weight-gradient GEMM (`splitK`) fills the GPU by splitting k
+ * instead, and its short k ranges per workgroup favour 64 × 128 blocks over 128 × 128 (H100:
+ * ~21 vs ~15 TFLOP/s on UNet's large layers). `choice` names a shape to use instead
+ * (AdapterTuning.gemmTile).
  */
-const multiplyStagedTiles = (tileM: number, tileN: number, ty: number, tx: number) => `workgroupBarrier();
-    ${RANGE.map((i) => `var part${i} = vec4f(0.0);`).join(' ')}
-    for (var step = 0u; step < ${TILE_K}u; step++) {
-      let b = vec4f(${RANGE.map((j) => `Bs[step * ${tileN}u + tx + ${tx * j}u]`).join(', ')});
-      ${RANGE.map((i) => `part${i} += As[step * ${tileM}u + ty + ${ty * i}u] * b;`).join('\n      ')}
+export function gemmTileFor(M: number, N: number, choice: GemmTileName | 'auto' = 'auto', splitK = false): GemmTile {
+  if (choice !== 'auto') return GEMM_TILES[choice];
+  if (M <= 16) return GEMM_TILES['16x256'];
+  if (M <= 32) return GEMM_TILES['32x256'];
+  if (splitK) return GEMM_TILES['64x128'];
+  const ladder: GemmTileName[] = M <= 64 ? ['64x128', '64x64'] : ['128x128', '128x64', '64x64'];
+  const blocks = (t: GemmTile) => Math.ceil(M / (t.ty * t.rows)) * Math.ceil(N / (t.tx * t.cols));
+  return GEMM_TILES[ladder.find((n) => blocks(GEMM_TILES[n]) >= MIN_BLOCKS) ?? ladder[ladder.length - 1]];
+}
+
+/** Code-generation helpers for one tile shape. */
+function tileCode(t: GemmTile) {
+  const tileM = t.ty * t.rows;
+  const tileN = t.tx * t.cols;
+  const rowsIdx = [...Array(t.rows).keys()];
+  const colGroups = [...Array(t.cols / 4).keys()];
+  const lanes = [0, 1, 2, 3];
+  /** Offset of register row i from the invocation's first row (ty·4), and of column group h from tx·4. */
+  const rowOffset = (i: number) => Math.floor(i / 4) * t.ty * 4 + (i % 4);
+  const colOffset = (h: number) => h * t.tx * 4;
+  return {
+    tileM,
+    tileN,
+    /** Number of vec4s of A (B) per TILE_K step. */
+    groupsA: (TILE_K * tileM) / 4,
+    groupsB: (TILE_K * tileN) / 4,
+    staging: `var<workgroup> As: array<vec4f, ${(TILE_K * tileM) / 4}>;
+var<workgroup> Bs: array<vec4f, ${(TILE_K * tileN) / 4}>;`,
+    /** Accumulators acc{i}_{h}: register row i, columns of group h (a vec4). */
+    declare: (init: (i: number) => string) =>
+      `let tx = lid % ${t.tx}u;
+  let ty = lid / ${t.tx}u;
+  ${rowsIdx.map((i) => colGroups.map((h) => `var acc${i}_${h} = ${init(i)};`).join(' ')).join('\n  ')}`,
+    /** Row of register row i relative to mBase. */
+    row: (i: number) => `(ty * 4u + ${rowOffset(i)}u)`,
+    /** Column of group h, lane l relative to colBase. */
+    col: (h: number, l: number) => `(tx * 4u + ${colOffset(h) + l}u)`,
+    rowsIdx,
+    colGroups,
+    lanes,
+    /** Multiply the staged TILE_K step into the accumulators. */
+    multiply: `for (var step = 0u; step < ${TILE_K}u; step++) {
+      ${[...Array(t.rows / 4).keys()].map((g) => `let a${g} = As[step * ${tileM / 4}u + ty + ${g * t.ty}u];`).join(' ')}
+      ${colGroups.map((h) => `let b${h} = Bs[step * ${tileN / 4}u + tx + ${h * t.tx}u];`).join(' ')}
+      ${rowsIdx.map((i) => colGroups.map((h) => `acc${i}_${h} = fma(vec4f(a${Math.floor(i / 4)}[${i % 4}]), b${h}, acc${i}_${h});`).join(' ')).join('\n      ')}
+    }`,
+  };
+}
+
+/**
+ * Software pipelining of the k loop: the global loads of step k + 1 go into registers
+ * (`fetch`) before the tiles of step k are multiplied, so their latency hides behind the
+ * multiply-adds; `store` then moves them to workgroup memory. `end` must be uniform.
+ */
+const pipelinedSteps = (start: string, end: string, fetch: (k0: string) => string, store: string, multiply: string) => `var k0 = ${start};
+  ${fetch('k0')}
+  loop {
+    if (k0 >= ${end}) { break; }
+    ${store}
+    workgroupBarrier();
+    let next = k0 + ${TILE_K}u;
+    if (next < ${end}) {
+      ${fetch('next')}
     }
-    ${RANGE.map((i) => `acc${i} += part${i};`).join(' ')}
-    workgroupBarrier();`;
+    ${multiply}
+    workgroupBarrier();
+    k0 = next;
+  }`;
+
+/**
+ * The vec4 groups of one operand tile that invocation `lid` stages per step: slot r covers
+ * group lid + 256·r (when the tile has fewer than 256 groups, the invocations beyond them
+ * stage nothing). Registers r{name}{slot}; `load` assigns one for the step at k0, `place` gives
+ * a group's index in the workgroup array {name}s.
+ */
+function registerStaging(name: string, groups: number, load: (slot: number, e: string, k0: string) => string, place: (e: string) => string) {
+  const slots = [...Array(Math.ceil(groups / THREADS)).keys()];
+  const guard = (code: string) => (groups < THREADS ? `if (lid < ${groups}u) { ${code} }` : code);
+  const e = (slot: number) => `(lid + ${slot * THREADS}u)`;
+  return {
+    declare: slots.map((r) => `var r${name}${r} = vec4f(0.0);`).join(' '),
+    fetch: (k0: string) => slots.map((r) => guard(`{\n      ${load(r, e(r), k0)}\n    }`)).join('\n    '),
+    store: slots.map((r) => guard(`${name}s[${place(e(r))}] = r${name}${r};`)).join('\n    '),
+  };
+}
+
+/** The four lanes of a vec4 written out (constant component indices keep it in registers). */
+const unrolled = (lane: (q: number) => string) => [0, 1, 2, 3].map(lane).join('\n      ');
 
 /** Bindings of a GEMM whose B operand is `src` and A the weights, with an optional bias. */
 const gemmBindings = (src: string, dst: string, hasBias: boolean) => `@group(0) @binding(0) var<storage, read> ${src}: array<f32>;
@@ -71,31 +158,91 @@ const blockOrigin = (tileM: number, tileN: number) => `let group = ${LINEAR_GROU
   let mBase = (group / p.tilesN) * ${tileM}u;
   let colBase = (group % p.tilesN) * ${tileN}u;`;
 
-/** u32 words of the uniform block, in the kernel's Params order. */
-export function convGemmParams(g: ConvGeometry): number[] {
-  const { tx } = gemmShape(g.dstChannels);
-  const cols = g.batch * g.dstH * g.dstW;
-  return [g.dstChannels, g.srcChannels, g.srcH, g.srcW, g.dstH, g.dstW, g.strideH, g.strideW, g.padH, g.padW, cols, Math.ceil(cols / (tx * PER_THREAD))];
+const tileKey = (t: GemmTile) => `${t.ty * t.rows}x${t.tx * t.cols}`;
+
+export interface GemmLaunch {
+  kernel: KernelSpec;
+  params: number[];
+  workgroups: [number, number, number];
 }
 
-export function convGemmGrid(g: ConvGeometry): [number, number, number] {
-  const { ty, tx } = gemmShape(g.dstChannels);
+/**
+ * Which convolution the GEMM computes: `gather`, conv2d forward; `flipped`, its stride-1
+ * grad-input and conv-transpose grad-input (gather with the flipped, transposed kernel);
+ * `scatter`, conv2d grad-input at any stride and conv-transpose forward.
+ */
+export type ConvGemmPattern = 'gather' | 'flipped' | 'scatter';
+
+/** The gather / scatter convolutions of kernels/conv.ts as an implicit GEMM. */
+export function convGemmLaunch(g: ConvGeometry, hasBias: boolean, pattern: ConvGemmPattern, choice: GemmTileName | 'auto' = 'auto'): GemmLaunch {
   const cols = g.batch * g.dstH * g.dstW;
-  return grid(Math.ceil(g.dstChannels / (ty * PER_THREAD)) * Math.ceil(cols / (tx * PER_THREAD)));
+  const tile = gemmTileFor(g.dstChannels, cols, choice);
+  const c = tileCode(tile);
+  const tilesN = Math.ceil(cols / c.tileN);
+  return {
+    kernel: convGemmKernel(g, tile, hasBias, pattern),
+    params: [g.dstChannels, g.srcChannels, g.srcH, g.srcW, g.dstH, g.dstW, g.strideH, g.strideW, g.padH, g.padW, cols, tilesN],
+    workgroups: grid(Math.ceil(g.dstChannels / c.tileM) * tilesN),
+  };
 }
 
-export function convGemmKernel(g: ConvGeometry, hasBias: boolean, flipped = false): KernelSpec {
-  const { ty, tx } = gemmShape(g.dstChannels);
-  const { kh: KH, kw: KW } = g;
+function convGemmKernel(g: ConvGeometry, tile: GemmTile, hasBias: boolean, pattern: ConvGemmPattern): KernelSpec {
+  const c = tileCode(tile);
+  const { kh: KH, kw: KW, strideH: SH, strideW: SW } = g;
   const taps = KH * KW;
-  const tileM = ty * PER_THREAD;
-  const tileN = tx * PER_THREAD;
-  const loadsA = (tileM * TILE_K) / THREADS;
-  const loadsB = (tileN * TILE_K) / THREADS;
-  const aIndex = flipped ? `(s * p.M + m) * ${taps}u + ${taps - 1}u - t` : `m * K + k`;
+  const groupsN = c.tileN / 4;
+  const aIndex = { gather: `m * K + k`, flipped: `(s * p.M + m) * ${taps}u + ${taps - 1}u - t`, scatter: `(s * p.M + m) * ${taps}u + t` }[pattern];
+  const scatter = pattern === 'scatter';
+  /**
+   * Source row/column of lane l at tap offset (dy, dx) and whether it exists. Gather: iy{l} is
+   * y·st − p and the source row iy{l} + dy. Scatter: iy{l} is y + p and the source row
+   * (iy{l} − dy) / st when exact (strides are compiled in, so the divisions are cheap).
+   */
+  const source = (l: number) =>
+    scatter
+      ? `let ny = iy${l} - dy;
+      let nx = ix${l} - dx;
+      let sy = ny / ${SH};
+      let sx = nx / ${SW};
+      if (ok${l} && k < K && ny >= 0 && nx >= 0 && ny == sy * ${SH} && nx == sx * ${SW} && sy < i32(p.srcH) && sx < i32(p.srcW)) {`
+      : `let sy = iy${l} + dy;
+      let sx = ix${l} + dx;
+      if (ok${l} && k < K && sy >= 0 && sy < i32(p.srcH) && sx >= 0 && sx < i32(p.srcW)) {`;
+  // A groups: k = e % TILE_K (contiguous weights across neighbouring invocations), 4 rows e / TILE_K.
+  const A = registerStaging(
+    'A',
+    c.groupsA,
+    (r, e, k0) => `let k = ${k0} + ${e} % ${TILE_K}u;
+      let s = k / ${taps}u;
+      let t = k % ${taps}u;
+      let m0 = mBase + (${e} / ${TILE_K}u) * 4u;
+      ${unrolled((q) => `{ let m = m0 + ${q}u; if (k < K && m < p.M) { rA${r}[${q}] = Wt[${aIndex}]; } else { rA${r}[${q}] = 0.0; } }`)}`,
+    (e) => `(${e} % ${TILE_K}u) * ${c.tileM / 4}u + ${e} / ${TILE_K}u`,
+  );
+  // B groups: this invocation's four columns (stageGroup = e % groupsN), row k = e / groupsN.
+  const B = registerStaging(
+    'B',
+    c.groupsB,
+    (r, e, k0) => `let k = ${k0} + ${e} / ${groupsN}u;
+      let s = k / ${taps}u;
+      let t = k % ${taps}u;
+      let dy = i32(t / ${KW}u);
+      let dx = i32(t % ${KW}u);
+      let plane0 = s * p.srcH * p.srcW;
+      ${c.lanes
+        .map(
+          (l) => `{
+      ${source(l)}
+        rB${r}[${l}] = S[base${l} + plane0 + u32(sy) * p.srcW + u32(sx)];
+      } else { rB${r}[${l}] = 0.0; }
+      }`,
+        )
+        .join('\n      ')}`,
+    (e) => e,
+  );
   return {
     name: 'conv-gemm',
-    key: `${KH}x${KW}-${tileM}x${tileN}-${hasBias ? 'bias' : 'nobias'}${flipped ? '-flipped' : ''}`,
+    key: `${KH}x${KW}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}-${pattern}${scatter ? `-s${SH}x${SW}` : ''}`,
     source: () => /* wgsl */ `
 struct Params {
   M: u32, srcC: u32, srcH: u32, srcW: u32, dstH: u32, dstW: u32,
@@ -103,163 +250,45 @@ struct Params {
 }
 ${gemmBindings('S', 'D', hasBias)}
 
-${stagingTiles(tileM, tileN)}
+${c.staging}
 
 @compute @workgroup_size(${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  ${blockOrigin(tileM, tileN)}
+  ${blockOrigin(c.tileM, c.tileN)}
   let K = p.srcC * ${taps}u;
   let plane = p.dstH * p.dstW;
 
-  // The one column of B this invocation stages, decomposed once.
-  let loadCol = colBase + lid % ${tileN}u;
-  let colOk = loadCol < p.cols;
-  let col = min(loadCol, p.cols - 1u);
-  let pixel = col % plane;
-  let iy0 = i32((pixel / p.dstW) * p.strideH) - i32(p.padH);
-  let ix0 = i32((pixel % p.dstW) * p.strideW) - i32(p.padW);
-  let srcBase = (col / plane) * p.srcC * p.srcH * p.srcW;
-
-  let tx = lid % ${tx}u;
-  let ty = lid / ${tx}u;
-  ${RANGE.map((i) => `var acc${i} = ${hasBias ? `vec4f(Bias[min(mBase + ty + ${ty * i}u, p.M - 1u)])` : 'vec4f(0.0)'};`).join('\n  ')}
-
-  for (var k0 = 0u; k0 < K; k0 += ${TILE_K}u) {
-    for (var r = 0u; r < ${loadsA}u; r++) {
-      let kk = lid % ${TILE_K}u;
-      let mm = lid / ${TILE_K}u + r * ${THREADS / TILE_K}u;
-      let k = k0 + kk;
-      let m = mBase + mm;
-      var a = 0.0;
-      if (k < K && m < p.M) {
-        let s = k / ${taps}u;
-        let t = k % ${taps}u;
-        a = Wt[${aIndex}];
-      }
-      As[kk * ${tileM}u + mm] = a;
-    }
-    for (var r = 0u; r < ${loadsB}u; r++) {
-      let kk = lid / ${tileN}u + r * ${THREADS / tileN}u;
-      let k = k0 + kk;
-      let s = k / ${taps}u;
-      let t = k % ${taps}u;
-      let iy = iy0 + i32(t / ${KW}u);
-      let ix = ix0 + i32(t % ${KW}u);
-      var b = 0.0;
-      if (colOk && k < K && iy >= 0 && iy < i32(p.srcH) && ix >= 0 && ix < i32(p.srcW)) {
-        b = S[srcBase + (s * p.srcH + u32(iy)) * p.srcW + u32(ix)];
-      }
-      Bs[kk * ${tileN}u + lid % ${tileN}u] = b;
-    }
-    ${multiplyStagedTiles(tileM, tileN, ty, tx)}
-  }
-
-  ${RANGE
+  // The four columns of B this invocation stages (always the same group), decomposed once.
+  let stageGroup = lid % ${groupsN}u;
+  ${c.lanes
     .map(
-      (j) => `{
-    let c = colBase + tx + ${tx * j}u;
-    if (c < p.cols) {
-      let out = (c / plane) * p.M * plane + c % plane;
-      ${RANGE.map((i) => `if (mBase + ty + ${ty * i}u < p.M) { D[out + (mBase + ty + ${ty * i}u) * plane] = acc${i}[${j}]; }`).join('\n      ')}
-    }
-  }`,
+      (l) => `let col${l} = colBase + stageGroup * 4u + ${l}u;
+  let ok${l} = col${l} < p.cols;
+  let pixel${l} = min(col${l}, p.cols - 1u) % plane;
+  let iy${l} = ${scatter ? `i32(pixel${l} / p.dstW + p.padH)` : `i32((pixel${l} / p.dstW) * p.strideH) - i32(p.padH)`};
+  let ix${l} = ${scatter ? `i32(pixel${l} % p.dstW + p.padW)` : `i32((pixel${l} % p.dstW) * p.strideW) - i32(p.padW)`};
+  let base${l} = (min(col${l}, p.cols - 1u) / plane) * p.srcC * p.srcH * p.srcW;`,
     )
     .join('\n  ')}
-}`,
-  };
-}
 
-/**
- * The `weight` convolution of kernels/conv.ts (conv grad-weight) as an implicit GEMM:
- *
- *   dw[a, col] = Σ_k G[a, k] · B[k, col],  k = (n, y, x) position of g, col = (b, kh, kw),
- *   B[k, col] = src[n, b, y·st+kh−p, x·st+kw−p]  (0 outside the source).
- *
- * Tiles, staging and register blocking as convGemmKernel. k runs over every position of the
- * batch (up to millions) while dw is small, so k is split into `chunks` ranges, one workgroup
- * per (tile, chunk), each writing its partial sums (layout [weight, chunk]) for a second pass to
- * add; chunks are chosen so that there are enough workgroups to fill the GPU.
- */
-export function convWeightGemmKernel(g: ConvGeometry): KernelSpec {
-  const { ty, tx } = gemmShape(g.dstChannels);
-  const { kh: KH, kw: KW } = g;
-  const taps = KH * KW;
-  const tileM = ty * PER_THREAD;
-  const tileN = tx * PER_THREAD;
-  return {
-    name: 'conv-weight-gemm',
-    key: `${KH}x${KW}-${tileM}x${tileN}`,
-    source: () => /* wgsl */ `
-struct Params {
-  M: u32, srcC: u32, srcH: u32, srcW: u32, gH: u32, gW: u32,
-  strideH: u32, strideW: u32, padH: u32, padW: u32, positions: u32, chunkLength: u32,
-  tilesN: u32, tiles: u32, chunks: u32,
-}
-@group(0) @binding(0) var<storage, read> G: array<f32>;
-@group(0) @binding(1) var<storage, read> S: array<f32>;
-@group(0) @binding(2) var<storage, read_write> DW: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+  ${c.declare((i) => (hasBias ? `vec4f(Bias[min(mBase + ${c.row(i)}, p.M - 1u)])` : 'vec4f(0.0)'))}
 
-${stagingTiles(tileM, tileN)}
+  ${A.declare} ${B.declare}
+  ${pipelinedSteps('0u', 'K', (k0) => `${A.fetch(k0)}\n    ${B.fetch(k0)}`, `${A.store}\n    ${B.store}`, c.multiply)}
 
-@compute @workgroup_size(${THREADS})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let group = ${LINEAR_GROUP_INDEX};
-  if (group >= p.tiles * p.chunks) { return; }
-  let chunk = group / p.tiles;
-  let tile = group % p.tiles;
-  let mBase = (tile / p.tilesN) * ${tileM}u;
-  let colBase = (tile % p.tilesN) * ${tileN}u;
-  let N = p.srcC * ${taps}u;
-  let plane = p.gH * p.gW;
-  let kStart = chunk * p.chunkLength;
-  let kEnd = min(p.positions, kStart + p.chunkLength);
-
-  let kk = lid % ${TILE_K}u;
-  let tx = lid % ${tx}u;
-  let ty = lid / ${tx}u;
-  ${RANGE.map((i) => `var acc${i} = vec4f(0.0);`).join(' ')}
-
-  for (var k0 = kStart; k0 < kEnd; k0 += ${TILE_K}u) {
-    // This invocation's position along k for both tiles, decomposed once per step.
-    let k = k0 + kk;
-    let kOk = k < kEnd;
-    let pos = min(k, p.positions - 1u);
-    let n = pos / plane;
-    let pixel = pos % plane;
-    let iy0 = i32((pixel / p.gW) * p.strideH) - i32(p.padH);
-    let ix0 = i32((pixel % p.gW) * p.strideW) - i32(p.padW);
-    for (var r = 0u; r < ${tileM / 16}u; r++) {
-      let mm = lid / ${TILE_K}u + r * ${THREADS / TILE_K}u;
-      let m = mBase + mm;
-      var a = 0.0;
-      if (kOk && m < p.M) { a = G[(n * p.M + m) * plane + pixel]; }
-      As[kk * ${tileM}u + mm] = a;
-    }
-    for (var r = 0u; r < ${tileN / 16}u; r++) {
-      let cc = lid / ${TILE_K}u + r * ${THREADS / TILE_K}u;
-      let col = colBase + cc;
-      let b = col / ${taps}u;
-      let t = col % ${taps}u;
-      let iy = iy0 + i32(t / ${KW}u);
-      let ix = ix0 + i32(t % ${KW}u);
-      var v = 0.0;
-      if (kOk && col < N && iy >= 0 && iy < i32(p.srcH) && ix >= 0 && ix < i32(p.srcW)) {
-        v = S[((n * p.srcC + b) * p.srcH + u32(iy)) * p.srcW + u32(ix)];
-      }
-      Bs[kk * ${tileN}u + cc] = v;
-    }
-    ${multiplyStagedTiles(tileM, tileN, ty, tx)}
-  }
-
-  ${RANGE
-    .map(
-      (c) => `{
-    let col = colBase + tx + ${tx * c}u;
-    if (col < N) {
-      ${RANGE.map((i) => `if (mBase + ty + ${ty * i}u < p.M) { DW[((mBase + ty + ${ty * i}u) * N + col) * p.chunks + chunk] = acc${i}[${c}]; }`).join('\n      ')}
+  ${c.colGroups
+    .map((h) =>
+      c.lanes
+        .map(
+          (l) => `{
+    let col = colBase + ${c.col(h, l)};
+    if (col < p.cols) {
+      let out = (col / plane) * p.M * plane + col % plane;
+      ${c.rowsIdx.map((i) => `if (mBase + ${c.row(i)} < p.M) { D[out + (mBase + ${c.row(i)}) * plane] = acc${i}_${h}[${l}]; }`).join('\n      ')}
     }
   }`,
+        )
+        .join('\n  '),
     )
     .join('\n  ')}
 }`,
@@ -271,18 +300,135 @@ const WEIGHT_GEMM_TARGET_GROUPS = 1024;
 /** Fewest positions per chunk (shorter ones would spend more on the partial sums than they save). */
 const WEIGHT_GEMM_MIN_CHUNK = 256;
 
-/** Launch plan of convWeightGemmKernel: partial sums per weight (1: written in place), uniform words, grid. */
-export function convWeightGemmPlan(g: ConvGeometry): { chunks: number; params: number[]; workgroups: [number, number, number] } {
-  const { ty, tx } = gemmShape(g.dstChannels);
+/**
+ * The `weight` convolution of kernels/conv.ts (conv grad-weight) as an implicit GEMM:
+ *
+ *   dw[a, col] = Σ_k G[a, k] · B[k, col],  k = (n, y, x) position of g, col = (b, kh, kw),
+ *   B[k, col] = src[n, b, y·st+kh−p, x·st+kw−p]  (0 outside the source).
+ *
+ * Tiles, staging and register blocking as the forward GEMM. k runs over every position of the
+ * batch (up to millions) while dw is small, so k is split into `chunks` ranges, one workgroup
+ * per (tile, chunk), each writing its partial sums (layout [weight, chunk]) for a second pass to
+ * add (1 chunk: written in place); chunks are chosen so that there are enough workgroups to fill
+ * the GPU.
+ */
+export function convWeightGemmLaunch(g: ConvGeometry, choice: GemmTileName | 'auto' = 'auto'): GemmLaunch & { chunks: number } {
+  const N = g.srcChannels * g.kh * g.kw;
+  const tile = gemmTileFor(g.dstChannels, N, choice, true);
+  const c = tileCode(tile);
   const positions = g.batch * g.dstH * g.dstW;
-  const tilesN = Math.ceil((g.srcChannels * g.kh * g.kw) / (tx * PER_THREAD));
-  const tiles = Math.ceil(g.dstChannels / (ty * PER_THREAD)) * tilesN;
+  const tilesN = Math.ceil(N / c.tileN);
+  const tiles = Math.ceil(g.dstChannels / c.tileM) * tilesN;
   const wanted = Math.min(Math.ceil(WEIGHT_GEMM_TARGET_GROUPS / tiles), Math.ceil(positions / WEIGHT_GEMM_MIN_CHUNK));
   // Whole TILE_K steps per chunk, and no empty chunk.
   const chunkLength = Math.ceil(positions / Math.max(1, wanted) / TILE_K) * TILE_K;
   const chunks = Math.ceil(positions / chunkLength);
-  const params = [g.dstChannels, g.srcChannels, g.srcH, g.srcW, g.dstH, g.dstW, g.strideH, g.strideW, g.padH, g.padW, positions, chunkLength, tilesN, tiles, chunks];
-  return { chunks, params, workgroups: grid(tiles * chunks) };
+  return {
+    kernel: convWeightGemmKernel(g.kh, g.kw, tile),
+    chunks,
+    params: [g.dstChannels, g.srcChannels, g.srcH, g.srcW, g.dstH, g.dstW, g.strideH, g.strideW, g.padH, g.padW, positions, chunkLength, tilesN, tiles, chunks],
+    workgroups: grid(tiles * chunks),
+  };
+}
+
+function convWeightGemmKernel(KH: number, KW: number, tile: GemmTile): KernelSpec {
+  const c = tileCode(tile);
+  const taps = KH * KW;
+  // Both tiles are staged with k = lid % TILE_K (contiguous positions across neighbouring
+  // invocations), so this invocation's position is decomposed once per step; 4 rows / columns
+  // per group at e / TILE_K.
+  const A = registerStaging(
+    'A',
+    c.groupsA,
+    (r, e) => `let m0 = mBase + (${e} / ${TILE_K}u) * 4u;
+      ${unrolled((q) => `{ let m = m0 + ${q}u; if (kOk && m < p.M) { rA${r}[${q}] = G[gBase + m * plane]; } else { rA${r}[${q}] = 0.0; } }`)}`,
+    (e) => `(${e} % ${TILE_K}u) * ${c.tileM / 4}u + ${e} / ${TILE_K}u`,
+  );
+  const B = registerStaging(
+    'B',
+    c.groupsB,
+    (r, e) => `let col0 = colBase + (${e} / ${TILE_K}u) * 4u;
+      ${unrolled(
+        (q) => `{
+        let col = col0 + ${q}u;
+        let t = col % ${taps}u;
+        let iy = iy0 + i32(t / ${KW}u);
+        let ix = ix0 + i32(t % ${KW}u);
+        if (kOk && col < N && iy >= 0 && iy < i32(p.srcH) && ix >= 0 && ix < i32(p.srcW)) {
+          rB${r}[${q}] = S[((sBase + col / ${taps}u) * p.srcH + u32(iy)) * p.srcW + u32(ix)];
+        } else { rB${r}[${q}] = 0.0; }
+      }`,
+      )}`,
+    (e) => `(${e} % ${TILE_K}u) * ${c.tileN / 4}u + ${e} / ${TILE_K}u`,
+  );
+  const fetch = (k0: string) => `{
+      let k = ${k0} + lid % ${TILE_K}u;
+      let kOk = k < kEnd;
+      let pos = min(k, p.positions - 1u);
+      let n = pos / plane;
+      let pixel = pos % plane;
+      let iy0 = i32((pixel / p.gW) * p.strideH) - i32(p.padH);
+      let ix0 = i32((pixel % p.gW) * p.strideW) - i32(p.padW);
+      let gBase = n * p.M * plane + pixel;
+      let sBase = n * p.srcC;
+      ${A.fetch(k0)}
+      ${B.fetch(k0)}
+    }`;
+  return {
+    name: 'conv-weight-gemm',
+    key: `${KH}x${KW}-${tileKey(tile)}`,
+    source: () => /* wgsl */ `
+struct Params {
+  M: u32, srcC: u32, srcH: u32, srcW: u32, gH: u32, gW: u32,
+  strideH: u32, strideW: u32, padH: u32, padW: u32, positions: u32, chunkLength: u32,
+  tilesN: u32, tiles: u32, chunks: u32,
+}
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> S: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DW: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+${c.staging}
+
+@compute @workgroup_size(${THREADS})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let group = ${LINEAR_GROUP_INDEX};
+  if (group >= p.tiles * p.chunks) { return; }
+  let chunk = group / p.tiles;
+  let tile = group % p.tiles;
+  let mBase = (tile / p.tilesN) * ${c.tileM}u;
+  let colBase = (tile % p.tilesN) * ${c.tileN}u;
+  let N = p.srcC * ${taps}u;
+  let plane = p.gH * p.gW;
+  let kStart = chunk * p.chunkLength;
+  let kEnd = min(p.positions, kStart + p.chunkLength);
+
+  ${c.declare(() => 'vec4f(0.0)')}
+
+  ${A.declare} ${B.declare}
+  ${pipelinedSteps('kStart', 'kEnd', fetch, `${A.store}\n    ${B.store}`, c.multiply)}
+
+  ${c.colGroups
+    .map((h) =>
+      c.lanes
+        .map(
+          (l) => `{
+    let col = colBase + ${c.col(h, l)};
+    if (col < N) {
+      ${c.rowsIdx.map((i) => `if (mBase + ${c.row(i)} < p.M) { DW[((mBase + ${c.row(i)}) * N + col) * p.chunks + chunk] = acc${i}_${h}[${l}]; }`).join('\n      ')}
+    }
+  }`,
+        )
+        .join('\n  '),
+    )
+    .join('\n  ')}
+}`,
+  };
+}
+
+/** Whether convTransposeGemmLaunch applies: the kernel tiles the output exactly. */
+export function convTransposeTilesExactly(g: ConvGeometry, outputPadding: [number, number]): boolean {
+  return g.strideH === g.kh && g.strideW === g.kw && g.padH === 0 && g.padW === 0 && outputPadding[0] === 0 && outputPadding[1] === 0;
 }
 
 /**
@@ -293,78 +439,97 @@ export function convWeightGemmPlan(g: ConvGeometry): { chunks: number; params: n
  *   pixel, m = (co, a, b) output channel and tap, stored at y·KH + a, x·KW + b.
  *
  * Every output element comes from exactly one (m, col), so no accumulation across launches is
- * needed. Tiles, staging and register blocking as convGemmKernel.
+ * needed. Tiles, staging and register blocking as the conv GEMM.
  */
-export function convTransposeGemmKernel(g: ConvGeometry, hasBias: boolean): KernelSpec {
-  const { ty, tx } = gemmShape(g.dstChannels * g.kh * g.kw);
-  const { kh: KH, kw: KW } = g;
+export function convTransposeGemmLaunch(g: ConvGeometry, hasBias: boolean, choice: GemmTileName | 'auto' = 'auto'): GemmLaunch {
+  const M = g.dstChannels * g.kh * g.kw;
+  const plane = g.srcH * g.srcW;
+  const cols = g.batch * plane;
+  const tile = gemmTileFor(M, cols, choice);
+  const c = tileCode(tile);
+  const tilesN = Math.ceil(cols / c.tileN);
+  return {
+    kernel: convTransposeGemmKernel(g.kh, g.kw, tile, hasBias),
+    params: [M, g.srcChannels, plane, g.srcW, cols, tilesN],
+    workgroups: grid(Math.ceil(M / c.tileM) * tilesN),
+  };
+}
+
+function convTransposeGemmKernel(KH: number, KW: number, tile: GemmTile, hasBias: boolean): KernelSpec {
+  const c = tileCode(tile);
   const taps = KH * KW;
-  const tileM = ty * PER_THREAD;
-  const tileN = tx * PER_THREAD;
+  const groupsM = c.tileM / 4;
+  const groupsN = c.tileN / 4;
+  // W[k, m] is contiguous along m: neighbouring invocations take neighbouring groups of 4 rows.
+  const A = registerStaging(
+    'A',
+    c.groupsA,
+    (r, e, k0) => `let k = ${k0} + ${e} / ${groupsM}u;
+      let m0 = mBase + (${e} % ${groupsM}u) * 4u;
+      ${unrolled((q) => `{ let m = m0 + ${q}u; if (k < p.K && m < p.M) { rA${r}[${q}] = Wt[k * p.M + m]; } else { rA${r}[${q}] = 0.0; } }`)}`,
+    (e) => e,
+  );
+  // X groups: this invocation's four columns (stageGroup = e % groupsN), row k = e / groupsN.
+  const B = registerStaging(
+    'B',
+    c.groupsB,
+    (r, e, k0) => `let k = ${k0} + ${e} / ${groupsN}u;
+      ${c.lanes.map((l) => `if (ok${l} && k < p.K) { rB${r}[${l}] = X[x${l} + k * p.plane]; } else { rB${r}[${l}] = 0.0; }`).join('\n      ')}`,
+    (e) => e,
+  );
   return {
     name: 'conv-transpose-gemm',
-    key: `${KH}x${KW}-${tileM}x${tileN}-${hasBias ? 'bias' : 'nobias'}`,
+    key: `${KH}x${KW}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}`,
     source: () => /* wgsl */ `
 struct Params { M: u32, K: u32, plane: u32, W: u32, cols: u32, tilesN: u32 }
 ${gemmBindings('X', 'Y', hasBias)}
 
-${stagingTiles(tileM, tileN)}
+${c.staging}
 
 @compute @workgroup_size(${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  ${blockOrigin(tileM, tileN)}
+  ${blockOrigin(c.tileM, c.tileN)}
 
-  // This invocation's staged column of X, decomposed once.
-  let loadCol = colBase + lid % ${tileN}u;
-  let colOk = loadCol < p.cols;
-  let col = min(loadCol, p.cols - 1u);
-  let xBase = (col / p.plane) * p.K * p.plane + col % p.plane;
+  // The four columns of X this invocation stages (always the same group), decomposed once.
+  let stageGroup = lid % ${groupsN}u;
+  ${c.lanes
+    .map(
+      (l) => `let ok${l} = colBase + stageGroup * 4u + ${l}u < p.cols;
+  let base${l} = min(colBase + stageGroup * 4u + ${l}u, p.cols - 1u);
+  let x${l} = (base${l} / p.plane) * p.K * p.plane + base${l} % p.plane;`,
+    )
+    .join('\n  ')}
 
-  let tx = lid % ${tx}u;
-  let ty = lid / ${tx}u;
-  ${RANGE.map((i) => `var acc${i} = vec4f(0.0);`).join(' ')}
+  ${c.declare(() => 'vec4f(0.0)')}
 
-  for (var k0 = 0u; k0 < p.K; k0 += ${TILE_K}u) {
-    for (var r = 0u; r < ${(tileM * TILE_K) / THREADS}u; r++) {
-      let mm = lid % ${tileM}u;
-      let kk = lid / ${tileM}u + r * ${THREADS / tileM}u;
-      let k = k0 + kk;
-      let m = mBase + mm;
-      var a = 0.0;
-      if (k < p.K && m < p.M) { a = Wt[k * p.M + m]; }
-      As[kk * ${tileM}u + mm] = a;
-    }
-    for (var r = 0u; r < ${(tileN * TILE_K) / THREADS}u; r++) {
-      let kk = lid / ${tileN}u + r * ${THREADS / tileN}u;
-      let k = k0 + kk;
-      var b = 0.0;
-      if (colOk && k < p.K) { b = X[xBase + k * p.plane]; }
-      Bs[kk * ${tileN}u + lid % ${tileN}u] = b;
-    }
-    ${multiplyStagedTiles(tileM, tileN, ty, tx)}
-  }
+  ${A.declare} ${B.declare}
+  ${pipelinedSteps('0u', 'p.K', (k0) => `${A.fetch(k0)}\n    ${B.fetch(k0)}`, `${A.store}\n    ${B.store}`, c.multiply)}
 
   let outW = p.W * ${KW}u;
   let outPlane = p.plane * ${taps}u;
-  ${RANGE
+  ${c.rowsIdx
     .map(
       (i) => `{
-    let m = mBase + ty + ${ty * i}u;
+    let m = mBase + ${c.row(i)};
     if (m < p.M) {
       let co = m / ${taps}u;
       let t = m % ${taps}u;
       ${hasBias ? 'let bias = Bias[co];' : ''}
-      ${RANGE
-        .map(
-          (j) => `{
-        let c = colBase + tx + ${tx * j}u;
-        if (c < p.cols) {
-          let pixel = c % p.plane;
+      ${c.colGroups
+        .map((h) =>
+          c.lanes
+            .map(
+              (l) => `{
+        let col = colBase + ${c.col(h, l)};
+        if (col < p.cols) {
+          let pixel = col % p.plane;
           let oy = (pixel / p.W) * ${KH}u + t / ${KW}u;
           let ox = (pixel % p.W) * ${KW}u + t % ${KW}u;
-          Y[((c / p.plane) * (p.M / ${taps}u) + co) * outPlane + oy * outW + ox] = acc${i}[${j}]${hasBias ? ' + bias' : ''};
+          Y[((col / p.plane) * (p.M / ${taps}u) + co) * outPlane + oy * outW + ox] = acc${i}_${h}[${l}]${hasBias ? ' + bias' : ''};
         }
       }`,
+            )
+            .join('\n      '),
         )
         .join('\n      ')}
     }
@@ -373,18 +538,4 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     .join('\n  ')}
 }`,
   };
-}
-
-/** Whether convTransposeGemmKernel applies: the kernel tiles the output exactly. */
-export function convTransposeTilesExactly(g: ConvGeometry, outputPadding: [number, number]): boolean {
-  return g.strideH === g.kh && g.strideW === g.kw && g.padH === 0 && g.padW === 0 && outputPadding[0] === 0 && outputPadding[1] === 0;
-}
-
-export function convTransposeGemmLaunch(g: ConvGeometry): { params: number[]; workgroups: [number, number, number] } {
-  const M = g.dstChannels * g.kh * g.kw;
-  const { ty, tx } = gemmShape(M);
-  const plane = g.srcH * g.srcW;
-  const cols = g.batch * plane;
-  const tilesN = Math.ceil(cols / (tx * PER_THREAD));
-  return { params: [M, g.srcChannels, plane, g.srcW, cols, tilesN], workgroups: grid(Math.ceil(M / (ty * PER_THREAD)) * tilesN) };
 }

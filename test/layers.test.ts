@@ -153,6 +153,42 @@ describe('conv2d and conv-transpose2d through the implicit GEMM (as on GPUs)', (
     }
   });
 });
+// Every block shape of the GEMMs (engine/tuning.ts gemmTile), forced, on layers whose row and
+// column counts leave partial blocks: forward, flipped grad-input, weight gradient, conv-transpose.
+describe('every implicit-GEMM block shape', () => {
+  const shapeCases: OpCase[] = [
+    cases.find((c) => c.label === 'conv2d 3×3/s2/p1')!,
+    cases.find((c) => c.label === 'convTranspose2d 2×2/s2 larger')!,
+    {
+      label: 'conv2d 3×3/s1/p1, 130 output channels',
+      shapes: [[1, 5, 6, 7], [130, 5, 3, 3], [130]],
+      gpu: ([x, w, b]) => E.conv2d(x, w, b, { stride: 1, padding: 1 }),
+      ref: L.conv2d([1, 1], [1, 1]),
+    },
+  ];
+  const runs = (Object.keys(E.GEMM_TILES) as E.GemmTileName[]).flatMap((tile) => shapeCases.map((c, i) => [`${tile}: ${c.label}`, tile, c, i] as const));
+  test.each(runs)('%s', async (_, tile, c, i) => {
+    const runtime = E.getRuntime();
+    const saved = { ...runtime.tuning };
+    Object.assign(runtime.tuning, { conv: 'gemm', gemmTile: tile });
+    try {
+      await checkOp(c, 4000 + i);
+    } finally {
+      Object.assign(runtime.tuning, saved);
+    }
+  });
+});
+test('GEMM block shapes: tall blocks for many rows, smaller ones when a launch would not fill the GPU, 64×128 for split-k', () => {
+  const name = (t: E.GemmTile) => `${t.ty * t.rows}x${t.tx * t.cols}`;
+  expect(name(E.gemmTileFor(16, 1e6))).toBe('16x256');
+  expect(name(E.gemmTileFor(32, 1e6))).toBe('32x256');
+  expect(name(E.gemmTileFor(64, 1e6))).toBe('64x128');
+  expect(name(E.gemmTileFor(512, 1e6))).toBe('128x128');
+  expect(name(E.gemmTileFor(512, 2048))).toBe('64x64');
+  expect(name(E.gemmTileFor(512, 2048, 'auto', true))).toBe('64x128');
+  expect(name(E.gemmTileFor(24, 2048, 'auto', true))).toBe('32x256');
+  expect(name(E.gemmTileFor(512, 1e6, '64x64'))).toBe('64x64');
+});
 test('software adapters run convolutions with the direct kernel; GPUs with the implicit GEMM', () => {
   const report = (description: string, isFallbackAdapter = false) => ({ ...E.getRuntime().adapterReport, architecture: '', device: '', description, isFallbackAdapter });
   expect(E.tuningFor(report('llvmpipe (LLVM 15.0.6, 256 bits)')).conv).toBe('direct');

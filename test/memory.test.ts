@@ -31,6 +31,18 @@ describe('buffer pool and scopes', () => {
     expect(E.memoryStats().liveBytes).toBe(before.liveBytes);
   });
 
+  test('the pool hands out its lowest-id free buffer, whatever order buffers were released in', () => {
+    const pool = E.getRuntime().pool;
+    const bytes = 12_345;
+    const usage = GPUBufferUsage.STORAGE;
+    const held = [0, 1, 2, 3].map(() => pool.acquire(bytes, usage));
+    const ids = held.map((b) => b.id).sort((a, b) => a - b);
+    for (const i of [2, 0, 3, 1]) pool.release(held[i]);
+    const again = [0, 1, 2, 3].map(() => pool.acquire(bytes, usage));
+    expect(again.map((b) => b.id)).toEqual(ids);
+    again.forEach((b) => pool.release(b));
+  });
+
   test('views share storage: the buffer returns to the pool with the last handle', async () => {
     const before = E.memoryStats().liveBytes;
     const a = E.zeros([4, 6]);
@@ -116,6 +128,30 @@ describe('buffer pool and scopes', () => {
     const stats = E.memoryStats();
     expect(stats.submits).toBeGreaterThan(0);
     expect(stats.dispatches / stats.submits).toBeGreaterThan(5); // many dispatches per submit
+  });
+
+  test('a UNet training step with Adam binds the same buffers every time: all bind groups reused after warm-up', async () => {
+    const model = new UNet({ baseChannels: 4 });
+    model.train();
+    const optimizer = new E.Adam(model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
+    const x = E.randn([2, 3, 32, 32], { seed: 8 });
+    const target = E.rand([2, 1, 32, 32], { seed: 9 });
+    const stats: E.RuntimeStats[] = [];
+    for (let step = 0; step < 4; step++) {
+      E.tidy(() => E.backward(E.bceWithLogits(model.forward(x), target)));
+      optimizer.step();
+      optimizer.zeroGrad();
+      await E.sync();
+      stats.push(E.memoryStats());
+    }
+    const dispatches = stats[3].dispatches - stats[2].dispatches;
+    expect(dispatches).toBeGreaterThan(100);
+    expect(stats[3].bindGroupReuses - stats[2].bindGroupReuses).toBe(dispatches);
+    expect(stats[3].bindGroups).toBe(stats[2].bindGroups);
+    x.dispose();
+    target.dispose();
+    optimizer.dispose();
+    model.dispose();
   });
 
   test('inference (segmentImage) returns every activation to the pool and reuses bind groups', async () => {

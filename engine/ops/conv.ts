@@ -17,16 +17,7 @@ import {
   convWeightTiles,
   type ConvGeometry,
 } from '../../kernels/conv.js';
-import {
-  convGemmGrid,
-  convGemmKernel,
-  convGemmParams,
-  convTransposeGemmKernel,
-  convTransposeGemmLaunch,
-  convTransposeTilesExactly,
-  convWeightGemmKernel,
-  convWeightGemmPlan,
-} from '../../kernels/conv-gemm.js';
+import { convGemmLaunch, convTransposeGemmLaunch, convTransposeTilesExactly, convWeightGemmLaunch } from '../../kernels/conv-gemm.js';
 import { grid } from '../../kernels/kernel.js';
 import { needsGrad, record } from '../autograd.js';
 import { getRuntime } from '../runtime.js';
@@ -50,14 +41,9 @@ function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Te
   if (out.size === 0) return out;
   const runtime = getRuntime();
   const inputs = bias ? [src.buffer, weight.buffer, bias.buffer] : [src.buffer, weight.buffer];
-  if (kind === 'gather' && runtime.tuning.conv === 'gemm') {
-    runtime.dispatch({
-      kernel: convGemmKernel(geometry, bias !== null, flipped),
-      inputs,
-      outputs: [out.buffer],
-      params: convGemmParams(geometry),
-      workgroups: convGemmGrid(geometry),
-    });
+  if (runtime.tuning.conv === 'gemm') {
+    const pattern = kind === 'scatter' ? 'scatter' : flipped ? 'flipped' : 'gather';
+    runtime.dispatch({ ...convGemmLaunch(geometry, bias !== null, pattern, runtime.tuning.gemmTile), inputs, outputs: [out.buffer] });
     return out;
   }
   if (kind === 'scatter') {
@@ -86,10 +72,10 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
   const shape = [geometry.dstChannels, geometry.srcChannels, geometry.kh, geometry.kw];
   const runtime = getRuntime();
   if (runtime.tuning.conv === 'gemm') {
-    const plan = convWeightGemmPlan(geometry);
-    const partial = Tensor.empty(plan.chunks === 1 ? shape : [weights, plan.chunks]);
-    runtime.dispatch({ kernel: convWeightGemmKernel(geometry), inputs: [g.buffer, src.buffer], outputs: [partial.buffer], params: plan.params, workgroups: plan.workgroups });
-    return plan.chunks === 1 ? partial : sumChunks(partial, shape);
+    const { chunks, ...launch } = convWeightGemmLaunch(geometry, runtime.tuning.gemmTile);
+    const partial = Tensor.empty(chunks === 1 ? shape : [weights, chunks]);
+    runtime.dispatch({ ...launch, inputs: [g.buffer, src.buffer], outputs: [partial.buffer] });
+    return chunks === 1 ? partial : sumChunks(partial, shape);
   }
   if (count <= CONV_WEIGHT_DIRECT_MAX_POSITIONS) {
     const out = Tensor.empty(shape);
@@ -217,10 +203,9 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
     out = Tensor.empty([N, Cout, OH, OW]);
     if (out.size > 0) {
       runtime.dispatch({
-        kernel: gemm ? convTransposeGemmKernel(scatter, bias !== null) : convTransposeTiledKernel(KH, KW, bias !== null),
+        ...(gemm ? convTransposeGemmLaunch(scatter, bias !== null, runtime.tuning.gemmTile) : { kernel: convTransposeTiledKernel(KH, KW, bias !== null), ...convTransposeTiledLaunch(scatter) }),
         inputs: inputs.map((t) => t.buffer),
         outputs: [out.buffer],
-        ...(gemm ? convTransposeGemmLaunch(scatter) : convTransposeTiledLaunch(scatter)),
       });
     }
   } else {
