@@ -22,6 +22,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   models: { type: 'string', default: 'UNet,ResNet34_UNet', help: 'models whose layers and steps to measure' },
   repeats: { type: 'integer', default: 5, min: 1, help: 'timed runs per row (the median is reported)' },
   warmup: { type: 'integer', default: 2, min: 1, help: 'untimed runs first (the first one is reported as the compile time)' },
+  min_sample_ms: { type: 'number', default: 20, min: 0, help: 'kernel rows: repeat runs back to back within a sample until it lasts this long (0: one run per sample)' },
   full: { type: 'boolean', default: false, help: 'the lab configuration: 256×256, batch 8, UNet width 64' },
   tfjs: { type: 'boolean', default: true, help: 'measure TF.js beside petseg (--tfjs=false: petseg only)' },
   json: { type: 'string', help: 'also write every figure to this JSON file' },
@@ -59,7 +60,7 @@ export interface BenchReport {
   adapter: E.AdapterReport;
   adapterName: string;
   tfjs: string | null;
-  config: { img_size: number; batch_size: number; base_channels: number; models: string[]; repeats: number; warmup: number };
+  config: { img_size: number; batch_size: number; base_channels: number; models: string[]; repeats: number; warmup: number; min_sample_ms: number };
   kernels: BenchRow[];
   endToEnd: EndToEndRow[];
 }
@@ -182,14 +183,15 @@ function rate(row: { flops?: number; bytes?: number }, t: Timing | undefined): s
 export function formatReport(report: BenchReport): string {
   const lines = [
     `petseg bench on ${report.adapterName}`,
-    `TF.js: ${report.tfjs ?? 'not measured'}; ${report.config.img_size}×${report.config.img_size}, batch ${report.config.batch_size}, UNet width ${report.config.base_channels}, models ${report.config.models.join(', ')}; median of ${report.config.repeats} after ${report.config.warmup} warm-up`,
+    `TF.js: ${report.tfjs ?? 'not measured'}; ${report.config.img_size}×${report.config.img_size}, batch ${report.config.batch_size}, UNet width ${report.config.base_channels}, models ${report.config.models.join(', ')}; median of ${report.config.repeats} after ${report.config.warmup} warm-up; kernel rows: samples of ≥ ${report.config.min_sample_ms} ms of back-to-back runs, ms per run`,
     '',
     'speed-up = TF.js ms / petseg ms (> 1: petseg faster); check = max relative difference of the two outputs',
     '',
-    ['op', 'shape', '×', 'petseg ms', 'TF.js ms', 'speed-up', 'petseg rate', 'TF.js rate', 'check'].join(' | '),
+    ['op', 'shape', '×', 'petseg ms', 'TF.js ms', 'speed-up', 'petseg rate', 'TF.js rate', 'check', 'runs/sample'].join(' | '),
   ];
   for (const r of report.kernels) {
-    lines.push([r.op, r.shape, r.count, fmt(r.petseg.median), fmt(r.tfjs?.median), fmt(r.speedup), rate(r, r.petseg), rate(r, r.tfjs), r.check === undefined ? '—' : r.check.toExponential(1)].join(' | '));
+    const runs = `${r.petseg.runsPerSample}${r.tfjs ? `/${r.tfjs.runsPerSample}` : ''}`;
+    lines.push([r.op, r.shape, r.count, fmt(r.petseg.median), fmt(r.tfjs?.median), fmt(r.speedup), rate(r, r.petseg), rate(r, r.tfjs), r.check === undefined ? '—' : r.check.toExponential(1), runs].join(' | '));
   }
   lines.push('', ['model', 'what', 'petseg ms', 'petseg img/s', 'petseg first ms', 'TF.js ms', 'TF.js img/s', 'TF.js first ms', 'speed-up', 'check'].join(' | '));
   for (const r of report.endToEnd) {
@@ -216,14 +218,17 @@ export async function runBench(config: BenchReport['config'], withTfjs: boolean,
   const tf = withTfjs ? await loadTfjs(runtime.handle.gpu) : null;
   if (typeof tf === 'string') log(`TF.js skipped: ${tf}`);
   const loaded = typeof tf === 'string' ? null : tf;
+  // Kernel rows may batch short runs into one sample; end-to-end rows time one step or one
+  // inference per sample, with everything a user's loop would wait for.
   const timing = { warmup: config.warmup, repeats: config.repeats };
+  const kernelTiming = { ...timing, minSampleMs: config.min_sample_ms };
   const input = [config.batch_size, 3, config.img_size, config.img_size];
   const models = config.models.map((name) => [name as ModelName, createModel(name, name === 'UNet' ? { baseChannels: config.base_channels } : {})] as const);
   const shapes = mergeShapes(models.map(([, m]) => recordLayerShapes(m, input)));
   const cases = [...kernelCases(shapes), bceCase([config.batch_size, 1, config.img_size, config.img_size]), ...models.map(([name, m]) => adamCase(name, m.parameters().map((p) => [...p.shape])))];
   const kernels: BenchRow[] = [];
   for (const c of cases) {
-    const row = await measureCase(c, loaded, timing);
+    const row = await measureCase(c, loaded, kernelTiming);
     kernels.push(row);
     log(`${row.op} ${row.shape}: petseg ${fmt(row.petseg.median)} ms${row.tfjs ? `, TF.js ${fmt(row.tfjs.median)} ms` : ''}`);
   }
@@ -258,6 +263,7 @@ export async function main(argv: string[]): Promise<number> {
       models: (args.models as string).split(',').filter(Boolean),
       repeats: args.repeats as number,
       warmup: args.warmup as number,
+      min_sample_ms: args.min_sample_ms as number,
     };
     for (const m of config.models) if (m !== 'UNet' && m !== 'ResNet34_UNet') throw new RangeError(`--models: unknown model ${m}; use UNet and/or ResNet34_UNet`);
     const report = await runBench(config, args.tfjs as boolean, (line) => process.stderr.write(`${line}\n`));

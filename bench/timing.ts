@@ -1,39 +1,55 @@
 /** Wall-clock timing of GPU work: each sample runs the work and waits until the GPU has finished it. */
 
 export interface Timing {
-  /** Median of the timed samples, ms. */
+  /** Median of the timed samples, ms per run. */
   median: number;
   /** The first call (pipeline creation and shader compilation included), ms. */
   first: number;
+  /** ms per run of each sample. */
   samples: number[];
+  /** Runs recorded back to back in each timed sample (1 unless `minSampleMs` asked for more). */
+  runsPerSample: number;
 }
 
 export interface TimingOptions {
   warmup: number;
   repeats: number;
+  /**
+   * Shortest wanted sample, ms: runs shorter than this are repeated back to back within one
+   * sample (then divided), so that the fixed cost of one submit-and-wait round trip (~0.1–0.2 ms
+   * in Dawn's Node binding, the same for any kernel) does not swamp a short kernel. 0: one run.
+   */
+  minSampleMs?: number;
 }
+
+/** Most runs in one sample. */
+const MAX_RUNS_PER_SAMPLE = 64;
 
 /**
  * `run` records the work (returning a clean-up for its outputs); `finish` submits it and resolves
  * when the device has completed it (e.g. queue.onSubmittedWorkDone), so the time is the GPU's.
+ * The number of back-to-back runs per sample is fixed from the last warm-up run's time.
  */
 export async function timeWork(run: () => () => void, finish: () => Promise<void>, options: TimingOptions): Promise<Timing> {
-  const once = async () => {
+  const sample = async (runs: number) => {
     const started = performance.now();
-    const cleanUp = run();
+    // Each run's outputs are released right after it is recorded, as a training step would:
+    // queued work keeps its order, so later runs reuse the same buffers safely.
+    for (let i = 0; i < runs; i++) run()();
     await finish();
-    const ms = performance.now() - started;
-    cleanUp();
-    return ms;
+    return (performance.now() - started) / runs;
   };
-  const first = await once();
-  for (let i = 1; i < options.warmup; i++) await once();
+  const first = await sample(1);
+  let last = first;
+  for (let i = 1; i < options.warmup; i++) last = await sample(1);
+  const minSampleMs = options.minSampleMs ?? 0;
+  const runsPerSample = Math.max(1, Math.min(MAX_RUNS_PER_SAMPLE, Math.ceil(minSampleMs / Math.max(last, 1e-3))));
   const samples: number[] = [];
-  for (let i = 0; i < options.repeats; i++) samples.push(await once());
+  for (let i = 0; i < options.repeats; i++) samples.push(await sample(runsPerSample));
   const sorted = [...samples].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, first, samples };
+  return { median, first, samples, runsPerSample };
 }
 
 /** Max |a − b| / max |b|, after reordering `b` with `permute` (index in a → index in b). */
