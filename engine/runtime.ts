@@ -127,10 +127,11 @@ export class Runtime {
   }
 
   private uniform(words: ArrayLike<number>): UniformBlock {
-    const data = Uint32Array.from(words);
-    const key = data.join(',');
+    let key = '';
+    for (let i = 0; i < words.length; i++) key += `${words[i] >>> 0},`;
     let block = this.uniforms.get(key);
     if (!block) {
+      const data = Uint32Array.from(words);
       if (this.uniforms.size >= MAX_UNIFORMS) this.dropUniforms();
       // Immutable once written, so no ordering hazard with queued work: written at creation.
       const buffer = this.device.createBuffer({

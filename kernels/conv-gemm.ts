@@ -20,7 +20,7 @@
  * 4, the runs strided by the thread grid, so neighbouring invocations read neighbouring vec4s.
  */
 import type { ConvGeometry } from './conv.js';
-import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
+import { LINEAR_GROUP_INDEX, cachedKernel, grid, type KernelSpec } from './kernel.js';
 
 const THREADS = 256;
 const TILE_K = 16;
@@ -64,6 +64,8 @@ export function gemmTileFor(M: number, N: number, choice: GemmTileName | 'auto' 
   const blocks = (t: GemmTile) => Math.ceil(M / (t.ty * t.rows)) * Math.ceil(N / (t.tx * t.cols));
   return GEMM_TILES[ladder.find((n) => blocks(GEMM_TILES[n]) >= MIN_BLOCKS) ?? ladder[ladder.length - 1]];
 }
+
+const blockSize = (t: GemmTile) => ({ tileM: t.ty * t.rows, tileN: t.tx * t.cols });
 
 /** Code-generation helpers for one tile shape. */
 function tileCode(t: GemmTile) {
@@ -177,7 +179,7 @@ export type ConvGemmPattern = 'gather' | 'flipped' | 'scatter';
 export function convGemmLaunch(g: ConvGeometry, hasBias: boolean, pattern: ConvGemmPattern, choice: GemmTileName | 'auto' = 'auto'): GemmLaunch {
   const cols = g.batch * g.dstH * g.dstW;
   const tile = gemmTileFor(g.dstChannels, cols, choice);
-  const c = tileCode(tile);
+  const c = blockSize(tile);
   const tilesN = Math.ceil(cols / c.tileN);
   return {
     kernel: convGemmKernel(g, tile, hasBias, pattern),
@@ -187,63 +189,61 @@ export function convGemmLaunch(g: ConvGeometry, hasBias: boolean, pattern: ConvG
 }
 
 function convGemmKernel(g: ConvGeometry, tile: GemmTile, hasBias: boolean, pattern: ConvGemmPattern): KernelSpec {
-  const c = tileCode(tile);
-  const { kh: KH, kw: KW, strideH: SH, strideW: SW } = g;
-  const taps = KH * KW;
-  const groupsN = c.tileN / 4;
-  const aIndex = { gather: `m * K + k`, flipped: `(s * p.M + m) * ${taps}u + ${taps - 1}u - t`, scatter: `(s * p.M + m) * ${taps}u + t` }[pattern];
-  const scatter = pattern === 'scatter';
-  /**
-   * Source row/column of lane l at tap offset (dy, dx) and whether it exists. Gather: iy{l} is
-   * y·st − p and the source row iy{l} + dy. Scatter: iy{l} is y + p and the source row
-   * (iy{l} − dy) / st when exact (strides are compiled in, so the divisions are cheap).
-   */
-  const source = (l: number) =>
-    scatter
-      ? `let ny = iy${l} - dy;
-      let nx = ix${l} - dx;
-      let sy = ny / ${SH};
-      let sx = nx / ${SW};
-      if (ok${l} && k < K && ny >= 0 && nx >= 0 && ny == sy * ${SH} && nx == sx * ${SW} && sy < i32(p.srcH) && sx < i32(p.srcW)) {`
-      : `let sy = iy${l} + dy;
-      let sx = ix${l} + dx;
-      if (ok${l} && k < K && sy >= 0 && sy < i32(p.srcH) && sx >= 0 && sx < i32(p.srcW)) {`;
-  // A groups: k = e % TILE_K (contiguous weights across neighbouring invocations), 4 rows e / TILE_K.
-  const A = registerStaging(
-    'A',
-    c.groupsA,
-    (r, e, k0) => `let k = ${k0} + ${e} % ${TILE_K}u;
-      let s = k / ${taps}u;
-      let t = k % ${taps}u;
-      let m0 = mBase + (${e} / ${TILE_K}u) * 4u;
-      ${unrolled((q) => `{ let m = m0 + ${q}u; if (k < K && m < p.M) { rA${r}[${q}] = Wt[${aIndex}]; } else { rA${r}[${q}] = 0.0; } }`)}`,
-    (e) => `(${e} % ${TILE_K}u) * ${c.tileM / 4}u + ${e} / ${TILE_K}u`,
-  );
-  // B groups: this invocation's four columns (stageGroup = e % groupsN), row k = e / groupsN.
-  const B = registerStaging(
-    'B',
-    c.groupsB,
-    (r, e, k0) => `let k = ${k0} + ${e} / ${groupsN}u;
-      let s = k / ${taps}u;
-      let t = k % ${taps}u;
-      let dy = i32(t / ${KW}u);
-      let dx = i32(t % ${KW}u);
-      let plane0 = s * p.srcH * p.srcW;
-      ${c.lanes
-        .map(
-          (l) => `{
-      ${source(l)}
-        rB${r}[${l}] = S[base${l} + plane0 + u32(sy) * p.srcW + u32(sx)];
-      } else { rB${r}[${l}] = 0.0; }
-      }`,
-        )
-        .join('\n      ')}`,
-    (e) => e,
-  );
-  return {
-    name: 'conv-gemm',
-    key: `${KH}x${KW}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}-${pattern}${scatter ? `-s${SH}x${SW}` : ''}`,
-    source: () => /* wgsl */ `
+  return cachedKernel('conv-gemm', `${g.kh}x${g.kw}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}-${pattern}${pattern === 'scatter' ? `-s${g.strideH}x${g.strideW}` : ''}`, () => {
+    const c = tileCode(tile);
+    const { kh: KH, kw: KW, strideH: SH, strideW: SW } = g;
+    const taps = KH * KW;
+    const groupsN = c.tileN / 4;
+    const aIndex = { gather: `m * K + k`, flipped: `(s * p.M + m) * ${taps}u + ${taps - 1}u - t`, scatter: `(s * p.M + m) * ${taps}u + t` }[pattern];
+    const scatter = pattern === 'scatter';
+    /**
+     * Source row/column of lane l at tap offset (dy, dx) and whether it exists. Gather: iy{l} is
+     * y·st − p and the source row iy{l} + dy. Scatter: iy{l} is y + p and the source row
+     * (iy{l} − dy) / st when exact (strides are compiled in, so the divisions are cheap).
+     */
+    const source = (l: number) =>
+      scatter
+        ? `let ny = iy${l} - dy;
+        let nx = ix${l} - dx;
+        let sy = ny / ${SH};
+        let sx = nx / ${SW};
+        if (ok${l} && k < K && ny >= 0 && nx >= 0 && ny == sy * ${SH} && nx == sx * ${SW} && sy < i32(p.srcH) && sx < i32(p.srcW)) {`
+        : `let sy = iy${l} + dy;
+        let sx = ix${l} + dx;
+        if (ok${l} && k < K && sy >= 0 && sy < i32(p.srcH) && sx >= 0 && sx < i32(p.srcW)) {`;
+    // A groups: k = e % TILE_K (contiguous weights across neighbouring invocations), 4 rows e / TILE_K.
+    const A = registerStaging(
+      'A',
+      c.groupsA,
+      (r, e, k0) => `let k = ${k0} + ${e} % ${TILE_K}u;
+        let s = k / ${taps}u;
+        let t = k % ${taps}u;
+        let m0 = mBase + (${e} / ${TILE_K}u) * 4u;
+        ${unrolled((q) => `{ let m = m0 + ${q}u; if (k < K && m < p.M) { rA${r}[${q}] = Wt[${aIndex}]; } else { rA${r}[${q}] = 0.0; } }`)}`,
+      (e) => `(${e} % ${TILE_K}u) * ${c.tileM / 4}u + ${e} / ${TILE_K}u`,
+    );
+    // B groups: this invocation's four columns (stageGroup = e % groupsN), row k = e / groupsN.
+    const B = registerStaging(
+      'B',
+      c.groupsB,
+      (r, e, k0) => `let k = ${k0} + ${e} / ${groupsN}u;
+        let s = k / ${taps}u;
+        let t = k % ${taps}u;
+        let dy = i32(t / ${KW}u);
+        let dx = i32(t % ${KW}u);
+        let plane0 = s * p.srcH * p.srcW;
+        ${c.lanes
+          .map(
+            (l) => `{
+        ${source(l)}
+          rB${r}[${l}] = S[base${l} + plane0 + u32(sy) * p.srcW + u32(sx)];
+        } else { rB${r}[${l}] = 0.0; }
+        }`,
+          )
+          .join('\n      ')}`,
+      (e) => e,
+    );
+    return /* wgsl */ `
 struct Params {
   M: u32, srcC: u32, srcH: u32, srcW: u32, dstH: u32, dstW: u32,
   strideH: u32, strideW: u32, padH: u32, padW: u32, cols: u32, tilesN: u32,
@@ -291,8 +291,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
         .join('\n  '),
     )
     .join('\n  ')}
-}`,
-  };
+}`;
+  });
 }
 
 /** Workgroups the weight-gradient GEMM aims for (tiles × chunks), enough to fill a large GPU. */
@@ -315,7 +315,7 @@ const WEIGHT_GEMM_MIN_CHUNK = 256;
 export function convWeightGemmLaunch(g: ConvGeometry, choice: GemmTileName | 'auto' = 'auto'): GemmLaunch & { chunks: number } {
   const N = g.srcChannels * g.kh * g.kw;
   const tile = gemmTileFor(g.dstChannels, N, choice, true);
-  const c = tileCode(tile);
+  const c = blockSize(tile);
   const positions = g.batch * g.dstH * g.dstW;
   const tilesN = Math.ceil(N / c.tileN);
   const tiles = Math.ceil(g.dstChannels / c.tileM) * tilesN;
@@ -332,52 +332,50 @@ export function convWeightGemmLaunch(g: ConvGeometry, choice: GemmTileName | 'au
 }
 
 function convWeightGemmKernel(KH: number, KW: number, tile: GemmTile): KernelSpec {
-  const c = tileCode(tile);
-  const taps = KH * KW;
-  // Both tiles are staged with k = lid % TILE_K (contiguous positions across neighbouring
-  // invocations), so this invocation's position is decomposed once per step; 4 rows / columns
-  // per group at e / TILE_K.
-  const A = registerStaging(
-    'A',
-    c.groupsA,
-    (r, e) => `let m0 = mBase + (${e} / ${TILE_K}u) * 4u;
-      ${unrolled((q) => `{ let m = m0 + ${q}u; if (kOk && m < p.M) { rA${r}[${q}] = G[gBase + m * plane]; } else { rA${r}[${q}] = 0.0; } }`)}`,
-    (e) => `(${e} % ${TILE_K}u) * ${c.tileM / 4}u + ${e} / ${TILE_K}u`,
-  );
-  const B = registerStaging(
-    'B',
-    c.groupsB,
-    (r, e) => `let col0 = colBase + (${e} / ${TILE_K}u) * 4u;
-      ${unrolled(
-        (q) => `{
-        let col = col0 + ${q}u;
-        let t = col % ${taps}u;
-        let iy = iy0 + i32(t / ${KW}u);
-        let ix = ix0 + i32(t % ${KW}u);
-        if (kOk && col < N && iy >= 0 && iy < i32(p.srcH) && ix >= 0 && ix < i32(p.srcW)) {
-          rB${r}[${q}] = S[((sBase + col / ${taps}u) * p.srcH + u32(iy)) * p.srcW + u32(ix)];
-        } else { rB${r}[${q}] = 0.0; }
-      }`,
-      )}`,
-    (e) => `(${e} % ${TILE_K}u) * ${c.tileN / 4}u + ${e} / ${TILE_K}u`,
-  );
-  const fetch = (k0: string) => `{
-      let k = ${k0} + lid % ${TILE_K}u;
-      let kOk = k < kEnd;
-      let pos = min(k, p.positions - 1u);
-      let n = pos / plane;
-      let pixel = pos % plane;
-      let iy0 = i32((pixel / p.gW) * p.strideH) - i32(p.padH);
-      let ix0 = i32((pixel % p.gW) * p.strideW) - i32(p.padW);
-      let gBase = n * p.M * plane + pixel;
-      let sBase = n * p.srcC;
-      ${A.fetch(k0)}
-      ${B.fetch(k0)}
-    }`;
-  return {
-    name: 'conv-weight-gemm',
-    key: `${KH}x${KW}-${tileKey(tile)}`,
-    source: () => /* wgsl */ `
+  return cachedKernel('conv-weight-gemm', `${KH}x${KW}-${tileKey(tile)}`, () => {
+    const c = tileCode(tile);
+    const taps = KH * KW;
+    // Both tiles are staged with k = lid % TILE_K (contiguous positions across neighbouring
+    // invocations), so this invocation's position is decomposed once per step; 4 rows / columns
+    // per group at e / TILE_K.
+    const A = registerStaging(
+      'A',
+      c.groupsA,
+      (r, e) => `let m0 = mBase + (${e} / ${TILE_K}u) * 4u;
+        ${unrolled((q) => `{ let m = m0 + ${q}u; if (kOk && m < p.M) { rA${r}[${q}] = G[gBase + m * plane]; } else { rA${r}[${q}] = 0.0; } }`)}`,
+      (e) => `(${e} % ${TILE_K}u) * ${c.tileM / 4}u + ${e} / ${TILE_K}u`,
+    );
+    const B = registerStaging(
+      'B',
+      c.groupsB,
+      (r, e) => `let col0 = colBase + (${e} / ${TILE_K}u) * 4u;
+        ${unrolled(
+          (q) => `{
+          let col = col0 + ${q}u;
+          let t = col % ${taps}u;
+          let iy = iy0 + i32(t / ${KW}u);
+          let ix = ix0 + i32(t % ${KW}u);
+          if (kOk && col < N && iy >= 0 && iy < i32(p.srcH) && ix >= 0 && ix < i32(p.srcW)) {
+            rB${r}[${q}] = S[((sBase + col / ${taps}u) * p.srcH + u32(iy)) * p.srcW + u32(ix)];
+          } else { rB${r}[${q}] = 0.0; }
+        }`,
+        )}`,
+      (e) => `(${e} % ${TILE_K}u) * ${c.tileN / 4}u + ${e} / ${TILE_K}u`,
+    );
+    const fetch = (k0: string) => `{
+        let k = ${k0} + lid % ${TILE_K}u;
+        let kOk = k < kEnd;
+        let pos = min(k, p.positions - 1u);
+        let n = pos / plane;
+        let pixel = pos % plane;
+        let iy0 = i32((pixel / p.gW) * p.strideH) - i32(p.padH);
+        let ix0 = i32((pixel % p.gW) * p.strideW) - i32(p.padW);
+        let gBase = n * p.M * plane + pixel;
+        let sBase = n * p.srcC;
+        ${A.fetch(k0)}
+        ${B.fetch(k0)}
+      }`;
+    return /* wgsl */ `
 struct Params {
   M: u32, srcC: u32, srcH: u32, srcW: u32, gH: u32, gW: u32,
   strideH: u32, strideW: u32, padH: u32, padW: u32, positions: u32, chunkLength: u32,
@@ -422,8 +420,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
         .join('\n  '),
     )
     .join('\n  ')}
-}`,
-  };
+}`;
+  });
 }
 
 /** Whether convTransposeGemmLaunch applies: the kernel tiles the output exactly. */
@@ -446,7 +444,7 @@ export function convTransposeGemmLaunch(g: ConvGeometry, hasBias: boolean, choic
   const plane = g.srcH * g.srcW;
   const cols = g.batch * plane;
   const tile = gemmTileFor(M, cols, choice);
-  const c = tileCode(tile);
+  const c = blockSize(tile);
   const tilesN = Math.ceil(cols / c.tileN);
   return {
     kernel: convTransposeGemmKernel(g.kh, g.kw, tile, hasBias),
@@ -456,31 +454,29 @@ export function convTransposeGemmLaunch(g: ConvGeometry, hasBias: boolean, choic
 }
 
 function convTransposeGemmKernel(KH: number, KW: number, tile: GemmTile, hasBias: boolean): KernelSpec {
-  const c = tileCode(tile);
-  const taps = KH * KW;
-  const groupsM = c.tileM / 4;
-  const groupsN = c.tileN / 4;
-  // W[k, m] is contiguous along m: neighbouring invocations take neighbouring groups of 4 rows.
-  const A = registerStaging(
-    'A',
-    c.groupsA,
-    (r, e, k0) => `let k = ${k0} + ${e} / ${groupsM}u;
-      let m0 = mBase + (${e} % ${groupsM}u) * 4u;
-      ${unrolled((q) => `{ let m = m0 + ${q}u; if (k < p.K && m < p.M) { rA${r}[${q}] = Wt[k * p.M + m]; } else { rA${r}[${q}] = 0.0; } }`)}`,
-    (e) => e,
-  );
-  // X groups: this invocation's four columns (stageGroup = e % groupsN), row k = e / groupsN.
-  const B = registerStaging(
-    'B',
-    c.groupsB,
-    (r, e, k0) => `let k = ${k0} + ${e} / ${groupsN}u;
-      ${c.lanes.map((l) => `if (ok${l} && k < p.K) { rB${r}[${l}] = X[x${l} + k * p.plane]; } else { rB${r}[${l}] = 0.0; }`).join('\n      ')}`,
-    (e) => e,
-  );
-  return {
-    name: 'conv-transpose-gemm',
-    key: `${KH}x${KW}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}`,
-    source: () => /* wgsl */ `
+  return cachedKernel('conv-transpose-gemm', `${KH}x${KW}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}`, () => {
+    const c = tileCode(tile);
+    const taps = KH * KW;
+    const groupsM = c.tileM / 4;
+    const groupsN = c.tileN / 4;
+    // W[k, m] is contiguous along m: neighbouring invocations take neighbouring groups of 4 rows.
+    const A = registerStaging(
+      'A',
+      c.groupsA,
+      (r, e, k0) => `let k = ${k0} + ${e} / ${groupsM}u;
+        let m0 = mBase + (${e} % ${groupsM}u) * 4u;
+        ${unrolled((q) => `{ let m = m0 + ${q}u; if (k < p.K && m < p.M) { rA${r}[${q}] = Wt[k * p.M + m]; } else { rA${r}[${q}] = 0.0; } }`)}`,
+      (e) => e,
+    );
+    // X groups: this invocation's four columns (stageGroup = e % groupsN), row k = e / groupsN.
+    const B = registerStaging(
+      'B',
+      c.groupsB,
+      (r, e, k0) => `let k = ${k0} + ${e} / ${groupsN}u;
+        ${c.lanes.map((l) => `if (ok${l} && k < p.K) { rB${r}[${l}] = X[x${l} + k * p.plane]; } else { rB${r}[${l}] = 0.0; }`).join('\n      ')}`,
+      (e) => e,
+    );
+    return /* wgsl */ `
 struct Params { M: u32, K: u32, plane: u32, W: u32, cols: u32, tilesN: u32 }
 ${gemmBindings('X', 'Y', hasBias)}
 
@@ -536,6 +532,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }`,
     )
     .join('\n  ')}
-}`,
-  };
+}`;
+  });
 }

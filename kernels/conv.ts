@@ -23,7 +23,7 @@
  * low resolution, where 256 invocations per pair would mostly idle) uses one invocation per
  * channel pair looping over all positions (summed row by row, then rows, for accuracy).
  */
-import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
+import { LINEAR_GROUP_INDEX, cachedKernel, grid, type KernelSpec } from './kernel.js';
 
 const WORKGROUP = 64;
 export const CONV_WEIGHT_WORKGROUP = 64;
@@ -81,69 +81,67 @@ const vec = (f: (j: number) => string) => `vec4f(${channels.map(f).join(', ')})`
  * per source channel and tap); `scatter` reads them as stored, w[s, d, kh, kw].
  */
 function elementKernel(kind: 'gather' | 'scatter', hasBias: boolean): KernelSpec {
-  const zero = (name: string) => columns.map((i) => `var ${name}${i} = vec4f(0.0);`).join(' ');
-  const body =
-    kind === 'gather'
-      ? `
-  let taps = p.kh * p.kw;
-  ${zero('block')}
-  for (var s = 0u; s < p.srcC; s++) {
-    let srcBase = (n * p.srcC + s) * p.srcH * p.srcW;
-    ${zero('window')}
+  return cachedKernel(`conv-${kind}`, hasBias ? 'bias' : 'nobias', () => {
+    const zero = (name: string) => columns.map((i) => `var ${name}${i} = vec4f(0.0);`).join(' ');
+    const body =
+      kind === 'gather'
+        ? `
+    let taps = p.kh * p.kw;
+    ${zero('block')}
+    for (var s = 0u; s < p.srcC; s++) {
+      let srcBase = (n * p.srcC + s) * p.srcH * p.srcW;
+      ${zero('window')}
+      for (var kh = 0u; kh < p.kh; kh++) {
+        let iy = i32(y * p.strideH + kh) - i32(p.padH);
+        if (iy < 0 || iy >= i32(p.srcH)) { continue; }
+        let rowBase = srcBase + u32(iy) * p.srcW;
+        for (var kw = 0u; kw < p.kw; kw++) {
+          let wv = Wt[(s * taps + kh * p.kw + kw) * tilesC + d0 / ${CONV_TILE_C}u];
+          ${columns
+            .map(
+              (i) => `{
+            let ix = i32((x0 + ${i}u) * p.strideW + kw) - i32(p.padW);
+            let v = select(0.0, S[rowBase + u32(clamp(ix, 0, i32(p.srcW) - 1))], ix >= 0 && ix < i32(p.srcW));
+            window${i} += v * wv;
+          }`,
+            )
+            .join('\n        ')}
+        }
+      }
+      ${columns.map((i) => `block${i} += window${i};`).join(' ')}
+      if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${columns.map((i) => `acc${i} += block${i}; block${i} = vec4f(0.0);`).join(' ')} }
+    }
+    ${columns.map((i) => `acc${i} += block${i};`).join(' ')}`
+        : `
     for (var kh = 0u; kh < p.kh; kh++) {
-      let iy = i32(y * p.strideH + kh) - i32(p.padH);
-      if (iy < 0 || iy >= i32(p.srcH)) { continue; }
-      let rowBase = srcBase + u32(iy) * p.srcW;
+      let ty = i32(y + p.padH) - i32(kh);
+      if (ty < 0 || ty % i32(p.strideH) != 0) { continue; }
+      let sy = u32(ty) / p.strideH;
+      if (sy >= p.srcH) { continue; }
       for (var kw = 0u; kw < p.kw; kw++) {
-        let wv = Wt[(s * taps + kh * p.kw + kw) * tilesC + d0 / ${CONV_TILE_C}u];
         ${columns
           .map(
-            (i) => `{
-          let ix = i32((x0 + ${i}u) * p.strideW + kw) - i32(p.padW);
-          let v = select(0.0, S[rowBase + u32(clamp(ix, 0, i32(p.srcW) - 1))], ix >= 0 && ix < i32(p.srcW));
-          window${i} += v * wv;
-        }`,
+            (i) => `let tx${i} = i32(x0 + ${i}u + p.padW) - i32(kw);
+        let ok${i} = tx${i} >= 0 && tx${i} % i32(p.strideW) == 0 && u32(max(tx${i}, 0)) / p.strideW < p.srcW;
+        let sx${i} = min(u32(max(tx${i}, 0)) / p.strideW, p.srcW - 1u);`,
           )
-          .join('\n        ')}
+          .join('\n      ')}
+        if (!(${columns.map((i) => `ok${i}`).join(' || ')})) { continue; }
+        ${zero('block')}
+        ${zero('tap')}
+        for (var s = 0u; s < p.srcC; s++) {
+          let base = ((n * p.srcC + s) * p.srcH + sy) * p.srcW;
+          let wo = ((s * p.dstC) * p.kh + kh) * p.kw + kw;
+          let wv = ${vec((j) => `Wt[w${j} + wo]`)};
+          ${columns.map((i) => `block${i} += select(0.0, S[base + sx${i}], ok${i}) * wv;`).join('\n        ')}
+          if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${columns.map((i) => `tap${i} += block${i}; block${i} = vec4f(0.0);`).join(' ')} }
+        }
+        ${columns.map((i) => `acc${i} += tap${i} + block${i};`).join(' ')}
       }
-    }
-    ${columns.map((i) => `block${i} += window${i};`).join(' ')}
-    if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${columns.map((i) => `acc${i} += block${i}; block${i} = vec4f(0.0);`).join(' ')} }
-  }
-  ${columns.map((i) => `acc${i} += block${i};`).join(' ')}`
-      : `
-  for (var kh = 0u; kh < p.kh; kh++) {
-    let ty = i32(y + p.padH) - i32(kh);
-    if (ty < 0 || ty % i32(p.strideH) != 0) { continue; }
-    let sy = u32(ty) / p.strideH;
-    if (sy >= p.srcH) { continue; }
-    for (var kw = 0u; kw < p.kw; kw++) {
-      ${columns
-        .map(
-          (i) => `let tx${i} = i32(x0 + ${i}u + p.padW) - i32(kw);
-      let ok${i} = tx${i} >= 0 && tx${i} % i32(p.strideW) == 0 && u32(max(tx${i}, 0)) / p.strideW < p.srcW;
-      let sx${i} = min(u32(max(tx${i}, 0)) / p.strideW, p.srcW - 1u);`,
-        )
-        .join('\n      ')}
-      if (!(${columns.map((i) => `ok${i}`).join(' || ')})) { continue; }
-      ${zero('block')}
-      ${zero('tap')}
-      for (var s = 0u; s < p.srcC; s++) {
-        let base = ((n * p.srcC + s) * p.srcH + sy) * p.srcW;
-        let wo = ((s * p.dstC) * p.kh + kh) * p.kw + kw;
-        let wv = ${vec((j) => `Wt[w${j} + wo]`)};
-        ${columns.map((i) => `block${i} += select(0.0, S[base + sx${i}], ok${i}) * wv;`).join('\n        ')}
-        if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${columns.map((i) => `tap${i} += block${i}; block${i} = vec4f(0.0);`).join(' ')} }
-      }
-      ${columns.map((i) => `acc${i} += tap${i} + block${i};`).join(' ')}
-    }
-  }`;
-  // Scatter: weight offset of destination channel d0 + j (clamped into range for a partial last tile).
-  const weightBase = (j: number) => `let w${j} = min(d0 + ${j}u, p.dstC - 1u) * p.kh * p.kw;`;
-  return {
-    name: `conv-${kind}`,
-    key: hasBias ? 'bias' : 'nobias',
-    source: () => /* wgsl */ `
+    }`;
+    // Scatter: weight offset of destination channel d0 + j (clamped into range for a partial last tile).
+    const weightBase = (j: number) => `let w${j} = min(d0 + ${j}u, p.dstC - 1u) * p.kh * p.kw;`;
+    return /* wgsl */ `
 ${PARAMS_STRUCT}
 @group(0) @binding(0) var<storage, read> S: array<f32>;
 @group(0) @binding(1) var<storage, read> Wt: array<${kind === 'gather' ? 'vec4f' : 'f32'}>;
@@ -171,8 +169,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
         .join('\n  '),
     )
     .join('\n  ')}
-}`,
-  };
+}`;
+  });
 }
 
 export function convGatherKernel(hasBias: boolean): KernelSpec {

@@ -13,6 +13,20 @@ export interface KernelSpec {
   readonly source: () => string;
 }
 
+const specs = new Map<string, KernelSpec>();
+
+/**
+ * The spec of kernel (name, key), made once: ops ask for their kernel at every launch, so
+ * `source` — the WGSL generation — must not run then; the runtime calls it when it first
+ * compiles the pipeline.
+ */
+export function cachedKernel(name: string, key: string, source: () => string): KernelSpec {
+  const id = `${name}|${key}`;
+  let spec = specs.get(id);
+  if (!spec) specs.set(id, (spec = { name, key, source }));
+  return spec;
+}
+
 /** Largest workgroup count per grid dimension that WebGPU guarantees. */
 export const MAX_GROUPS_PER_DIM = 65535;
 
@@ -29,9 +43,11 @@ export function grid(groups: number): [number, number, number] {
 /** WGSL expression of the linear workgroup index for a grid made by {@link grid}. */
 export const LINEAR_GROUP_INDEX = '(wid.x + wid.y * nwg.x)';
 
+const bitsF32 = new Float32Array(1);
+const bitsU32 = new Uint32Array(bitsF32.buffer);
+
 /** Bit pattern of an f32, for passing floats through the u32 parameter block. */
 export function f32Bits(value: number): number {
-  const view = new DataView(new ArrayBuffer(4));
-  view.setFloat32(0, value, true);
-  return view.getUint32(0, true);
+  bitsF32[0] = value;
+  return bitsU32[0];
 }
