@@ -177,6 +177,73 @@ export function convGatherKernel(hasBias: boolean): KernelSpec {
   return elementKernel('gather', hasBias);
 }
 
+/** Whether convGather3x3RowsKernel applies: 3×3, stride 1, padding 1, rows a whole number of vec4s. */
+export function convGather3x3RowsApplies(g: ConvGeometry): boolean {
+  return g.kh === 3 && g.kw === 3 && g.strideH === 1 && g.strideW === 1 && g.padH === 1 && g.padW === 1 && g.srcW % 4 === 0 && g.dstW === g.srcW && g.dstH === g.srcH;
+}
+
+/**
+ * The gather for the models' most common layer (3×3, stride 1, padding 1) when rows are a whole
+ * number of vec4s (W % 4 = 0): an invocation's 4 columns need input columns x0 − 1 … x0 + 4 of
+ * each row, read as 3 aligned vec4 loads (left, middle, right) instead of 12 bounds-checked
+ * scalar loads — CPU adapters pay per load, not per multiply-add. Same tile, weights (packed),
+ * summation order and results as the generic gather; outputs stored as vec4 rows.
+ */
+export function convGather3x3RowsKernel(hasBias: boolean): KernelSpec {
+  return cachedKernel('conv-gather-3x3-rows', hasBias ? 'bias' : 'nobias', () => {
+    const windows = (name: string) => columns.map((i) => `var ${name}${i} = vec4f(0.0);`).join(' ');
+    // Input of column i at tap kw: left.w, mid.x … mid.w, right.x across i + kw = 0 … 5.
+    const input = ['left.w', 'mid.x', 'mid.y', 'mid.z', 'mid.w', 'right.x'];
+    return /* wgsl */ `
+${PARAMS_STRUCT}
+@group(0) @binding(0) var<storage, read> S: array<vec4f>;
+@group(0) @binding(1) var<storage, read> Wt: array<vec4f>;
+${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> D: array<vec4f>;
+@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> p: Params;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let idx = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (idx >= p.total) { return; }
+  let rowVecs = p.dstW / 4u;
+  let tilesC = (p.dstC + ${CONV_TILE_C - 1}u) / ${CONV_TILE_C}u;
+  let xq = idx % rowVecs;
+  let y = (idx / rowVecs) % p.dstH;
+  let d0 = ((idx / (rowVecs * p.dstH)) % tilesC) * ${CONV_TILE_C}u;
+  let n = idx / (rowVecs * p.dstH * tilesC);
+  let hasLeft = xq > 0u;
+  let hasRight = xq + 1u < rowVecs;
+  let init = ${hasBias ? vec((j) => `Bias[min(d0 + ${j}u, p.dstC - 1u)]`) : 'vec4f(0.0)'};
+  ${columns.map((i) => `var acc${i} = init;`).join(' ')}
+  ${windows('block')}
+  for (var s = 0u; s < p.srcC; s++) {
+    let srcBase = (n * p.srcC + s) * p.srcH * rowVecs + xq;
+    ${windows('window')}
+    for (var kh = 0u; kh < 3u; kh++) {
+      let iy = i32(y + kh) - 1;
+      if (iy < 0 || iy >= i32(p.srcH)) { continue; }
+      let r = srcBase + u32(iy) * rowVecs;
+      let mid = S[r];
+      let left = select(vec4f(0.0), S[r - select(0u, 1u, hasLeft)], hasLeft);
+      let right = select(vec4f(0.0), S[r + select(0u, 1u, hasRight)], hasRight);
+      let wBase = (s * 9u + kh * 3u) * tilesC + d0 / ${CONV_TILE_C}u;
+      ${[0, 1, 2]
+        .map((kw) => `let w${kw} = Wt[wBase + ${kw}u * tilesC];
+      ${columns.map((i) => `window${i} += ${input[i + kw]} * w${kw};`).join(' ')}`)
+        .join('\n      ')}
+    }
+    ${columns.map((i) => `block${i} += window${i};`).join(' ')}
+    if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${columns.map((i) => `acc${i} += block${i}; block${i} = vec4f(0.0);`).join(' ')} }
+  }
+  ${columns.map((i) => `acc${i} += block${i};`).join(' ')}
+  ${channels
+    .map((j) => `if (d0 + ${j}u < p.dstC) { D[((n * p.dstC + d0 + ${j}u) * p.dstH + y) * rowVecs + xq] = vec4f(${columns.map((i) => `acc${i}[${j}]`).join(', ')}); }`)
+    .join('\n  ')}
+}`;
+  });
+}
+
 /**
  * Weights of a gather repacked as [srcC, KH, KW, ceil(dstC/4)] vec4s (zero-padded channels), so
  * the gather loads the 4 destination channels of a tap in one 16-byte read instead of four

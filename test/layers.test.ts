@@ -25,6 +25,10 @@ const CONVS: { x: number[]; w: number[]; stride: P; padding: P; bias: boolean; l
   { label: 'stride 1×2, pad 0×1', x: [1, 3, 6, 7], w: [2, 3, 3, 2], stride: [1, 2], padding: [0, 1], bias: true },
   { label: '3×3 larger', x: [2, 16, 33, 33], w: [8, 16, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
   { label: 'chunked weight grad', x: [4, 3, 40, 40], w: [2, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
+  // Rows a whole number of vec4s: the 3×3 row-vector gather (kernels/conv.ts) on CPU adapters.
+  { label: '3×3/s1/p1, W = 8', x: [2, 5, 7, 8], w: [6, 5, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
+  { label: '3×3/s1/p1, W = 4', x: [1, 3, 5, 4], w: [5, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
+  { label: '3×3/s1/p1, W = 12, 17 channels', x: [1, 17, 3, 12], w: [3, 17, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
 ];
 for (const c of CONVS) {
   cases.push({

@@ -6,6 +6,8 @@ import {
   convPackWeightsKernel,
   convPackedWeightCount,
   convGatherKernel,
+  convGather3x3RowsApplies,
+  convGather3x3RowsKernel,
   convParams,
   convScatterKernel,
   convTapGroups,
@@ -54,7 +56,7 @@ function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Te
   const packed = Tensor.empty([count]);
   runtime.dispatch({ kernel: convPackWeightsKernel(flipped), inputs: [weight.buffer], outputs: [packed.buffer], params: convParams(geometry, count), workgroups: convElementGrid(count) });
   runtime.dispatch({
-    kernel: convGatherKernel(bias !== null),
+    kernel: convGather3x3RowsApplies(geometry) ? convGather3x3RowsKernel(bias !== null) : convGatherKernel(bias !== null),
     inputs: bias ? [src.buffer, packed.buffer, bias.buffer] : [src.buffer, packed.buffer],
     outputs: [out.buffer],
     params: convParams(geometry, convTileCount(geometry)),
