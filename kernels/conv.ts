@@ -379,6 +379,89 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   };
 }
 
+/**
+ * convWeightKernel for 3×3, stride 1, padding 1 with rows a whole number of vec4s (see
+ * convGather3x3RowsApplies), all 9 taps in one pass: an invocation takes 4 neighbouring
+ * positions (one vec4 of columns) per step and reads g as 4 vec4s (one per output channel) and
+ * the source rows as 3 × 3 aligned vec4s, instead of 4 + 9 scalar loads per position. Same
+ * workgroups, chunks (`p.chunkLength` counted in vec4 groups of positions) and tree sum.
+ */
+export function convWeight3x3RowsKernel(): KernelSpec {
+  return cachedKernel('conv-weight-3x3-rows', '', () => {
+    const input = ['left.w', 'mid.x', 'mid.y', 'mid.z', 'mid.w', 'right.x'];
+    const tapIndex = [...Array(9).keys()];
+    return /* wgsl */ `
+${PARAMS_STRUCT}
+@group(0) @binding(0) var<storage, read> G: array<vec4f>;
+@group(0) @binding(1) var<storage, read> S: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> DW: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+var<workgroup> partial: array<array<vec4f, ${CONV_WEIGHT_WORKGROUP}>, 9>;
+
+@compute @workgroup_size(${CONV_WEIGHT_WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let group = ${LINEAR_GROUP_INDEX};
+  if (group >= p.total * p.chunks) { return; }
+  let tile = group / p.chunks;
+  let b = tile % p.srcC;
+  let a0 = (tile / p.srcC) * ${CONV_TILE_C}u;
+  let rowVecs = p.dstW / 4u;
+  let planeVecs = p.dstH * rowVecs;
+  let groups = p.batch * planeVecs;
+  let start = (group % p.chunks) * p.chunkLength;
+  let end = min(start + p.chunkLength, groups);
+  // g planes of the tile's channels (clamped into range for a partial last tile; not stored).
+  ${channels.map((j) => `let ga${j} = min(a0 + ${j}u, p.dstC - 1u) * planeVecs;`).join(' ')}
+  ${tapIndex.map((t) => `var acc${t} = vec4f(0.0);`).join(' ')}
+  for (var q = start + lid; q < end; q += ${CONV_WEIGHT_WORKGROUP}u) {
+    let n = q / planeVecs;
+    let yq = q % planeVecs;
+    let y = yq / rowVecs;
+    let xq = yq % rowVecs;
+    let gBase = n * p.dstC * planeVecs + yq;
+    ${channels.map((j) => `let g${j} = G[gBase + ga${j}];`).join(' ')}
+    // g of column i over the 4 output channels.
+    ${columns.map((i) => `let gc${i} = vec4f(${channels.map((j) => `g${j}[${i}]`).join(', ')});`).join(' ')}
+    let srcBase = (n * p.srcC + b) * planeVecs + xq;
+    let hasLeft = xq > 0u;
+    let hasRight = xq + 1u < rowVecs;
+    ${[0, 1, 2]
+      .map(
+        (kh) => `{
+      let iy = i32(y) + ${kh - 1};
+      if (iy >= 0 && iy < i32(p.srcH)) {
+        let r = srcBase + u32(iy) * rowVecs;
+        let mid = S[r];
+        let left = select(vec4f(0.0), S[r - select(0u, 1u, hasLeft)], hasLeft);
+        let right = select(vec4f(0.0), S[r + select(0u, 1u, hasRight)], hasRight);
+        ${[0, 1, 2].map((kw) => `acc${kh * 3 + kw} += ${columns.map((i) => `gc${i} * ${input[i + kw]}`).join(' + ')};`).join('\n        ')}
+      }
+    }`,
+      )
+      .join('\n    ')}
+  }
+  ${tapIndex.map((t) => `partial[${t}][lid] = acc${t};`).join(' ')}
+  workgroupBarrier();
+  for (var width = ${CONV_WEIGHT_WORKGROUP / 2}u; width > 0u; width = width / 2u) {
+    if (lid < width) { ${tapIndex.map((t) => `partial[${t}][lid] += partial[${t}][lid + width];`).join(' ')} }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    let chunk = group % p.chunks;
+    ${channels
+      .map(
+        (j) =>
+          `if (a0 + ${j}u < p.dstC) {\n      let w${j} = ((a0 + ${j}u) * p.srcC + b) * 9u;\n      ` +
+          tapIndex.map((t) => `DW[(w${j} + ${t}u) * p.chunks + chunk] = partial[${t}][0][${j}];`).join(' ') +
+          '\n    }',
+      )
+      .join('\n    ')}
+  }
+}`;
+  });
+}
+
 /** Work-groups of `conv-weight` before chunking (tiles of output channels × input channels). */
 export function convWeightTiles(g: ConvGeometry): number {
   return Math.ceil(g.dstChannels / CONV_TILE_C) * g.srcChannels;

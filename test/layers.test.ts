@@ -29,6 +29,8 @@ const CONVS: { x: number[]; w: number[]; stride: P; padding: P; bias: boolean; l
   { label: '3×3/s1/p1, W = 8', x: [2, 5, 7, 8], w: [6, 5, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
   { label: '3×3/s1/p1, W = 4', x: [1, 3, 5, 4], w: [5, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
   { label: '3×3/s1/p1, W = 12, 17 channels', x: [1, 17, 3, 12], w: [3, 17, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
+  // > 2048 positions with rows of vec4s: the chunked row-vector weight gradient.
+  { label: '3×3/s1/p1, W = 32, chunked weight grad', x: [2, 5, 33, 32], w: [6, 5, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
 ];
 for (const c of CONVS) {
   cases.push({

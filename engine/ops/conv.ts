@@ -8,6 +8,7 @@ import {
   convGatherKernel,
   convGather3x3RowsApplies,
   convGather3x3RowsKernel,
+  convWeight3x3RowsKernel,
   convParams,
   convScatterKernel,
   convTapGroups,
@@ -95,6 +96,17 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
   // Many positions per weight: split them into chunks so that there are enough workgroups, then add the partial sums.
   const chunks = Math.max(1, Math.min(Math.ceil(count / (16 * CONV_WEIGHT_WORKGROUP)), Math.ceil(CONV_WEIGHT_TARGET_GROUPS / tiles)));
   const partial = Tensor.empty(chunks === 1 ? shape : [weights, chunks]);
+  if (convGather3x3RowsApplies(geometry) && runtime.tuning.convTapGroup >= 9) {
+    // Positions taken 4 at a time (a vec4 of columns): chunk lengths count those groups.
+    runtime.dispatch({
+      kernel: convWeight3x3RowsKernel(),
+      inputs: [g.buffer, src.buffer],
+      outputs: [partial.buffer],
+      params: convParams(geometry, tiles, chunks, Math.ceil(count / 4 / chunks)),
+      workgroups: grid(tiles * chunks),
+    });
+    return chunks === 1 ? partial : sumChunks(partial, shape);
+  }
   for (const [first, taps] of convTapGroups(geometry.kh, geometry.kw, runtime.tuning.convTapGroup)) {
     runtime.dispatch({
       kernel: convWeightKernel(geometry.kh, geometry.kw, first, taps),
