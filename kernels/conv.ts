@@ -591,6 +591,57 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   };
 }
 
+/** Whether convTranspose2x2RowsKernel applies: 2×2 tiling (see convTransposeTilesExactly) and input rows a whole number of vec4s. */
+export function convTranspose2x2RowsApplies(g: ConvGeometry): boolean {
+  return g.kh === 2 && g.kw === 2 && g.srcW % 4 === 0;
+}
+
+/**
+ * convTransposeTiledKernel for UNet's 2×2/s2 up-convolution when input rows are a whole number
+ * of vec4s: an invocation's 4 rows are the 4 taps of one output channel and its 4 pixels 4
+ * neighbours of one row, so each input channel costs one vec4 load of weights and one of
+ * inputs (not 8 scalar loads), and the 2 × 8 outputs are stored as 4 aligned vec4s. Same
+ * launch, sums and order as the scalar kernel.
+ */
+export function convTranspose2x2RowsKernel(hasBias: boolean): KernelSpec {
+  return cachedKernel('conv-transpose-2x2-rows', hasBias ? 'bias' : 'nobias', () => {
+    const lanes = [0, 1, 2, 3];
+    // Output row a (0, 1) of the 4 pixels: columns 2x … 2x + 7 = taps (a, 0), (a, 1) of pixels 0 … 3.
+    const rowVec = (a: number, half: number) => `vec4f(total${2 * half}[${2 * a}], total${2 * half}[${2 * a + 1}], total${2 * half + 1}[${2 * a}], total${2 * half + 1}[${2 * a + 1}])`;
+    return /* wgsl */ `
+struct Params { M: u32, K: u32, plane: u32, W: u32, total: u32 }
+@group(0) @binding(0) var<storage, read> X: array<vec4f>;
+@group(0) @binding(1) var<storage, read> Wt: array<vec4f>;
+${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> Y: array<vec4f>;
+@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> p: Params;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let idx = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (idx >= p.total) { return; }
+  let pixelTiles = p.plane / 4u;
+  let mTiles = p.M / 4u;
+  let cq = idx % pixelTiles;
+  let co = (idx / pixelTiles) % mTiles;
+  let n = idx / (pixelTiles * mTiles);
+  ${lanes.map((j) => `var acc${j} = vec4f(0.0); var block${j} = vec4f(0.0);`).join('\n  ')}
+  for (var k = 0u; k < p.K; k++) {
+    let w = Wt[k * mTiles + co];
+    let x = X[(n * p.K + k) * pixelTiles + cq];
+    ${lanes.map((j) => `block${j} += x[${j}] * w;`).join('\n    ')}
+    if ((k & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${lanes.map((j) => `acc${j} += block${j}; block${j} = vec4f(0.0);`).join(' ')} }
+  }
+  ${lanes.map((j) => `let total${j} = acc${j} + block${j}${hasBias ? ' + vec4f(Bias[co])' : ''};`).join('\n  ')}
+  // Output [N, Cout, 2H, 2W] in vec4s: a channel is 4·plane floats = plane vec4s, a row W / 2.
+  let c = cq * 4u;
+  let rowVecs = p.W / 2u;
+  let top = (n * mTiles + co) * p.plane + (c / p.W) * 2u * rowVecs + (c % p.W) / 2u;
+  ${[0, 1].map((a) => `Y[top + ${a === 0 ? '' : 'rowVecs + '}0u] = ${rowVec(a, 0)};\n  Y[top + ${a === 0 ? '' : 'rowVecs + '}1u] = ${rowVec(a, 1)};`).join('\n  ')}
+}`;
+  });
+}
+
 export function convTransposeTiledLaunch(g: ConvGeometry): { params: number[]; workgroups: [number, number, number] } {
   const M = g.dstChannels * g.kh * g.kw;
   const plane = g.srcH * g.srcW;

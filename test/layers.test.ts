@@ -48,6 +48,8 @@ const TRANSPOSED: { x: number[]; w: number[]; stride: P; padding: P; outputPaddi
   { label: '4×4/s2/p1', x: [1, 3, 5, 5], w: [3, 2, 4, 4], stride: [2, 2], padding: [1, 1], outputPadding: [0, 0], bias: true },
   { label: '3×3/s1', x: [1, 2, 4, 4], w: [2, 3, 3, 3], stride: [1, 1], padding: [0, 0], outputPadding: [0, 0], bias: false },
   { label: '2×2/s2 larger', x: [2, 16, 17, 17], w: [16, 8, 2, 2], stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], bias: true },
+  // Input rows a whole number of vec4s: the row-vector 2×2 kernel on CPU adapters (as [2,13,3,4] above, with bias).
+  { label: '2×2/s2, W = 8', x: [2, 6, 3, 8], w: [6, 3, 2, 2], stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], bias: true },
 ];
 for (const c of TRANSPOSED) {
   cases.push({

@@ -14,6 +14,8 @@ import {
   convTapGroups,
   convTileCount,
   convTransposeTiledKernel,
+  convTranspose2x2RowsApplies,
+  convTranspose2x2RowsKernel,
   convTransposeTiledLaunch,
   convWeightDirectKernel,
   convWeightKernel,
@@ -217,7 +219,12 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
     out = Tensor.empty([N, Cout, OH, OW]);
     if (out.size > 0) {
       runtime.dispatch({
-        ...(gemm ? convTransposeGemmLaunch(scatter, bias !== null, runtime.tuning.gemmTile) : { kernel: convTransposeTiledKernel(KH, KW, bias !== null), ...convTransposeTiledLaunch(scatter) }),
+        ...(gemm
+          ? convTransposeGemmLaunch(scatter, bias !== null, runtime.tuning.gemmTile)
+          : {
+              kernel: convTranspose2x2RowsApplies(scatter) ? convTranspose2x2RowsKernel(bias !== null) : convTransposeTiledKernel(KH, KW, bias !== null),
+              ...convTransposeTiledLaunch(scatter),
+            }),
         inputs: inputs.map((t) => t.buffer),
         outputs: [out.buffer],
       });
