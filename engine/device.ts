@@ -16,6 +16,9 @@ export interface AdapterReport {
   isFallbackAdapter: boolean;
   features: string[];
   limits: Record<string, number>;
+  /** Smallest and largest subgroup size (0 when the adapter does not say). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
 }
 
 export interface GpuHandle {
@@ -56,6 +59,9 @@ const RAISED_LIMITS = [
   'maxComputeWorkgroupSizeY',
   'maxStorageBuffersPerShaderStage',
 ] as const;
+
+/** Features enabled when the adapter has them. */
+const OPTIONAL_FEATURES = ['subgroups'];
 
 function isNode(): boolean {
   return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -139,7 +145,9 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<GpuHa
   for (const name of RAISED_LIMITS) {
     if (typeof adapterLimits[name] === 'number') requiredLimits[name] = adapterLimits[name];
   }
-  const device = await adapter.requestDevice({ requiredLimits });
+  // Subgroup operations let CPU adapters share one load among a subgroup's lanes (kernels/conv.ts).
+  const requiredFeatures = OPTIONAL_FEATURES.filter((name) => adapter.features.has(name)) as GPUFeatureName[];
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
 
   const info = adapter.info;
   const limits: Record<string, number> = {};
@@ -155,8 +163,10 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<GpuHa
     device: info.device,
     description: info.description,
     isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
-    features: [...adapter.features].map(String).sort(),
+    features: [...device.features].map(String).sort(),
     limits,
+    subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
+    subgroupMaxSize: (info as { subgroupMaxSize?: number }).subgroupMaxSize ?? 0,
   };
   return { gpu, adapter, device, report };
 }

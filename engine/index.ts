@@ -12,7 +12,7 @@
  */
 export { init, getRuntime, shutdown, Runtime, type RuntimeStats, type Dispatch } from './runtime.js';
 export { requestGpu, describeAdapter, NoWebGPUAdapterError, type AdapterReport, type GpuHandle, type RequestGpuOptions } from './device.js';
-export { tuningFor, isSwiftShader, isSoftwareAdapter, type AdapterTuning } from './tuning.js';
+export { tuningFor, isSwiftShader, isSoftwareAdapter, fixedSubgroupSize, type AdapterTuning } from './tuning.js';
 export { gemmTileFor, GEMM_TILES, type GemmTile, type GemmTileName } from '../kernels/conv-gemm.js';
 export { BufferPool, sizeClass, type PoolStats, type PooledBuffer } from './buffer-pool.js';
 export { Tensor, Storage, isTensor, type TensorOptions } from './tensor.js';

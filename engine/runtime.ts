@@ -247,6 +247,11 @@ export class Runtime {
     }
   }
 
+  /** `name|key` of every kernel compiled so far, in compile order: which kernels an op ran on this adapter. */
+  compiledKernels(): string[] {
+    return [...this.pipelines.keys()];
+  }
+
   stats(): RuntimeStats {
     return {
       ...this.pool.getStats(),

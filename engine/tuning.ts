@@ -18,6 +18,13 @@ export interface AdapterTuning {
   conv: 'gemm' | 'direct';
   /** Block shape of the implicit GEMMs: `auto` picks one per layer (kernels/conv-gemm.ts gemmTileFor). */
   gemmTile: GemmTileName | 'auto';
+  /**
+   * Subgroup size of the direct kernels that share weight loads across a subgroup (kernels/conv.ts
+   * convGather3x3RowsSubgroupKernel); 0: not used. Set on CPU adapters whose subgroups have one
+   * fixed size (lavapipe: 8), since the kernels are specialized on it. Not on SwiftShader, whose
+   * shader compiler is super-linear in live values (see below); GPUs run the implicit GEMMs.
+   */
+  subgroupSize: number;
 }
 
 export function isSwiftShader(report: AdapterReport): boolean {
@@ -33,5 +40,16 @@ export function tuningFor(report: AdapterReport): AdapterTuning {
   // The implicit GEMM runs 2–4× slower than the direct kernel on lavapipe, and ≈ 5–10× faster on an H100.
   // SwiftShader's shader compiler is super-linear in these accumulators: the 3×3 weight-gradient
   // kernel compiles in 0.45 s with 5 taps, 1.6 s with 7 and 51 s with 9 (lavapipe: 30 ms).
-  return { convTapGroup: isSwiftShader(report) ? 5 : CONV_TAP_GROUP, conv: isSoftwareAdapter(report) ? 'direct' : 'gemm', gemmTile: 'auto' };
+  return {
+    convTapGroup: isSwiftShader(report) ? 5 : CONV_TAP_GROUP,
+    conv: isSoftwareAdapter(report) ? 'direct' : 'gemm',
+    gemmTile: 'auto',
+    subgroupSize: isSoftwareAdapter(report) && !isSwiftShader(report) ? fixedSubgroupSize(report) : 0,
+  };
+}
+
+/** The adapter's subgroup size if subgroups are enabled and always that size (a divisor of 64), else 0. */
+export function fixedSubgroupSize(report: AdapterReport): number {
+  const size = report.subgroupMinSize;
+  return report.features.includes('subgroups') && size >= 4 && size === report.subgroupMaxSize && 64 % size === 0 ? size : 0;
 }

@@ -138,6 +138,56 @@ test('SwiftShader gets 5-tap weight-gradient passes; other adapters the default'
   expect(E.tuningFor(report('', 'llvmpipe (LLVM 15.0.6, 256 bits)')).convTapGroup).toBe(9);
 });
 
+// CPU adapters with fixed-size subgroups (lavapipe) run the gathers with subgroup-shared weight
+// loads (kernels/conv.ts); other adapters use the plain direct kernels, checked here by turning
+// the subgroup kernels off. (On an adapter without subgroups both runs take the plain kernels.)
+describe('conv gathers without subgroup weight sharing', () => {
+  const gathers = cases.filter((c) => c.label.startsWith('conv'));
+  test.each(gathers.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
+    const runtime = E.getRuntime();
+    const saved = runtime.tuning.subgroupSize;
+    runtime.tuning.subgroupSize = 0;
+    try {
+      await checkOp(c, 4000 + i);
+    } finally {
+      runtime.tuning.subgroupSize = saved;
+    }
+  });
+});
+test('subgroup weight sharing: on CPU adapters with one subgroup size, except SwiftShader', () => {
+  const base = { ...E.getRuntime().adapterReport, features: ['subgroups'], subgroupMinSize: 8, subgroupMaxSize: 8, isFallbackAdapter: false };
+  const lavapipe = { ...base, architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)', device: '' };
+  expect(E.tuningFor(lavapipe).subgroupSize).toBe(8);
+  expect(E.tuningFor({ ...lavapipe, features: [] }).subgroupSize).toBe(0);
+  expect(E.tuningFor({ ...lavapipe, subgroupMinSize: 4, subgroupMaxSize: 8 }).subgroupSize).toBe(0);
+  expect(E.tuningFor({ ...lavapipe, subgroupMinSize: 0, subgroupMaxSize: 0 }).subgroupSize).toBe(0);
+  expect(E.tuningFor({ ...lavapipe, description: 'SwiftShader driver 5.0.0' }).subgroupSize).toBe(0);
+  expect(E.tuningFor({ ...base, architecture: 'hopper', description: 'NVIDIA H100', device: '', subgroupMinSize: 32, subgroupMaxSize: 32 }).subgroupSize).toBe(0);
+});
+test('conv2d takes the subgroup gathers where the adapter allows them, the plain ones otherwise', async (ctx) => {
+  const runtime = E.getRuntime();
+  // The subgroup kernels are specialized on 8 lanes (lavapipe); other adapters can't compile them.
+  if (E.fixedSubgroupSize(runtime.adapterReport) !== 8) ctx.skip();
+  const saved = runtime.tuning.subgroupSize;
+  const ran = async (x: number[], w: number[], stride: number, bias: boolean) => {
+    const before = new Set(runtime.compiledKernels());
+    const y = E.conv2d(E.randn(x), E.randn(w), bias ? E.randn([w[0]]) : null, { stride, padding: 1 });
+    await y.toArray();
+    y.dispose();
+    return runtime.compiledKernels().filter((k) => !before.has(k) && k.startsWith('conv-gather'));
+  };
+  try {
+    // Kernel keys used nowhere else in this file (the workgroup size, 8 here, is in the key), so they compile here.
+    runtime.tuning.subgroupSize = 0;
+    expect((await ran([1, 3, 5, 3], [9, 3, 5, 5], 2, false)).filter((k) => k.includes('subgroup'))).toEqual([]);
+    runtime.tuning.subgroupSize = 8;
+    expect(await ran([1, 3, 5, 3], [9, 3, 5, 5], 2, false)).toEqual(['conv-gather-subgroup|nobias-5x5-8-8']);
+    expect(await ran([1, 3, 2, 4], [9, 3, 3, 3], 1, true)).toEqual(['conv-gather-3x3-rows-subgroup|bias-8-8']);
+  } finally {
+    runtime.tuning.subgroupSize = saved;
+  }
+});
+
 // GPUs run the gather convolutions (conv2d forward, its stride-1 grad-input, conv-transpose's
 // grad-input) and every weight gradient as implicit GEMMs (kernels/conv-gemm.ts); CPU adapters
 // use the direct kernels.

@@ -8,6 +8,10 @@ import {
   convGatherKernel,
   convGather3x3RowsApplies,
   convGather3x3RowsKernel,
+  convGather3x3RowsSubgroupKernel,
+  convGatherSubgroupKernel,
+  convSubgroupLaunch,
+  CONV_TILE_X,
   convWeight3x3RowsKernel,
   convParams,
   convScatterKernel,
@@ -23,7 +27,7 @@ import {
   type ConvGeometry,
 } from '../../kernels/conv.js';
 import { convGemmLaunch, convTransposeGemmLaunch, convTransposeTilesExactly, convWeightGemmLaunch } from '../../kernels/conv-gemm.js';
-import { grid } from '../../kernels/kernel.js';
+import { MAX_GROUPS_PER_DIM, grid } from '../../kernels/kernel.js';
 import { needsGrad, record } from '../autograd.js';
 import { getRuntime } from '../runtime.js';
 import { formatShape } from '../shape.js';
@@ -58,13 +62,31 @@ function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Te
   const count = convPackedWeightCount(geometry);
   const packed = Tensor.empty([count]);
   runtime.dispatch({ kernel: convPackWeightsKernel(flipped), inputs: [weight.buffer], outputs: [packed.buffer], params: convParams(geometry, count), workgroups: convElementGrid(count) });
-  runtime.dispatch({
-    kernel: convGather3x3RowsApplies(geometry) ? convGather3x3RowsKernel(bias !== null) : convGatherKernel(bias !== null),
-    inputs: bias ? [src.buffer, packed.buffer, bias.buffer] : [src.buffer, packed.buffer],
-    outputs: [out.buffer],
-    params: convParams(geometry, convTileCount(geometry)),
-    workgroups: convElementGrid(convTileCount(geometry)),
-  });
+  const gatherInputs = bias ? [src.buffer, packed.buffer, bias.buffer] : [src.buffer, packed.buffer];
+  const rows = convGather3x3RowsApplies(geometry);
+  const subgroupSize = runtime.tuning.subgroupSize;
+  const { batch, dstH, dstW } = geometry;
+  const subgroupLaunch = subgroupSize > 0 ? convSubgroupLaunch(batch * dstH * Math.ceil(dstW / CONV_TILE_X), geometry.dstChannels, subgroupSize) : null;
+  if (subgroupLaunch && subgroupLaunch.workgroups[0] <= MAX_GROUPS_PER_DIM) {
+    const { total, workgroupSize, workgroups } = subgroupLaunch;
+    runtime.dispatch({
+      kernel: rows
+        ? convGather3x3RowsSubgroupKernel(bias !== null, subgroupSize, workgroupSize)
+        : convGatherSubgroupKernel(bias !== null, geometry.kh, geometry.kw, subgroupSize, workgroupSize),
+      inputs: gatherInputs,
+      outputs: [out.buffer],
+      params: convParams(geometry, total),
+      workgroups,
+    });
+  } else {
+    runtime.dispatch({
+      kernel: rows ? convGather3x3RowsKernel(bias !== null) : convGatherKernel(bias !== null),
+      inputs: gatherInputs,
+      outputs: [out.buffer],
+      params: convParams(geometry, convTileCount(geometry)),
+      workgroups: convElementGrid(convTileCount(geometry)),
+    });
+  }
   packed.dispose();
   return out;
 }
