@@ -806,6 +806,86 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   });
 }
 
+/** Output channels per invocation of convTranspose2x2RowsSubgroupKernel. */
+export const CONV_TRANSPOSE_SUBGROUP_TILE_C = 8;
+
+/**
+ * convTranspose2x2RowsKernel with the weight sharing of convGather3x3RowsSubgroupKernel: a
+ * workgroup's grid row is a tile of CONV_TRANSPOSE_SUBGROUP_TILE_C output channels, whose 2×2
+ * weight vec4s for an input channel each subgroup loads once (one per lane) and broadcasts, so
+ * one input vec4 (4 pixels) feeds every channel of the tile (×4 taps). Same sums and order as the
+ * other 2×2 kernels, so bit-identical results.
+ * Launch: convTranspose2x2RowsSubgroupLaunch.
+ */
+export function convTranspose2x2RowsSubgroupKernel(hasBias: boolean, subgroupSize: number, workgroupSize: number): KernelSpec {
+  return cachedKernel('conv-transpose-2x2-rows-subgroup', `${hasBias ? 'bias' : 'nobias'}-${subgroupSize}-${workgroupSize}`, () => {
+    const lanes = [0, 1, 2, 3];
+    const outs = Array.from({ length: CONV_TRANSPOSE_SUBGROUP_TILE_C }, (_, c) => c);
+    const loadsPerLane = Math.ceil(outs.length / subgroupSize);
+    const rowVec = (c: number, a: number, half: number) =>
+      `vec4f(total${c}_${2 * half}[${2 * a}], total${c}_${2 * half}[${2 * a + 1}], total${c}_${2 * half + 1}[${2 * a}], total${c}_${2 * half + 1}[${2 * a + 1}])`;
+    return /* wgsl */ `
+enable subgroups;
+struct Params { M: u32, K: u32, plane: u32, W: u32, total: u32 }
+@group(0) @binding(0) var<storage, read> X: array<vec4f>;
+@group(0) @binding(1) var<storage, read> Wt: array<vec4f>;
+${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> Y: array<vec4f>;
+@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> p: Params;
+
+@compute @workgroup_size(${workgroupSize})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let pixelTiles = p.plane / 4u;
+  let channels = p.M / 4u;
+  let idx = wid.x * ${workgroupSize}u + lid;
+  let pos = min(idx, p.total - 1u);
+  let cq = pos % pixelTiles;
+  let n = pos / pixelTiles;
+  let co0 = wid.y * ${outs.length}u;
+  ${outs.map((c) => lanes.map((j) => `var acc${c}_${j} = vec4f(0.0); var block${c}_${j} = vec4f(0.0);`).join(' ')).join('\n  ')}
+  for (var k = 0u; k < p.K; k++) {
+    ${Array.from({ length: loadsPerLane }, (_, r) => `let wl${r} = Wt[k * channels + min(co0 + ${r * subgroupSize}u + lane, channels - 1u)];`).join('\n    ')}
+    let x = X[(n * p.K + k) * pixelTiles + cq];
+    ${outs
+      .map(
+        (c) => `{
+      let w = subgroupBroadcast(wl${Math.floor(c / subgroupSize)}, ${c % subgroupSize}u);
+      ${lanes.map((j) => `block${c}_${j} += x[${j}] * w;`).join(' ')}
+    }`,
+      )
+      .join('\n    ')}
+    if ((k & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${outs.map((c) => lanes.map((j) => `acc${c}_${j} += block${c}_${j}; block${c}_${j} = vec4f(0.0);`).join(' ')).join(' ')} }
+  }
+  if (idx < p.total) {
+    let c = cq * 4u;
+    let rowVecs = p.W / 2u;
+    ${outs
+      .map(
+        (c) => `if (co0 + ${c}u < channels) {
+      let co = co0 + ${c}u;
+      ${lanes.map((j) => `let total${c}_${j} = acc${c}_${j} + block${c}_${j}${hasBias ? ' + vec4f(Bias[co])' : ''};`).join(' ')}
+      let top = (n * channels + co) * p.plane + (c / p.W) * 2u * rowVecs + (c % p.W) / 2u;
+      ${[0, 1].map((a) => `Y[top + ${a === 0 ? '' : 'rowVecs + '}0u] = ${rowVec(c, a, 0)};\n      Y[top + ${a === 0 ? '' : 'rowVecs + '}1u] = ${rowVec(c, a, 1)};`).join('\n      ')}
+    }`,
+      )
+      .join('\n    ')}
+  }
+}`;
+  });
+}
+
+/** Launch of convTranspose2x2RowsSubgroupKernel: (images × pixel quads) × output-channel tiles. */
+export function convTranspose2x2RowsSubgroupLaunch(g: ConvGeometry, subgroupSize: number): { params: number[]; workgroupSize: number; workgroups: [number, number, number] } {
+  const plane = g.srcH * g.srcW;
+  const positions = g.batch * (plane / 4);
+  const workgroupSize = Math.min(WORKGROUP, Math.max(subgroupSize, 2 ** Math.ceil(Math.log2(positions))));
+  return {
+    params: [g.dstChannels * 4, g.srcChannels, plane, g.srcW, positions],
+    workgroupSize,
+    workgroups: [Math.ceil(positions / workgroupSize), Math.ceil(g.dstChannels / CONV_TRANSPOSE_SUBGROUP_TILE_C), 1],
+  };
+}
+
 export function convTransposeTiledLaunch(g: ConvGeometry): { params: number[]; workgroups: [number, number, number] } {
   const M = g.dstChannels * g.kh * g.kw;
   const plane = g.srcH * g.srcW;

@@ -50,6 +50,8 @@ const TRANSPOSED: { x: number[]; w: number[]; stride: P; padding: P; outputPaddi
   { label: '2×2/s2 larger', x: [2, 16, 17, 17], w: [16, 8, 2, 2], stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], bias: true },
   // Input rows a whole number of vec4s: the row-vector 2×2 kernel on CPU adapters (as [2,13,3,4] above, with bias).
   { label: '2×2/s2, W = 8', x: [2, 6, 3, 8], w: [6, 3, 2, 2], stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], bias: true },
+  // 11 output channels: a full and a partial tile of the subgroup kernel's 8 channels.
+  { label: '2×2/s2, W = 4, 11 channels', x: [1, 6, 2, 4], w: [6, 11, 2, 2], stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], bias: true },
 ];
 for (const c of TRANSPOSED) {
   cases.push({
@@ -164,25 +166,31 @@ test('subgroup weight sharing: on CPU adapters with one subgroup size, except Sw
   expect(E.tuningFor({ ...lavapipe, description: 'SwiftShader driver 5.0.0' }).subgroupSize).toBe(0);
   expect(E.tuningFor({ ...base, architecture: 'hopper', description: 'NVIDIA H100', device: '', subgroupMinSize: 32, subgroupMaxSize: 32 }).subgroupSize).toBe(0);
 });
-test('conv2d takes the subgroup gathers where the adapter allows them, the plain ones otherwise', async (ctx) => {
+test('conv2d and conv-transpose2d take the subgroup kernels where the adapter allows them, the plain ones otherwise', async (ctx) => {
   const runtime = E.getRuntime();
   // The subgroup kernels are specialized on 8 lanes (lavapipe); other adapters can't compile them.
   if (E.fixedSubgroupSize(runtime.adapterReport) !== 8) ctx.skip();
   const saved = runtime.tuning.subgroupSize;
-  const ran = async (x: number[], w: number[], stride: number, bias: boolean) => {
+  const compiledBy = async (run: () => E.Tensor, prefix: string) => {
     const before = new Set(runtime.compiledKernels());
-    const y = E.conv2d(E.randn(x), E.randn(w), bias ? E.randn([w[0]]) : null, { stride, padding: 1 });
+    const y = run();
     await y.toArray();
     y.dispose();
-    return runtime.compiledKernels().filter((k) => !before.has(k) && k.startsWith('conv-gather'));
+    return runtime.compiledKernels().filter((k) => !before.has(k) && k.startsWith(prefix));
   };
+  const ran = (x: number[], w: number[], stride: number, bias: boolean) =>
+    compiledBy(() => E.conv2d(E.randn(x), E.randn(w), bias ? E.randn([w[0]]) : null, { stride, padding: 1 }), 'conv-gather');
+  const ranTransposed = (x: number[], w: number[]) => compiledBy(() => E.convTranspose2d(E.randn(x), E.randn(w), null, { stride: 2 }), 'conv-transpose');
   try {
     // Kernel keys used nowhere else in this file (the workgroup size, 8 here, is in the key), so they compile here.
     runtime.tuning.subgroupSize = 0;
     expect((await ran([1, 3, 5, 3], [9, 3, 5, 5], 2, false)).filter((k) => k.includes('subgroup'))).toEqual([]);
+    expect((await ranTransposed([1, 3, 8, 16], [3, 9, 2, 2])).filter((k) => k.includes('subgroup'))).toEqual([]);
     runtime.tuning.subgroupSize = 8;
     expect(await ran([1, 3, 5, 3], [9, 3, 5, 5], 2, false)).toEqual(['conv-gather-subgroup|nobias-5x5-8-8']);
     expect(await ran([1, 3, 2, 4], [9, 3, 3, 3], 1, true)).toEqual(['conv-gather-3x3-rows-subgroup|bias-8-8']);
+    // 32 pixel quads: a 32-invocation workgroup.
+    expect(await ranTransposed([1, 3, 8, 16], [3, 9, 2, 2])).toEqual(['conv-transpose-2x2-rows-subgroup|nobias-8-32']);
   } finally {
     runtime.tuning.subgroupSize = saved;
   }

@@ -20,6 +20,8 @@ import {
   convTransposeTiledKernel,
   convTranspose2x2RowsApplies,
   convTranspose2x2RowsKernel,
+  convTranspose2x2RowsSubgroupKernel,
+  convTranspose2x2RowsSubgroupLaunch,
   convTransposeTiledLaunch,
   convWeightDirectKernel,
   convWeightKernel,
@@ -240,13 +242,18 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
     const gemm = runtime.tuning.conv === 'gemm';
     out = Tensor.empty([N, Cout, OH, OW]);
     if (out.size > 0) {
+      const rows = convTranspose2x2RowsApplies(scatter);
+      const subgroupSize = runtime.tuning.subgroupSize;
+      const subgroupLaunch = !gemm && rows && subgroupSize > 0 ? convTranspose2x2RowsSubgroupLaunch(scatter, subgroupSize) : null;
       runtime.dispatch({
         ...(gemm
           ? convTransposeGemmLaunch(scatter, bias !== null, runtime.tuning.gemmTile)
-          : {
-              kernel: convTranspose2x2RowsApplies(scatter) ? convTranspose2x2RowsKernel(bias !== null) : convTransposeTiledKernel(KH, KW, bias !== null),
-              ...convTransposeTiledLaunch(scatter),
-            }),
+          : subgroupLaunch && subgroupLaunch.workgroups[0] <= MAX_GROUPS_PER_DIM
+            ? { kernel: convTranspose2x2RowsSubgroupKernel(bias !== null, subgroupSize, subgroupLaunch.workgroupSize), params: subgroupLaunch.params, workgroups: subgroupLaunch.workgroups }
+            : {
+                kernel: rows ? convTranspose2x2RowsKernel(bias !== null) : convTransposeTiledKernel(KH, KW, bias !== null),
+                ...convTransposeTiledLaunch(scatter),
+              }),
         inputs: inputs.map((t) => t.buffer),
         outputs: [out.buffer],
       });
