@@ -401,6 +401,96 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   });
 }
 
+/**
+ * The scatter with subgroup-shared weights (CPU adapters with subgroups; conv2d's strided
+ * grad-input and conv-transpose's forward outside the exact 2×2 tiling). Outputs are split into
+ * stride classes by (y mod strideH, x mod strideW), one class per grid z, so all invocations of
+ * a workgroup take the same taps — those whose (class + padding − tap) is a multiple of the
+ * stride, a quarter of a 3×3 kernel's at stride 2 — and skip the rest without loads, and an
+ * invocation's 4 columns x = xr + strideW·(q + i) read 4 consecutive source columns. Each tap's
+ * weights for the CONV_SUBGROUP_TILE_C destination channels of the grid row are loaded once per
+ * subgroup (a lane each) and broadcast. Per element the same sums in the same order as
+ * convScatterKernel (taps it skips add only zeros there), so results are bit-identical.
+ * Launch: convScatterSubgroupLaunch.
+ */
+export function convScatterSubgroupKernel(hasBias: boolean, subgroupSize: number, workgroupSize: number): KernelSpec {
+  return cachedKernel('conv-scatter-subgroup', `${hasBias ? 'bias' : 'nobias'}-${subgroupSize}-${workgroupSize}`, () => {
+    const halves = [0, 1];
+    const loadsPerLane = Math.ceil(CONV_SUBGROUP_TILE_C / subgroupSize);
+    const each = (f: (h: number, i: number) => string, sep = ' ') => halves.flatMap((h) => columns.map((i) => f(h, i))).join(sep);
+    const bias = (h: number) => (hasBias ? vec((j) => `Bias[min(d0 + ${4 * h + j}u, p.dstC - 1u)]`) : 'vec4f(0.0)');
+    const broadcast = (c: number) => `subgroupBroadcast(wl${Math.floor(c / subgroupSize)}, ${c % subgroupSize}u)`;
+    return /* wgsl */ `
+enable subgroups;
+${PARAMS_STRUCT}
+@group(0) @binding(0) var<storage, read> S: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> D: array<f32>;
+@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> p: Params;
+
+@compute @workgroup_size(${workgroupSize})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let yr = wid.z / p.strideW;
+  let xr = wid.z % p.strideW;
+  let classRows = (p.dstH + p.strideH - 1u) / p.strideH;
+  let tilesX = ((p.dstW + p.strideW - 1u) / p.strideW + ${CONV_TILE_X - 1}u) / ${CONV_TILE_X}u;
+  let d0 = wid.y * ${CONV_SUBGROUP_TILE_C}u;
+  let idx = wid.x * ${workgroupSize}u + lid;
+  let pos = min(idx, p.total - 1u);
+  let q0 = (pos % tilesX) * ${CONV_TILE_X}u;
+  let y = yr + p.strideH * ((pos / tilesX) % classRows);
+  let n = pos / (tilesX * classRows);
+  let plane = p.srcH * p.srcW;
+  ${halves.map((h) => `let init${h} = ${bias(h)};`).join(' ')}
+  ${each((h, i) => `var acc${h}_${i} = init${h};`)}
+  for (var kh = 0u; kh < p.kh; kh++) {
+    // Same for the whole workgroup: whether this class's rows take tap row kh.
+    if ((i32(yr + p.padH) - i32(kh)) % i32(p.strideH) != 0) { continue; }
+    let sy = (i32(y + p.padH) - i32(kh)) / i32(p.strideH);
+    let rowOk = i32(y + p.padH) >= i32(kh) && sy < i32(p.srcH);
+    let rowBase = n * p.srcC * plane + u32(clamp(sy, 0, i32(p.srcH) - 1)) * p.srcW;
+    for (var kw = 0u; kw < p.kw; kw++) {
+      let tx = i32(xr + p.padW) - i32(kw);
+      if (tx % i32(p.strideW) != 0) { continue; }
+      let sxFirst = tx / i32(p.strideW) + i32(q0);
+      ${columns.map((i) => `let ok${i} = rowOk && sxFirst + ${i} >= 0 && sxFirst + ${i} < i32(p.srcW); let sx${i} = u32(clamp(sxFirst + ${i}, 0, i32(p.srcW) - 1));`).join('\n      ')}
+      ${each((h, i) => `var block${h}_${i} = vec4f(0.0); var tap${h}_${i} = vec4f(0.0);`, '\n      ')}
+      for (var s = 0u; s < p.srcC; s++) {
+        ${Array.from({ length: loadsPerLane }, (_, r) => `let wl${r} = Wt[(s * p.dstC + min(d0 + ${r * subgroupSize}u + lane, p.dstC - 1u)) * p.kh * p.kw + kh * p.kw + kw];`).join('\n        ')}
+        ${halves.map((h) => `let w${h} = vec4f(${channels.map((j) => broadcast(4 * h + j)).join(', ')});`).join('\n        ')}
+        let base = rowBase + s * plane;
+        ${columns.map((i) => `let v${i} = select(0.0, S[base + sx${i}], ok${i});`).join(' ')}
+        ${each((h, i) => `block${h}_${i} += v${i} * w${h};`)}
+        if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${each((h, i) => `tap${h}_${i} += block${h}_${i}; block${h}_${i} = vec4f(0.0);`)} }
+      }
+      ${each((h, i) => `acc${h}_${i} += tap${h}_${i} + block${h}_${i};`)}
+    }
+  }
+  if (idx < p.total && y < p.dstH) {
+    ${columns.map((i) => `let x${i} = xr + p.strideW * (q0 + ${i}u);`).join(' ')}
+    ${halves
+      .flatMap((h) =>
+        columns.flatMap((i) => channels.map((j) => `if (x${i} < p.dstW && d0 + ${4 * h + j}u < p.dstC) { D[((n * p.dstC + d0 + ${4 * h + j}u) * p.dstH + y) * p.dstW + x${i}] = acc${h}_${i}[${j}]; }`)),
+      )
+      .join('\n    ')}
+  }
+}`;
+  });
+}
+
+/** Launch of convScatterSubgroupKernel: (images × class rows × column tiles) × channel tiles × stride classes. */
+export function convScatterSubgroupLaunch(g: ConvGeometry, subgroupSize: number): { params: number[]; workgroupSize: number; workgroups: [number, number, number] } {
+  const classCols = Math.ceil(g.dstW / g.strideW);
+  const positions = g.batch * Math.ceil(g.dstH / g.strideH) * Math.ceil(classCols / CONV_TILE_X);
+  const workgroupSize = Math.min(WORKGROUP, Math.max(subgroupSize, 2 ** Math.ceil(Math.log2(positions))));
+  return {
+    params: convParams(g, positions),
+    workgroupSize,
+    workgroups: [Math.ceil(positions / workgroupSize), Math.ceil(g.dstChannels / CONV_SUBGROUP_TILE_C), g.strideH * g.strideW],
+  };
+}
+
 /** Grid and workgroup size of the subgroup gathers: `positions` invocations per channel tile, workgroups no larger than the positions (small deep layers). */
 export function convSubgroupLaunch(positions: number, dstChannels: number, subgroupSize: number): { total: number; workgroupSize: number; workgroups: [number, number, number] } {
   const workgroupSize = Math.min(WORKGROUP, Math.max(subgroupSize, 2 ** Math.ceil(Math.log2(positions))));

@@ -29,6 +29,8 @@ const CONVS: { x: number[]; w: number[]; stride: P; padding: P; bias: boolean; l
   { label: '3×3/s1/p1, W = 8', x: [2, 5, 7, 8], w: [6, 5, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
   { label: '3×3/s1/p1, W = 4', x: [1, 3, 5, 4], w: [5, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
   { label: '3×3/s1/p1, W = 12, 17 channels', x: [1, 17, 3, 12], w: [3, 17, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
+  // Strided grad-input by stride classes (kernels/conv.ts): 17 × 18 outputs per class, several workgroups, 17 dY channels.
+  { label: '3×3/s2/p1, several workgroups per stride class', x: [2, 9, 34, 36], w: [17, 9, 3, 3], stride: [2, 2], padding: [1, 1], bias: false },
   // > 2048 positions with rows of vec4s: the chunked row-vector weight gradient.
   { label: '3×3/s1/p1, W = 32, chunked weight grad', x: [2, 5, 33, 32], w: [6, 5, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
 ];
@@ -140,10 +142,11 @@ test('SwiftShader gets 5-tap weight-gradient passes; other adapters the default'
   expect(E.tuningFor(report('', 'llvmpipe (LLVM 15.0.6, 256 bits)')).convTapGroup).toBe(9);
 });
 
-// CPU adapters with fixed-size subgroups (lavapipe) run the gathers with subgroup-shared weight
-// loads (kernels/conv.ts); other adapters use the plain direct kernels, checked here by turning
-// the subgroup kernels off. (On an adapter without subgroups both runs take the plain kernels.)
-describe('conv gathers without subgroup weight sharing', () => {
+// CPU adapters with fixed-size subgroups (lavapipe) run the gathers, the scatter and the 2×2
+// conv-transpose with subgroup-shared weight loads (kernels/conv.ts); other adapters use the
+// plain direct kernels, checked here by turning the subgroup kernels off. (On an adapter without
+// subgroups both runs take the plain kernels.)
+describe('conv kernels without subgroup weight sharing', () => {
   const gathers = cases.filter((c) => c.label.startsWith('conv'));
   test.each(gathers.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
     const runtime = E.getRuntime();
@@ -181,16 +184,22 @@ test('conv2d and conv-transpose2d take the subgroup kernels where the adapter al
   const ran = (x: number[], w: number[], stride: number, bias: boolean) =>
     compiledBy(() => E.conv2d(E.randn(x), E.randn(w), bias ? E.randn([w[0]]) : null, { stride, padding: 1 }), 'conv-gather');
   const ranTransposed = (x: number[], w: number[]) => compiledBy(() => E.convTranspose2d(E.randn(x), E.randn(w), null, { stride: 2 }), 'conv-transpose');
+  // A 3×3/s2/p1 conv-transpose runs the scatter.
+  const ranScatter = (x: number[], w: number[]) =>
+    compiledBy(() => E.convTranspose2d(E.randn(x), E.randn(w), E.randn([w[1]]), { stride: 2, padding: 1 }), 'conv-scatter');
   try {
     // Kernel keys used nowhere else in this file (the workgroup size, 8 here, is in the key), so they compile here.
     runtime.tuning.subgroupSize = 0;
     expect((await ran([1, 3, 5, 3], [9, 3, 5, 5], 2, false)).filter((k) => k.includes('subgroup'))).toEqual([]);
     expect((await ranTransposed([1, 3, 8, 16], [3, 9, 2, 2])).filter((k) => k.includes('subgroup'))).toEqual([]);
+    expect((await ranScatter([1, 3, 16, 16], [3, 5, 3, 3])).filter((k) => k.includes('subgroup'))).toEqual([]);
     runtime.tuning.subgroupSize = 8;
     expect(await ran([1, 3, 5, 3], [9, 3, 5, 5], 2, false)).toEqual(['conv-gather-subgroup|nobias-5x5-8-8']);
     expect(await ran([1, 3, 2, 4], [9, 3, 3, 3], 1, true)).toEqual(['conv-gather-3x3-rows-subgroup|bias-8-8']);
     // 32 pixel quads: a 32-invocation workgroup.
     expect(await ranTransposed([1, 3, 8, 16], [3, 9, 2, 2])).toEqual(['conv-transpose-2x2-rows-subgroup|nobias-8-32']);
+    // 31 × 31 outputs: stride classes of 16 rows × 4 column tiles = 64 positions, a 64-invocation workgroup.
+    expect(await ranScatter([1, 3, 16, 16], [3, 5, 3, 3])).toEqual(['conv-scatter-subgroup|bias-8-64']);
   } finally {
     runtime.tuning.subgroupSize = saved;
   }

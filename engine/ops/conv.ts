@@ -15,6 +15,8 @@ import {
   convWeight3x3RowsKernel,
   convParams,
   convScatterKernel,
+  convScatterSubgroupKernel,
+  convScatterSubgroupLaunch,
   convTapGroups,
   convTileCount,
   convTransposeTiledKernel,
@@ -58,7 +60,14 @@ function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Te
     return out;
   }
   if (kind === 'scatter') {
-    runtime.dispatch({ kernel: convScatterKernel(bias !== null), inputs, outputs: [out.buffer], params: convParams(geometry, convTileCount(geometry)), workgroups: convElementGrid(convTileCount(geometry)) });
+    const subgroupSize = runtime.tuning.subgroupSize;
+    const launch = subgroupSize > 0 ? convScatterSubgroupLaunch(geometry, subgroupSize) : null;
+    if (launch && launch.workgroups[0] <= MAX_GROUPS_PER_DIM) {
+      const { params, workgroupSize, workgroups } = launch;
+      runtime.dispatch({ kernel: convScatterSubgroupKernel(bias !== null, subgroupSize, workgroupSize), inputs, outputs: [out.buffer], params, workgroups });
+    } else {
+      runtime.dispatch({ kernel: convScatterKernel(bias !== null), inputs, outputs: [out.buffer], params: convParams(geometry, convTileCount(geometry)), workgroups: convElementGrid(convTileCount(geometry)) });
+    }
     return out;
   }
   const count = convPackedWeightCount(geometry);
