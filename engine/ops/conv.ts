@@ -4,6 +4,7 @@ import {
   CONV_WEIGHT_WORKGROUP,
   convElementGrid,
   convPackWeightsKernel,
+  convPackWeightsLaunch,
   convPackedWeightCount,
   convGatherKernel,
   convGather3x3RowsApplies,
@@ -72,7 +73,7 @@ function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Te
   }
   const count = convPackedWeightCount(geometry);
   const packed = Tensor.empty([count]);
-  runtime.dispatch({ kernel: convPackWeightsKernel(flipped), inputs: [weight.buffer], outputs: [packed.buffer], params: convParams(geometry, count), workgroups: convElementGrid(count) });
+  runtime.dispatch({ kernel: convPackWeightsKernel(flipped), ...convPackWeightsLaunch(geometry), inputs: [weight.buffer], outputs: [packed.buffer] });
   const gatherInputs = bias ? [src.buffer, packed.buffer, bias.buffer] : [src.buffer, packed.buffer];
   const rows = convGather3x3RowsApplies(geometry);
   const subgroupSize = runtime.tuning.subgroupSize;
