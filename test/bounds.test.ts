@@ -40,6 +40,10 @@ const OPS: [string, number[], () => E.Tensor][] = [
   ['conv2d 3×3', [2, 5, 9, 7], () => E.conv2d(x4([2, 3, 9, 7], 8), x4([5, 3, 3, 3], 9), x4([5], 10), { padding: 1 })],
   ['conv2d 7×7/s2', [1, 4, 9, 8], () => E.conv2d(x4([1, 3, 17, 15], 11), x4([4, 3, 7, 7], 12), null, { stride: 2, padding: 3 })],
   ['convTranspose2d 2×2/s2', [2, 5, 6, 10], () => E.convTranspose2d(x4([2, 3, 3, 5], 13), x4([3, 5, 2, 2], 14), null, { stride: 2 })],
+  // Rows a whole number of vec4s and the stride-class scatter: the CPU adapters' specialized kernels.
+  ['conv2d 3×3, rows of vec4s', [2, 5, 3, 8], () => E.conv2d(x4([2, 3, 3, 8], 25), x4([5, 3, 3, 3], 26), x4([5], 27), { padding: 1 })],
+  ['convTranspose2d 2×2/s2, rows of vec4s', [1, 5, 6, 8], () => E.convTranspose2d(x4([1, 3, 3, 4], 28), x4([3, 5, 2, 2], 29), null, { stride: 2 })],
+  ['convTranspose2d 3×3/s2/p1 (scatter)', [1, 5, 7, 9], () => E.convTranspose2d(x4([1, 3, 4, 5], 30), x4([3, 5, 3, 3], 31), x4([5], 32), { stride: 2, padding: 1 })],
   ['batchNorm2d', [3, 5, 7, 3], () => E.batchNorm2d(x4([3, 5, 7, 3], 15), null, null, null, null, { training: true })],
   ['maxPool2d 3×3/s2/p1', [2, 3, 5, 4], () => E.maxPool2d(x4([2, 3, 9, 7], 16), { kernelSize: 3, stride: 2, padding: 1 })],
   ['segmentationMetrics', [3, 5], () => E.segmentationMetrics(x4([3, 1, 5, 7], 17), x4([3, 1, 5, 7], 18))],
@@ -69,6 +73,13 @@ describe('no out-of-bounds writes', () => {
     loss.backward();
     await expectSlackIntact(x.grad!, poisonedX, 'grad of x');
     await expectSlackIntact(w.grad!, poisonedW, 'grad of w');
+    // Rows of vec4s: the row-vector weight gradient.
+    const xRows = E.randn([2, 3, 3, 8], { seed: 25 });
+    const wRows = E.randn([5, 3, 3, 3], { seed: 26, requiresGrad: true });
+    const poisonedRows = poison(wRows.size);
+    const rowsLoss = E.tidy(() => E.bceWithLogits(E.conv2d(xRows, wRows, null, { padding: 1 }), E.zeros([2, 5, 3, 8])));
+    rowsLoss.backward();
+    await expectSlackIntact(wRows.grad!, poisonedRows, 'grad of w (rows of vec4s)');
     const p = E.randn([37], { seed: 23, requiresGrad: true });
     p.grad = E.randn([37], { seed: 24 });
     const slackBefore = (await E.getRuntime().read(p.buffer, p.buffer.byteSize)).subarray(37);

@@ -27,6 +27,7 @@ import {
   convTranspose2x2RowsSubgroupLaunch,
   convTransposeTiledLaunch,
   convWeightDirectKernel,
+  convWeight3x3RowsDirectKernel,
   convWeightKernel,
   convWeightTiles,
   type ConvGeometry,
@@ -116,8 +117,13 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
     runtime.dispatch({ ...launch, inputs: [g.buffer, src.buffer], outputs: [partial.buffer] });
     return chunks === 1 ? partial : sumChunks(partial, shape);
   }
+  const rows = convGather3x3RowsApplies(geometry) && runtime.tuning.convTapGroup >= 9;
   if (count <= CONV_WEIGHT_DIRECT_MAX_POSITIONS) {
     const out = Tensor.empty(shape);
+    if (rows) {
+      runtime.dispatch({ kernel: convWeight3x3RowsDirectKernel(), inputs: [g.buffer, src.buffer], outputs: [out.buffer], params: convParams(geometry, tiles), workgroups: convElementGrid(tiles) });
+      return out;
+    }
     for (const [first, taps] of convTapGroups(geometry.kh, geometry.kw, runtime.tuning.convTapGroup)) {
       runtime.dispatch({
         kernel: convWeightDirectKernel(geometry.kh, geometry.kw, first, taps),
@@ -132,7 +138,7 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
   // Many positions per weight: split them into chunks so that there are enough workgroups, then add the partial sums.
   const chunks = Math.max(1, Math.min(Math.ceil(count / (16 * CONV_WEIGHT_WORKGROUP)), Math.ceil(CONV_WEIGHT_TARGET_GROUPS / tiles)));
   const partial = Tensor.empty(chunks === 1 ? shape : [weights, chunks]);
-  if (convGather3x3RowsApplies(geometry) && runtime.tuning.convTapGroup >= 9) {
+  if (rows) {
     // Positions taken 4 at a time (a vec4 of columns): chunk lengths count those groups.
     runtime.dispatch({
       kernel: convWeight3x3RowsKernel(),
