@@ -845,6 +845,82 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   });
 }
 
+/**
+ * convWeight3x3RowsDirectKernel with the source reads shared across a subgroup (CPU adapters with
+ * subgroups): a workgroup is one subgroup whose lanes take consecutive tiles of 4 output channels
+ * for the same input channel (grid: output-channel tiles / lanes × input channels), so at every
+ * step all lanes need the same 3 × 3 source vec4s; each lane loads one or two of them and
+ * `subgroupBroadcast`s them: 4 + ⌈9 / lanes⌉ loads per 4 positions instead of 13. Same sums in
+ * the same order (bit-identical). Launch: convWeight3x3RowsDirectSubgroupLaunch.
+ */
+export function convWeight3x3RowsDirectSubgroupKernel(subgroupSize: number): KernelSpec {
+  return cachedKernel('conv-weight-3x3-rows-direct-subgroup', `${subgroupSize}`, () => {
+    const input = ['left.w', 'mid.x', 'mid.y', 'mid.z', 'mid.w', 'right.x'];
+    const tapIndex = [...Array(9).keys()];
+    const loadsPerLane = Math.ceil(9 / subgroupSize);
+    const shared = (f: number) => `subgroupBroadcast(sl${Math.floor(f / subgroupSize)}, ${f % subgroupSize}u)`;
+    return /* wgsl */ `
+enable subgroups;
+${PARAMS_STRUCT}
+@group(0) @binding(0) var<storage, read> G: array<vec4f>;
+@group(0) @binding(1) var<storage, read> S: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> DW: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(${subgroupSize})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let b = wid.y;
+  let aTiles = (p.dstC + ${CONV_TILE_C - 1}u) / ${CONV_TILE_C}u;
+  let aTile = wid.x * ${subgroupSize}u + lane;
+  let a0 = min(aTile, aTiles - 1u) * ${CONV_TILE_C}u;
+  let rowVecs = p.dstW / 4u;
+  let planeVecs = p.dstH * rowVecs;
+  ${channels.map((j) => `let ga${j} = min(a0 + ${j}u, p.dstC - 1u) * planeVecs;`).join(' ')}
+  // Entries f = l, l + ${subgroupSize}, … (row f / 3, column f % 3) of the 3 × 3 source neighbourhood this lane loads.
+  ${Array.from({ length: loadsPerLane }, (_, r) => `let f${r} = min(${r * subgroupSize}u + lane, 8u);`).join(' ')}
+  ${tapIndex.map((t) => `var acc${t} = vec4f(0.0);`).join(' ')}
+  for (var n = 0u; n < p.batch; n++) {
+    let srcBase = (n * p.srcC + b) * planeVecs;
+    let gBase = n * p.dstC * planeVecs;
+    for (var y = 0u; y < p.dstH; y++) {
+      ${tapIndex.map((t) => `var row${t} = vec4f(0.0);`).join(' ')}
+      for (var xq = 0u; xq < rowVecs; xq++) {
+        let yq = y * rowVecs + xq;
+        ${channels.map((j) => `let g${j} = G[gBase + ga${j} + yq];`).join(' ')}
+        ${columns.map((i) => `let gc${i} = vec4f(${channels.map((j) => `g${j}[${i}]`).join(', ')});`).join(' ')}
+        ${Array.from({ length: loadsPerLane }, (_, r) => `let sl${r} = S[srcBase + u32(clamp(i32(y + f${r} / 3u) - 1, 0, i32(p.srcH) - 1)) * rowVecs + u32(clamp(i32(xq + f${r} % 3u) - 1, 0, i32(rowVecs) - 1))];`).join('\n        ')}
+        let hasLeft = xq > 0u;
+        let hasRight = xq + 1u < rowVecs;
+        ${[0, 1, 2]
+          .map(
+            (kh) => `{
+          let left = select(vec4f(0.0), ${shared(kh * 3)}, hasLeft);
+          let mid = ${shared(kh * 3 + 1)};
+          let right = select(vec4f(0.0), ${shared(kh * 3 + 2)}, hasRight);
+          if (y + ${kh}u >= 1u && y + ${kh}u <= p.srcH) {
+            ${[0, 1, 2].map((kw) => `row${kh * 3 + kw} += ${columns.map((i) => `gc${i} * ${input[i + kw]}`).join(' + ')};`).join('\n            ')}
+          }
+        }`,
+          )
+          .join('\n        ')}
+      }
+      ${tapIndex.map((t) => `acc${t} += row${t};`).join(' ')}
+    }
+  }
+  if (aTile < aTiles) {
+    ${channels
+      .map((j) => `if (a0 + ${j}u < p.dstC) {\n      let w${j} = ((a0 + ${j}u) * p.srcC + b) * 9u;\n      ` + tapIndex.map((t) => `DW[w${j} + ${t}u] = acc${t}[${j}];`).join(' ') + '\n    }')
+      .join('\n    ')}
+  }
+}`;
+  });
+}
+
+/** Launch of convWeight3x3RowsDirectSubgroupKernel: (output-channel tiles / lanes) × input channels, one subgroup each. */
+export function convWeight3x3RowsDirectSubgroupLaunch(g: ConvGeometry, subgroupSize: number): { params: number[]; workgroups: [number, number, number] } {
+  return { params: convParams(g, 0), workgroups: [Math.ceil(Math.ceil(g.dstChannels / CONV_TILE_C) / subgroupSize), g.srcChannels, 1] };
+}
+
 /** Positions per weight up to which `conv-weight-direct` is used. */
 export const CONV_WEIGHT_DIRECT_MAX_POSITIONS = 2048;
 

@@ -169,37 +169,60 @@ test('subgroup weight sharing: on CPU adapters with one subgroup size, except Sw
   expect(E.tuningFor({ ...lavapipe, description: 'SwiftShader driver 5.0.0' }).subgroupSize).toBe(0);
   expect(E.tuningFor({ ...base, architecture: 'hopper', description: 'NVIDIA H100', device: '', subgroupMinSize: 32, subgroupMaxSize: 32 }).subgroupSize).toBe(0);
 });
-test('conv2d and conv-transpose2d take the subgroup kernels where the adapter allows them, the plain ones otherwise', async (ctx) => {
+test('conv kernels: the subgroup versions where the adapter allows them, the plain ones otherwise', async (ctx) => {
   const runtime = E.getRuntime();
   // The subgroup kernels are specialized on 8 lanes (lavapipe); other adapters can't compile them.
   if (E.fixedSubgroupSize(runtime.adapterReport) !== 8) ctx.skip();
   const saved = runtime.tuning.subgroupSize;
-  const compiledBy = async (run: () => E.Tensor, prefix: string) => {
-    const before = new Set(runtime.compiledKernels());
-    const y = run();
-    await y.toArray();
-    y.dispose();
-    return runtime.compiledKernels().filter((k) => !before.has(k) && k.startsWith(prefix));
+  /** `name|key` of the conv kernels `run` dispatches. */
+  const dispatched = async (run: () => E.Tensor) => {
+    const kernels: string[] = [];
+    const dispatch = runtime.dispatch;
+    runtime.dispatch = (d) => {
+      if (d.kernel.name.startsWith('conv')) kernels.push(`${d.kernel.name}|${d.kernel.key}`);
+      dispatch.call(runtime, d);
+    };
+    try {
+      const y = run();
+      await y.toArray();
+      y.dispose();
+    } finally {
+      runtime.dispatch = dispatch;
+    }
+    return kernels;
   };
-  const ran = (x: number[], w: number[], stride: number, bias: boolean) =>
-    compiledBy(() => E.conv2d(E.randn(x), E.randn(w), bias ? E.randn([w[0]]) : null, { stride, padding: 1 }), 'conv-gather');
-  const ranTransposed = (x: number[], w: number[]) => compiledBy(() => E.convTranspose2d(E.randn(x), E.randn(w), null, { stride: 2 }), 'conv-transpose');
-  // A 3×3/s2/p1 conv-transpose runs the scatter.
-  const ranScatter = (x: number[], w: number[]) =>
-    compiledBy(() => E.convTranspose2d(E.randn(x), E.randn(w), E.randn([w[1]]), { stride: 2, padding: 1 }), 'conv-scatter');
-  try {
-    // Kernel keys used nowhere else in this file (the workgroup size, 8 here, is in the key), so they compile here.
-    runtime.tuning.subgroupSize = 0;
-    expect((await ran([1, 3, 5, 3], [9, 3, 5, 5], 2, false)).filter((k) => k.includes('subgroup'))).toEqual([]);
-    expect((await ranTransposed([1, 3, 8, 16], [3, 9, 2, 2])).filter((k) => k.includes('subgroup'))).toEqual([]);
-    expect((await ranScatter([1, 3, 16, 16], [3, 5, 3, 3])).filter((k) => k.includes('subgroup'))).toEqual([]);
-    runtime.tuning.subgroupSize = 8;
-    expect(await ran([1, 3, 5, 3], [9, 3, 5, 5], 2, false)).toEqual(['conv-gather-subgroup|nobias-5x5-8-8']);
-    expect(await ran([1, 3, 2, 4], [9, 3, 3, 3], 1, true)).toEqual(['conv-gather-3x3-rows-subgroup|bias-8-8']);
+  const runs: [string, () => E.Tensor, string, string][] = [
+    ['5×5/s2 gather', () => E.conv2d(E.randn([1, 3, 5, 3]), E.randn([9, 3, 5, 5]), null, { stride: 2, padding: 1 }), 'conv-gather|nobias', 'conv-gather-subgroup|nobias-5x5-8-8'],
+    ['3×3 row gather', () => E.conv2d(E.randn([1, 3, 2, 4]), E.randn([9, 3, 3, 3]), E.randn([9]), { padding: 1 }), 'conv-gather-3x3-rows|bias', 'conv-gather-3x3-rows-subgroup|bias-8-8'],
     // 32 pixel quads: a 32-invocation workgroup.
-    expect(await ranTransposed([1, 3, 8, 16], [3, 9, 2, 2])).toEqual(['conv-transpose-2x2-rows-subgroup|nobias-8-32']);
+    ['2×2/s2 conv-transpose', () => E.convTranspose2d(E.randn([1, 3, 8, 16]), E.randn([3, 9, 2, 2]), null, { stride: 2 }), 'conv-transpose-2x2-rows|nobias', 'conv-transpose-2x2-rows-subgroup|nobias-8-32'],
     // 31 × 31 outputs: stride classes of 16 rows × 4 column tiles = 64 positions, a 64-invocation workgroup.
-    expect(await ranScatter([1, 3, 16, 16], [3, 5, 3, 3])).toEqual(['conv-scatter-subgroup|bias-8-64']);
+    ['3×3/s2 scatter', () => E.convTranspose2d(E.randn([1, 3, 16, 16]), E.randn([3, 5, 3, 3]), E.randn([5]), { stride: 2, padding: 1 }), 'conv-scatter|bias', 'conv-scatter-subgroup|bias-8-64'],
+    [
+      '3×3 row weight gradient',
+      () => {
+        const w = E.randn([9, 3, 3, 3], { requiresGrad: true });
+        E.tidy(() => E.conv2d(E.randn([1, 3, 4, 8]), w, null, { padding: 1 }).sum().backward());
+        const grad = w.grad!;
+        w.grad = null;
+        w.dispose();
+        return grad;
+      },
+      'conv-weight-3x3-rows-direct|',
+      'conv-weight-3x3-rows-direct-subgroup|8',
+    ],
+  ];
+  try {
+    for (const [what, run, plain, shared] of runs) {
+      runtime.tuning.subgroupSize = 0;
+      const without = await dispatched(run);
+      expect(without, what).toContain(plain);
+      expect(without.filter((k) => k.includes('subgroup')), what).toEqual([]);
+      runtime.tuning.subgroupSize = 8;
+      const withSubgroups = await dispatched(run);
+      expect(withSubgroups, what).toContain(shared);
+      expect(withSubgroups, what).not.toContain(plain);
+    }
   } finally {
     runtime.tuning.subgroupSize = saved;
   }

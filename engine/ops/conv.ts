@@ -28,6 +28,8 @@ import {
   convTransposeTiledLaunch,
   convWeightDirectKernel,
   convWeight3x3RowsDirectKernel,
+  convWeight3x3RowsDirectSubgroupKernel,
+  convWeight3x3RowsDirectSubgroupLaunch,
   convWeightKernel,
   convWeightTiles,
   type ConvGeometry,
@@ -120,6 +122,11 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
   const rows = convGather3x3RowsApplies(geometry) && runtime.tuning.convTapGroup >= 9;
   if (count <= CONV_WEIGHT_DIRECT_MAX_POSITIONS) {
     const out = Tensor.empty(shape);
+    const subgroupSize = runtime.tuning.subgroupSize;
+    if (rows && subgroupSize > 0 && geometry.srcChannels <= MAX_GROUPS_PER_DIM) {
+      runtime.dispatch({ kernel: convWeight3x3RowsDirectSubgroupKernel(subgroupSize), ...convWeight3x3RowsDirectSubgroupLaunch(geometry, subgroupSize), inputs: [g.buffer, src.buffer], outputs: [out.buffer] });
+      return out;
+    }
     if (rows) {
       runtime.dispatch({ kernel: convWeight3x3RowsDirectKernel(), inputs: [g.buffer, src.buffer], outputs: [out.buffer], params: convParams(geometry, tiles), workgroups: convElementGrid(tiles) });
       return out;
