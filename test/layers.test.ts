@@ -33,6 +33,8 @@ const CONVS: { x: number[]; w: number[]; stride: P; padding: P; bias: boolean; l
   { label: '3×3/s2/p1, several workgroups per stride class', x: [2, 9, 34, 36], w: [17, 9, 3, 3], stride: [2, 2], padding: [1, 1], bias: false },
   // > 2048 positions with rows of vec4s: the chunked row-vector weight gradient.
   { label: '3×3/s1/p1, W = 32, chunked weight grad', x: [2, 5, 33, 32], w: [6, 5, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
+  // > 2048 positions and 32 output channels: with subgroups, the direct row-vector weight gradient.
+  { label: '3×3/s1/p1, W = 48, 32 output channels', x: [1, 3, 48, 48], w: [32, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
 ];
 for (const c of CONVS) {
   cases.push({

@@ -1,6 +1,7 @@
 /** conv2d and conv-transpose2d (NCHW), forward and backward, on the three kernels of kernels/conv.ts. */
 import {
   CONV_WEIGHT_DIRECT_MAX_POSITIONS,
+  CONV_TILE_C,
   CONV_WEIGHT_WORKGROUP,
   convElementGrid,
   convPackWeightsKernel,
@@ -120,13 +121,18 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
     return chunks === 1 ? partial : sumChunks(partial, shape);
   }
   const rows = convGather3x3RowsApplies(geometry) && runtime.tuning.convTapGroup >= 9;
+  const subgroupSize = runtime.tuning.subgroupSize;
+  // One subgroup of output-channel tiles per input channel, each walking every position: on CPU
+  // adapters a few dozen workgroups keep all cores busy, and the lanes must have tiles of their
+  // own (with fewer than 4 · lanes output channels the chunked kernel below is faster).
+  const subgroupRows = rows && subgroupSize > 0 && geometry.srcChannels <= MAX_GROUPS_PER_DIM;
+  if (subgroupRows && (count <= CONV_WEIGHT_DIRECT_MAX_POSITIONS || Math.ceil(geometry.dstChannels / CONV_TILE_C) >= subgroupSize)) {
+    const out = Tensor.empty(shape);
+    runtime.dispatch({ kernel: convWeight3x3RowsDirectSubgroupKernel(subgroupSize), ...convWeight3x3RowsDirectSubgroupLaunch(geometry, subgroupSize), inputs: [g.buffer, src.buffer], outputs: [out.buffer] });
+    return out;
+  }
   if (count <= CONV_WEIGHT_DIRECT_MAX_POSITIONS) {
     const out = Tensor.empty(shape);
-    const subgroupSize = runtime.tuning.subgroupSize;
-    if (rows && subgroupSize > 0 && geometry.srcChannels <= MAX_GROUPS_PER_DIM) {
-      runtime.dispatch({ kernel: convWeight3x3RowsDirectSubgroupKernel(subgroupSize), ...convWeight3x3RowsDirectSubgroupLaunch(geometry, subgroupSize), inputs: [g.buffer, src.buffer], outputs: [out.buffer] });
-      return out;
-    }
     if (rows) {
       runtime.dispatch({ kernel: convWeight3x3RowsDirectKernel(), inputs: [g.buffer, src.buffer], outputs: [out.buffer], params: convParams(geometry, tiles), workgroups: convElementGrid(tiles) });
       return out;
