@@ -45,6 +45,7 @@ const OPS: [string, number[], () => E.Tensor][] = [
   ['convTranspose2d 2×2/s2, rows of vec4s', [1, 5, 6, 8], () => E.convTranspose2d(x4([1, 3, 3, 4], 28), x4([3, 5, 2, 2], 29), null, { stride: 2 })],
   ['convTranspose2d 3×3/s2/p1 (scatter)', [1, 5, 7, 9], () => E.convTranspose2d(x4([1, 3, 4, 5], 30), x4([3, 5, 3, 3], 31), x4([5], 32), { stride: 2, padding: 1 })],
   ['batchNorm2d', [3, 5, 7, 3], () => E.batchNorm2d(x4([3, 5, 7, 3], 15), null, null, null, null, { training: true })],
+  ['batchNorm2d, planes of vec4s', [3, 5, 4, 4], () => E.batchNorm2d(x4([3, 5, 4, 4], 33), null, null, null, null, { training: true })],
   ['maxPool2d 3×3/s2/p1', [2, 3, 5, 4], () => E.maxPool2d(x4([2, 3, 9, 7], 16), { kernelSize: 3, stride: 2, padding: 1 })],
   ['segmentationMetrics', [3, 5], () => E.segmentationMetrics(x4([3, 1, 5, 7], 17), x4([3, 1, 5, 7], 18))],
 ];

@@ -66,8 +66,9 @@ for (const c of TRANSPOSED) {
   });
 }
 
-// [2, 3, 50, 45]: 4500 values per channel, split into two chunks (kernels/batchnorm.ts).
-for (const x of [[2, 5, 4, 3], [1, 13, 5, 7], [4, 3, 1, 1], [3, 3, 17, 19], [2, 3, 50, 45]]) {
+// [2, 3, 50, 45]: 4500 values per channel, split into two chunks (kernels/batchnorm.ts); planes a
+// whole number of vec4s ([2, 5, 4, 3], [2, 3, 48, 48]) take the vec4 elementwise kernels.
+for (const x of [[2, 5, 4, 3], [1, 13, 5, 7], [4, 3, 1, 1], [3, 3, 17, 19], [2, 3, 50, 45], [2, 3, 48, 48]]) {
   const C = x[1];
   cases.push({
     label: 'batchNorm2d train',

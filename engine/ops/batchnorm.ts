@@ -7,6 +7,7 @@ import {
   batchNormGradInputKernel,
   batchNormGradPartialKernel,
   batchNormNormalizeKernel,
+  batchNormVec4,
   batchNormParams,
   batchNormPartialStatsKernel,
 } from '../../kernels/batchnorm.js';
@@ -76,13 +77,14 @@ export function batchNorm2d(
     runtime.dispatch({ kernel: batchNormEvalInvStdKernel, inputs: [runningVar!.buffer], outputs: [invstd.buffer], params, workgroups: [Math.ceil(C / 64), 1, 1] });
   }
   const out = Tensor.empty(x.shape);
+  const vec4 = batchNormVec4(plane);
   if (out.size > 0) {
     runtime.dispatch({
-      kernel: batchNormNormalizeKernel,
+      kernel: batchNormNormalizeKernel(vec4),
       inputs: [x.buffer, mean.buffer, invstd.buffer, gamma.buffer, beta.buffer],
       outputs: [out.buffer],
       params,
-      workgroups: batchNormElementGrid(out.size),
+      workgroups: batchNormElementGrid(out.size, vec4),
     });
   }
 
@@ -105,13 +107,13 @@ export function batchNorm2d(
       if (x.requiresGrad) {
         dx = Tensor.empty(x.shape);
         runtime.dispatch({
-          kernel: batchNormGradInputKernel(options.training),
+          kernel: batchNormGradInputKernel(options.training, vec4),
           inputs: options.training
             ? [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer, sgamma.buffer, dgamma.buffer, dbeta.buffer]
             : [g.buffer, sinvstd.buffer, sgamma.buffer],
           outputs: [dx.buffer],
           params,
-          workgroups: batchNormElementGrid(dx.size),
+          workgroups: batchNormElementGrid(dx.size, vec4),
         });
       }
       const grads: (Tensor | null)[] = [dx];
