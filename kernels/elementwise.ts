@@ -1,7 +1,7 @@
 /**
  * Elementwise map over one or two inputs with NumPy broadcasting, one kernel per (op, arity,
- * rank). Launch layout: 256 invocations per workgroup, one output element per invocation, 2-D
- * grid for more than 65535 workgroups. Inputs whose shape equals the output's are read at the
+ * rank). Launch layout: 256 invocations per workgroup, one output element per invocation (four
+ * for flat launches over a multiple of 4 values), 2-D grid for more than 65535 workgroups. Inputs whose shape equals the output's are read at the
  * output index; broadcast inputs through strides (0 on broadcast dims) in the parameter block.
  */
 import { MAX_RANK } from '../engine/shape.js';
@@ -46,12 +46,37 @@ function packDims(values: readonly number[]): number[] {
 
 /**
  * @param rank 0 when every input has the output's shape (flat indexing), else the output rank.
+ * @param vec4 flat indexing, 4 values per invocation (element count a multiple of 4): vec4 loads
+ *   and stores, the same arithmetic per value (CPU adapters pay per load, not per byte).
  */
-export function elementwiseKernel(op: ElementwiseOp, arity: 1 | 2, rank: number): KernelSpec {
+export function elementwiseKernel(op: ElementwiseOp, arity: 1 | 2, rank: number, vec4 = false): KernelSpec {
+  if (vec4 && rank !== 0) throw new Error('elementwiseKernel: vec4 needs flat indexing (rank 0)');
   return {
     name: 'elementwise',
-    key: `${op}/${arity}/${rank}`,
+    key: `${op}/${arity}/${vec4 ? 'vec4' : rank}`,
     source: () => {
+      const b = arity === 2;
+      if (vec4) {
+        const lanes = ['x', 'y', 'z', 'w'];
+        return /* wgsl */ `
+struct Params { n: u32, s: u32 }
+@group(0) @binding(0) var<storage, read> A: array<vec4f>;
+${b ? '@group(0) @binding(1) var<storage, read> B: array<vec4f>;' : ''}
+@group(0) @binding(${b ? 2 : 1}) var<storage, read_write> O: array<vec4f>;
+@group(0) @binding(${b ? 3 : 2}) var<uniform> p: Params;
+
+fn op(a: f32, b: f32, s: f32) -> f32 { ${OP_BODIES[op]} }
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (i * 4u >= p.n) { return; }
+  let a = A[i];
+  ${b ? 'let b = B[i];' : ''}
+  let s = bitcast<f32>(p.s);
+  O[i] = vec4f(${lanes.map((c) => `op(a.${c}, ${b ? `b.${c}` : '0.0'}, s)`).join(', ')});
+}`;
+      }
       const dim = (field: string, d: number) => `p.${field}[${d >> 2}][${d & 3}]`;
       const index: string[] = [];
       if (rank === 0) {
@@ -65,7 +90,6 @@ export function elementwiseKernel(op: ElementwiseOp, arity: 1 | 2, rank: number)
           );
         }
       }
-      const b = arity === 2;
       return /* wgsl */ `
 struct Params { n: u32, s: u32, pad0: u32, pad1: u32, shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2> }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
@@ -91,6 +115,7 @@ export function elementwiseParams(n: number, scalar: number, shape: readonly num
   return [n, f32Bits(scalar), 0, 0, ...packDims(shape), ...packDims(stridesA), ...packDims(stridesB)];
 }
 
-export function elementwiseGrid(n: number): [number, number, number] {
-  return grid(Math.ceil(n / WORKGROUP));
+/** Grid over n values (vec4s of them with `vec4`). */
+export function elementwiseGrid(n: number, vec4 = false): [number, number, number] {
+  return grid(Math.ceil(n / (vec4 ? 4 : 1) / WORKGROUP));
 }

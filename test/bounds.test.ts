@@ -34,6 +34,7 @@ const x4 = (shape: number[], seed: number) => E.randn(shape, { seed });
 
 const OPS: [string, number[], () => E.Tensor][] = [
   ['elementwise broadcast', [3, 5, 7, 11], () => x4([3, 5, 7, 11], 1).add(x4([5, 1, 1], 2))],
+  ['elementwise, 4 values per invocation', [3, 5, 4, 4], () => x4([3, 5, 4, 4], 34).mul(x4([3, 5, 4, 4], 35))],
   ['sum per channel', [13], () => x4([3, 13, 7, 9], 3).sum([0, 2, 3])],
   ['concat', [2, 8, 5, 3], () => E.concat([x4([2, 3, 5, 3], 4), x4([2, 5, 5, 3], 5)], 1)],
   ['matmul', [17, 19], () => x4([17, 33], 6).matmul(x4([33, 19], 7))],

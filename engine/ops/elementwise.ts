@@ -2,6 +2,7 @@
  * Elementwise ops with broadcasting. Each op's backward sits right after its forward.
  */
 import { elementwiseGrid, elementwiseKernel, elementwiseParams, type ElementwiseOp } from '../../kernels/elementwise.js';
+import { f32Bits } from '../../kernels/kernel.js';
 import { needsGrad, record } from '../autograd.js';
 import { getRuntime } from '../runtime.js';
 import { broadcastShapes, broadcastStrides, formatShape, sameShape, type Shape } from '../shape.js';
@@ -13,13 +14,14 @@ export function launchElementwise(op: ElementwiseOp, inputs: readonly Tensor[], 
   const out = Tensor.empty(outShape);
   if (out.size === 0) return out;
   const flat = inputs.every((t) => sameShape(t.shape, outShape));
+  const vec4 = flat && out.size % 4 === 0;
   const strides = inputs.map((t) => broadcastStrides(t.shape, outShape));
   getRuntime().dispatch({
-    kernel: elementwiseKernel(op, inputs.length as 1 | 2, flat ? 0 : outShape.length),
+    kernel: elementwiseKernel(op, inputs.length as 1 | 2, flat ? 0 : outShape.length, vec4),
     inputs: inputs.map((t) => t.buffer),
     outputs: [out.buffer],
-    params: elementwiseParams(out.size, scalar, outShape, strides[0], strides[1]),
-    workgroups: elementwiseGrid(out.size),
+    params: vec4 ? [out.size, f32Bits(scalar)] : elementwiseParams(out.size, scalar, outShape, strides[0], strides[1]),
+    workgroups: elementwiseGrid(out.size, vec4),
   });
   return out;
 }
@@ -148,11 +150,12 @@ export function assign(target: Tensor, source: Tensor): void {
     throw new Error(`assign(): source ${formatShape(source.shape)} and target ${formatShape(target.shape)} differ in size`);
   }
   if (target.storage === source.storage || target.size === 0) return;
+  const vec4 = target.size % 4 === 0;
   getRuntime().dispatch({
-    kernel: elementwiseKernel('copy', 1, 0),
+    kernel: elementwiseKernel('copy', 1, 0, vec4),
     inputs: [source.buffer],
     outputs: [target.buffer],
-    params: elementwiseParams(target.size, 0, target.shape, []),
-    workgroups: elementwiseGrid(target.size),
+    params: vec4 ? [target.size, 0] : elementwiseParams(target.size, 0, target.shape, []),
+    workgroups: elementwiseGrid(target.size, vec4),
   });
 }
