@@ -2,7 +2,7 @@
  * Adam and AdamW with PyTorch's semantics (torch.optim.Adam / AdamW), one fused kernel launch per
  * parameter, all recorded into the same command encoder as the step.
  */
-import { adamGrid, adamKernel, adamParams, adamStepValues } from '../kernels/adam.js';
+import { adamGrid, adamKernel, adamParams, adamStepValues, adamVec4 } from '../kernels/adam.js';
 import { zeros } from './ops/creation.js';
 import { getRuntime } from './runtime.js';
 import { formatShape } from './shape.js';
@@ -73,7 +73,7 @@ export class Adam {
     this.params.forEach((p, i) => {
       if (!p.grad || p.size === 0) return;
       runtime.dispatch({
-        kernel: adamKernel(this.decoupled),
+        kernel: adamKernel(this.decoupled, adamVec4(p.size)),
         inputs: [p.grad.buffer, this.stepScalars.buffer],
         outputs: [p.buffer, this.m[i].buffer, this.v[i].buffer],
         params: adamParams(p.size, constants),

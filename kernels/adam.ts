@@ -9,7 +9,7 @@
  * The scalars that change every step (lr, step size, bias correction) come from a small storage
  * buffer written once per step and shared by every parameter's launch, so each launch's
  * parameter block and bind group stay the same from step to step (and are reused).
- * Launch layout: 256 invocations per workgroup, one element each.
+ * Launch layout: 256 invocations per workgroup, one element each (four: see adamKernel).
  */
 import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
 
@@ -28,24 +28,29 @@ export interface AdamStepScalars {
   biasCorrection2Sqrt: number;
 }
 
-export function adamKernel(decoupled: boolean): KernelSpec {
+/**
+ * `vec4`: 4 values per invocation (vec4 loads and stores) for tensors of a multiple of 4 values;
+ * the same arithmetic per value.
+ */
+export function adamKernel(decoupled: boolean, vec4: boolean): KernelSpec {
+  const value = vec4 ? 'vec4f' : 'f32';
   return {
     name: 'adam',
-    key: decoupled ? 'adamw' : 'adam',
+    key: `${decoupled ? 'adamw' : 'adam'}-${vec4 ? 'vec4' : 'scalar'}`,
     source: () => /* wgsl */ `
 struct Params { total: u32, beta1: u32, beta2: u32, eps: u32, weightDecay: u32, oneMinusBeta1: u32, oneMinusBeta2: u32 }
 struct Step { lr: f32, stepSize: f32, bc2Sqrt: f32 }
-@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(0) var<storage, read> G: array<${value}>;
 @group(0) @binding(1) var<storage, read> step: Step;
-@group(0) @binding(2) var<storage, read_write> P: array<f32>;
-@group(0) @binding(3) var<storage, read_write> M: array<f32>;
-@group(0) @binding(4) var<storage, read_write> V: array<f32>;
+@group(0) @binding(2) var<storage, read_write> P: array<${value}>;
+@group(0) @binding(3) var<storage, read_write> M: array<${value}>;
+@group(0) @binding(4) var<storage, read_write> V: array<${value}>;
 @group(0) @binding(5) var<uniform> p: Params;
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
-  if (i >= p.total) { return; }
+  if (i${vec4 ? ' * 4u' : ''} >= p.total) { return; }
   let beta1 = bitcast<f32>(p.beta1);
   let beta2 = bitcast<f32>(p.beta2);
   let wd = bitcast<f32>(p.weightDecay);
@@ -72,6 +77,11 @@ export function adamStepValues(s: AdamStepScalars): Float32Array {
   return Float32Array.of(s.lr, s.stepSize, s.biasCorrection2Sqrt);
 }
 
+/** Whether a tensor of `total` values takes the vec4 kernel. */
+export function adamVec4(total: number): boolean {
+  return total % 4 === 0;
+}
+
 export function adamGrid(total: number): [number, number, number] {
-  return grid(Math.ceil(total / WORKGROUP));
+  return grid(Math.ceil(total / (adamVec4(total) ? 4 : 1) / WORKGROUP));
 }

@@ -44,18 +44,19 @@ describe('batchNorm2d running statistics', () => {
 });
 
 describe('Adam', () => {
-  for (const decoupled of [false, true]) {
-    test(`${decoupled ? 'AdamW' : 'Adam'}: three steps match the reference formulas, state readable`, async () => {
+  // 37 values: one per invocation; 40: four per invocation (vec4).
+  for (const [decoupled, n] of [[false, 37], [true, 37], [false, 40], [true, 40]] as const) {
+    test(`${decoupled ? 'AdamW' : 'Adam'}, ${n} values: three steps match the reference formulas, state readable`, async () => {
       const gen = new E.Generator(decoupled ? 11 : 12);
-      const p0 = Array.from(sample(gen, 37));
-      const p = E.tensor(p0, [37], { requiresGrad: true });
+      const p0 = Array.from(sample(gen, n));
+      const p = E.tensor(p0, [n], { requiresGrad: true });
       const frozen = E.tensor([1, 2], [2], { requiresGrad: true }); // never gets a gradient: skipped
       const opts = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, decoupled };
       const adam = new E.Adam([p, frozen], { lr: opts.lr, weightDecay: opts.weightDecay, decoupledWeightDecay: decoupled });
-      let ref = { p: p0, m: new Array(37).fill(0), v: new Array(37).fill(0) };
+      let ref = { p: p0, m: new Array(n).fill(0), v: new Array(n).fill(0) };
       for (let step = 1; step <= 3; step++) {
-        const g = Array.from(sample(gen, 37));
-        p.grad = E.tensor(g, [37]);
+        const g = Array.from(sample(gen, n));
+        p.grad = E.tensor(g, [n]);
         adam.step();
         ref = refAdamStep(ref.p, g, ref.m, ref.v, step, opts);
         adam.zeroGrad();
@@ -68,12 +69,12 @@ describe('Adam', () => {
       expect(await host(frozen)).toEqual([1, 2]);
 
       // Resume into a fresh optimizer: the next step is identical.
-      const copy = E.tensor(await p.toArray(), [37], { requiresGrad: true });
+      const copy = E.tensor(await p.toArray(), [n], { requiresGrad: true });
       const resumed = new E.Adam([copy, E.zeros([2], { requiresGrad: true })], { lr: opts.lr, weightDecay: opts.weightDecay, decoupledWeightDecay: decoupled });
       resumed.loadState(state);
-      const g = Array.from(sample(gen, 37));
-      p.grad = E.tensor(g, [37]);
-      copy.grad = E.tensor(g, [37]);
+      const g = Array.from(sample(gen, n));
+      p.grad = E.tensor(g, [n]);
+      copy.grad = E.tensor(g, [n]);
       adam.step();
       resumed.step();
       expect(await host(copy)).toEqual(await host(p));
