@@ -1,15 +1,20 @@
 /**
  * Max pooling over NCHW planes (padding counts as −inf, floor output size, as PyTorch).
  * Forward: one invocation per output (64 per workgroup) scanning its window row by row; the
- * first maximum wins, like PyTorch's CPU kernel; the arg-max (h·W + w within the plane) is
- * stored as an exact float. Backward gathers instead of scattering (no atomics): one invocation
- * per input element sums dY over the ≤ ceil(K/s)² windows that contain it and chose it.
+ * first maximum wins, like PyTorch's CPU kernel, and a NaN wins over any number (PyTorch
+ * propagates NaN); the arg-max (h·W + w within the plane) is stored as an exact float. Backward
+ * gathers instead of scattering (no atomics): one invocation per input element sums dY over the
+ * ≤ ceil(K/s)² windows that contain it and chose it. 2×2/s2 pools over rows of vec4s (UNet's)
+ * have kernels with 2 outputs / 4 inputs per invocation.
  */
 import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
 
 const WORKGROUP = 64;
 
 const PARAMS = `struct Params { planes: u32, h: u32, w: u32, oh: u32, ow: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, total: u32 }`;
+
+/** NaN test on the bits: WGSL lets compilers assume floats are never NaN, and lavapipe drops v != v. */
+const IS_NAN = `fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }`;
 
 export interface PoolGeometry {
   planes: number;
@@ -38,6 +43,7 @@ ${PARAMS}
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ArgMax: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
+${IS_NAN}
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -57,11 +63,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let ix = i32(ox * p.sw + kw) - i32(p.pw);
       if (ix < 0 || ix >= i32(p.w)) { continue; }
       let v = X[base + u32(iy) * p.w + u32(ix)];
-      if (!seen || v > best || v != v) {
+      if (!seen || v > best || isNan(v)) {
         best = v;
         bestIndex = iy * i32(p.w) + ix;
         seen = true;
-        if (v != v) { break; }
+        if (isNan(v)) { break; }
       }
     }
   }
@@ -101,6 +107,91 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     }
   }
   DX[idx] = acc;
+}`,
+};
+
+/** Whether the 2×2/s2 row kernels apply: 2×2 windows, stride 2, no padding, rows a whole number of vec4s. */
+export function maxPool2x2RowsApplies(g: PoolGeometry): boolean {
+  return g.kh === 2 && g.kw === 2 && g.sh === 2 && g.sw === 2 && g.ph === 0 && g.pw === 0 && g.w % 4 === 0;
+}
+
+/**
+ * maxPoolForwardKernel for UNet's 2×2/s2 pool when rows are a whole number of vec4s: an
+ * invocation reads one vec4 from each of the window's two rows — the windows of 2 outputs — and
+ * stores 2 outputs and 2 arg-maxes as vec2s (2 loads for 2 outputs instead of 8). Same window
+ * order, first maximum and NaN rule as the generic kernel. total = planes · OH · W / 4.
+ */
+export const maxPool2x2RowsForwardKernel: KernelSpec = {
+  name: 'maxpool-2x2-rows-forward',
+  key: '',
+  source: () => /* wgsl */ `
+${PARAMS}
+@group(0) @binding(0) var<storage, read> X: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> Y: array<vec2f>;
+@group(0) @binding(2) var<storage, read_write> ArgMax: array<vec2f>;
+@group(0) @binding(3) var<uniform> p: Params;
+${IS_NAN}
+
+// The window's values in scan order (row 0: x, y; row 1: z, w) and their plane indices: the first
+// maximum, or the first NaN.
+fn firstMax(v: vec4f, at: vec4i) -> vec2f {
+  var best = v.x;
+  var bestAt = at.x;
+  ${['y', 'z', 'w'].map((c) => `if (!isNan(best) && (v.${c} > best || isNan(v.${c}))) { best = v.${c}; bestAt = at.${c}; }`).join('\n  ')}
+  return vec2f(best, f32(bestAt));
+}
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let idx = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (idx >= p.total) { return; }
+  let rowVecs = p.w / 4u;
+  let q = idx % rowVecs;
+  let oy = (idx / rowVecs) % p.oh;
+  let plane = idx / (rowVecs * p.oh);
+  let top = X[(plane * p.h + 2u * oy) * rowVecs + q];
+  let bottom = X[(plane * p.h + 2u * oy + 1u) * rowVecs + q];
+  let at = i32(2u * oy * p.w + 4u * q);
+  let w = i32(p.w);
+  let left = firstMax(vec4f(top.x, top.y, bottom.x, bottom.y), vec4i(at, at + 1, at + w, at + w + 1));
+  let right = firstMax(vec4f(top.z, top.w, bottom.z, bottom.w), vec4i(at + 2, at + 3, at + w + 2, at + w + 3));
+  // Outputs 2q, 2q + 1 of row oy: vec2 (plane · OH + oy) · OW / 2 + q, with OW = W / 2.
+  let o = (plane * p.oh + oy) * rowVecs + q;
+  Y[o] = vec2f(left.x, right.x);
+  ArgMax[o] = vec2f(left.y, right.y);
+}`,
+};
+
+/**
+ * maxPoolBackwardKernel for the same 2×2/s2 case: each input is in exactly one window, so an
+ * invocation takes 4 inputs of a row (one vec4) from 2 outputs' dY and arg-max (vec2 loads).
+ * total = planes · H · W / 4.
+ */
+export const maxPool2x2RowsBackwardKernel: KernelSpec = {
+  name: 'maxpool-2x2-rows-backward',
+  key: '',
+  source: () => /* wgsl */ `
+${PARAMS}
+@group(0) @binding(0) var<storage, read> DY: array<vec2f>;
+@group(0) @binding(1) var<storage, read> ArgMax: array<vec2f>;
+@group(0) @binding(2) var<storage, read_write> DX: array<vec4f>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let idx = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (idx >= p.total) { return; }
+  let rowVecs = p.w / 4u;
+  let q = idx % rowVecs;
+  let y = (idx / rowVecs) % p.h;
+  let plane = idx / (rowVecs * p.h);
+  // The last row of an odd H is in no window.
+  if (y >= 2u * p.oh) { DX[idx] = vec4f(0.0); return; }
+  let o = (plane * p.oh + y / 2u) * rowVecs + q;
+  let dy = DY[o];
+  let am = ArgMax[o];
+  let me = f32(y * p.w + 4u * q);
+  DX[idx] = vec4f(select(0.0, dy.x, am.x == me), select(0.0, dy.x, am.x == me + 1.0), select(0.0, dy.y, am.y == me + 2.0), select(0.0, dy.y, am.y == me + 3.0));
 }`,
 };
 

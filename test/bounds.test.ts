@@ -48,6 +48,7 @@ const OPS: [string, number[], () => E.Tensor][] = [
   ['batchNorm2d', [3, 5, 7, 3], () => E.batchNorm2d(x4([3, 5, 7, 3], 15), null, null, null, null, { training: true })],
   ['batchNorm2d, planes of vec4s', [3, 5, 4, 4], () => E.batchNorm2d(x4([3, 5, 4, 4], 33), null, null, null, null, { training: true })],
   ['maxPool2d 3×3/s2/p1', [2, 3, 5, 4], () => E.maxPool2d(x4([2, 3, 9, 7], 16), { kernelSize: 3, stride: 2, padding: 1 })],
+  ['maxPool2d 2×2/s2, rows of vec4s', [2, 3, 3, 4], () => E.maxPool2d(x4([2, 3, 7, 8], 36), { kernelSize: 2 })],
   ['segmentationMetrics', [3, 5], () => E.segmentationMetrics(x4([3, 1, 5, 7], 17), x4([3, 1, 5, 7], 18))],
 ];
 
@@ -82,6 +83,11 @@ describe('no out-of-bounds writes', () => {
     const rowsLoss = E.tidy(() => E.bceWithLogits(E.conv2d(xRows, wRows, null, { padding: 1 }), E.zeros([2, 5, 3, 8])));
     rowsLoss.backward();
     await expectSlackIntact(wRows.grad!, poisonedRows, 'grad of w (rows of vec4s)');
+    const xPool = E.randn([2, 3, 7, 8], { seed: 37, requiresGrad: true });
+    const poisonedPool = poison(xPool.size);
+    const poolLoss = E.tidy(() => E.bceWithLogits(E.maxPool2d(xPool, { kernelSize: 2 }), E.zeros([2, 3, 3, 4])));
+    poolLoss.backward();
+    await expectSlackIntact(xPool.grad!, poisonedPool, 'grad of x (2×2/s2 pool over rows of vec4s)');
     const p = E.randn([37], { seed: 23, requiresGrad: true });
     p.grad = E.randn([37], { seed: 24 });
     const slackBefore = (await E.getRuntime().read(p.buffer, p.buffer.byteSize)).subarray(37);

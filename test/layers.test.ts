@@ -92,6 +92,8 @@ const POOLS: { x: number[]; k: P; s: P; p: P }[] = [
   { x: [2, 3, 9, 9], k: [3, 3], s: [2, 2], p: [1, 1] },
   { x: [1, 13, 8, 8], k: [3, 3], s: [2, 2], p: [1, 1] },
   { x: [2, 3, 33, 35], k: [2, 2], s: [2, 2], p: [0, 0] },
+  // 2×2/s2 over rows of vec4s (kernels/pool.ts), odd H: the last row in no window.
+  { x: [2, 3, 7, 12], k: [2, 2], s: [2, 2], p: [0, 0] },
 ];
 for (const c of POOLS) {
   const name = `${c.k[0]}×${c.k[1]}/s${c.s[0]}/p${c.p[0]}`;
@@ -121,6 +123,24 @@ describe('layer kernels: GPU vs CPU reference (forward, backward, finite differe
   test.each(cases.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
     await checkOp(c, 1000 + i);
   });
+});
+
+test('maxPool2d: the first NaN of a window wins and gets the gradient (row kernel at W = 8, generic at W = 6)', async () => {
+  for (const W of [8, 6]) {
+    const values = Array.from({ length: 2 * W }, (_, i) => i % 5);
+    values[1] = Number.NaN; // window 0: (0, 1)
+    values[W + 2] = Number.NaN; // window 1: after 2 and 3 in row 0, (1, 2)
+    const x = E.tensor(values, [1, 1, 2, W], { requiresGrad: true });
+    const y = E.maxPool2d(x, { kernelSize: 2 });
+    const out = await y.toArray();
+    expect(Number.isNaN(out[0]) && Number.isNaN(out[1]), `W = ${W}`).toBe(true);
+    y.backward(E.ones(y.shape));
+    const grad = await x.grad!.toArray();
+    for (const i of [0, 1, W, W + 1]) expect(grad[i], `W = ${W}, input ${i}`).toBe(i === 1 ? 1 : 0);
+    for (const i of [2, 3, W + 2, W + 3]) expect(grad[i], `W = ${W}, input ${i}`).toBe(i === W + 2 ? 1 : 0);
+    x.dispose();
+    y.dispose();
+  }
 });
 
 // SwiftShader runs the weight-gradient kernels with fewer taps per pass (engine/tuning.ts); the

@@ -1,5 +1,14 @@
 /** Max pooling (like torch.nn.functional.max_pool2d, ceil_mode false, dilation 1). */
-import { maxPoolBackwardKernel, maxPoolForwardKernel, poolGrid, poolParams, type PoolGeometry } from '../../kernels/pool.js';
+import {
+  maxPool2x2RowsApplies,
+  maxPool2x2RowsBackwardKernel,
+  maxPool2x2RowsForwardKernel,
+  maxPoolBackwardKernel,
+  maxPoolForwardKernel,
+  poolGrid,
+  poolParams,
+  type PoolGeometry,
+} from '../../kernels/pool.js';
 import { needsGrad, record } from '../autograd.js';
 import { getRuntime } from '../runtime.js';
 import { formatShape } from '../shape.js';
@@ -35,14 +44,18 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
   const out = Tensor.empty([N, C, OH, OW]);
   const argmax = Tensor.empty([N, C, OH, OW]);
   const runtime = getRuntime();
+  // 2×2/s2 over rows of vec4s (UNet's pool): 2 outputs per invocation forward, 4 inputs backward.
+  const rows = maxPool2x2RowsApplies(geometry);
   if (out.size > 0) {
-    runtime.dispatch({ kernel: maxPoolForwardKernel, inputs: [x.buffer], outputs: [out.buffer, argmax.buffer], params: poolParams(geometry, out.size), workgroups: poolGrid(out.size) });
+    const total = rows ? out.size / 2 : out.size;
+    runtime.dispatch({ kernel: rows ? maxPool2x2RowsForwardKernel : maxPoolForwardKernel, inputs: [x.buffer], outputs: [out.buffer, argmax.buffer], params: poolParams(geometry, total), workgroups: poolGrid(total) });
   }
   if (needsGrad([x])) {
     record('maxPool2d', [x], out, [argmax], (g, [sargmax]) => {
       const dx = Tensor.empty(x.shape);
       if (dx.size > 0) {
-        runtime.dispatch({ kernel: maxPoolBackwardKernel, inputs: [g.buffer, sargmax.buffer], outputs: [dx.buffer], params: poolParams(geometry, dx.size), workgroups: poolGrid(dx.size) });
+        const total = rows ? dx.size / 4 : dx.size;
+        runtime.dispatch({ kernel: rows ? maxPool2x2RowsBackwardKernel : maxPoolBackwardKernel, inputs: [g.buffer, sargmax.buffer], outputs: [dx.buffer], params: poolParams(geometry, total), workgroups: poolGrid(total) });
       }
       return [dx];
     });
