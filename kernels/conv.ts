@@ -921,6 +921,50 @@ export function convWeight3x3RowsDirectSubgroupLaunch(g: ConvGeometry, subgroupS
   return { params: convParams(g, 0), workgroups: [Math.ceil(Math.ceil(g.dstChannels / CONV_TILE_C) / subgroupSize), g.srcChannels, 1] };
 }
 
+/** Whether convWeight1x1RowsKernel applies: 1×1, stride 1, no padding, planes a whole number of vec4s. */
+export function convWeight1x1RowsApplies(g: ConvGeometry): boolean {
+  return g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0 && (g.dstH * g.dstW) % 4 === 0;
+}
+
+/**
+ * Weight gradient of a 1×1, stride-1 convolution (UNet's head) on CPU adapters: dw[a, b] is the
+ * dot product of g's channel a and the source's channel b over every position, so one invocation
+ * per (a, b) reads both planes as vec4s (2 loads per 4 positions), summing blocks of 64 vec4s,
+ * blocks per image, images, then the 4 lanes (error growing with their sizes' sum, not product). The generic kernels tile 4 output channels, 3 of them idle for
+ * the head's single channel, and reduce through workgroup memory (4× slower than TF.js there).
+ * total = A·B.
+ */
+export function convWeight1x1RowsKernel(): KernelSpec {
+  return cachedKernel('conv-weight-1x1-rows', '', () => /* wgsl */ `
+${PARAMS_STRUCT}
+@group(0) @binding(0) var<storage, read> G: array<vec4f>;
+@group(0) @binding(1) var<storage, read> S: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> DW: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let pair = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (pair >= p.total) { return; }
+  let b = pair % p.srcC;
+  let a = pair / p.srcC;
+  let planeVecs = p.dstH * p.dstW / 4u;
+  var total = vec4f(0.0);
+  for (var n = 0u; n < p.batch; n++) {
+    let gBase = (n * p.dstC + a) * planeVecs;
+    let sBase = (n * p.srcC + b) * planeVecs;
+    var image = vec4f(0.0);
+    var block = vec4f(0.0);
+    for (var q = 0u; q < planeVecs; q++) {
+      block += G[gBase + q] * S[sBase + q];
+      if ((q & 63u) == 63u) { image += block; block = vec4f(0.0); }
+    }
+    total += image + block;
+  }
+  DW[pair] = (total.x + total.y) + (total.z + total.w);
+}`);
+}
+
 /** Positions per weight up to which `conv-weight-direct` is used. */
 export const CONV_WEIGHT_DIRECT_MAX_POSITIONS = 2048;
 

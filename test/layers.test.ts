@@ -22,6 +22,8 @@ const CONVS: { x: number[]; w: number[]; stride: P; padding: P; bias: boolean; l
   { label: '3×3/s2/p1', x: [2, 5, 9, 9], w: [3, 5, 3, 3], stride: [2, 2], padding: [1, 1], bias: true },
   { label: '1×1/s2 (downsample)', x: [2, 13, 7, 7], w: [5, 13, 1, 1], stride: [2, 2], padding: [0, 0], bias: false },
   { label: '1×1/s1 (head)', x: [1, 5, 8, 8], w: [1, 5, 1, 1], stride: [1, 1], padding: [0, 0], bias: true },
+  // Planes of vec4s over more than one block of 64 vec4s: the 1×1 row-vector weight gradient's sums.
+  { label: '1×1/s1, 2 images of 20 × 16', x: [2, 6, 20, 16], w: [3, 6, 1, 1], stride: [1, 1], padding: [0, 0], bias: false },
   { label: 'stride 1×2, pad 0×1', x: [1, 3, 6, 7], w: [2, 3, 3, 2], stride: [1, 2], padding: [0, 1], bias: true },
   { label: '3×3 larger', x: [2, 16, 33, 33], w: [8, 16, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
   { label: 'chunked weight grad', x: [4, 3, 40, 40], w: [2, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },

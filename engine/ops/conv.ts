@@ -28,6 +28,8 @@ import {
   convTranspose2x2RowsSubgroupLaunch,
   convTransposeTiledLaunch,
   convWeightDirectKernel,
+  convWeight1x1RowsApplies,
+  convWeight1x1RowsKernel,
   convWeight3x3RowsDirectKernel,
   convWeight3x3RowsDirectSubgroupKernel,
   convWeight3x3RowsDirectSubgroupLaunch,
@@ -129,6 +131,12 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
   if (subgroupRows && (count <= CONV_WEIGHT_DIRECT_MAX_POSITIONS || Math.ceil(geometry.dstChannels / CONV_TILE_C) >= subgroupSize)) {
     const out = Tensor.empty(shape);
     runtime.dispatch({ kernel: convWeight3x3RowsDirectSubgroupKernel(subgroupSize), ...convWeight3x3RowsDirectSubgroupLaunch(geometry, subgroupSize), inputs: [g.buffer, src.buffer], outputs: [out.buffer] });
+    return out;
+  }
+  if (convWeight1x1RowsApplies(geometry)) {
+    const out = Tensor.empty(shape);
+    const pairs = geometry.dstChannels * geometry.srcChannels;
+    runtime.dispatch({ kernel: convWeight1x1RowsKernel(), inputs: [g.buffer, src.buffer], outputs: [out.buffer], params: convParams(geometry, pairs), workgroups: convElementGrid(pairs) });
     return out;
   }
   if (count <= CONV_WEIGHT_DIRECT_MAX_POSITIONS) {
