@@ -13,7 +13,7 @@ const PARAMS = `struct Params { channels: u32, plane: u32, batch: u32, total: u3
 
 /** The uniform words of every BatchNorm kernel, with the chunk plan they encode. */
 export function batchNormParams(batch: number, channels: number, plane: number, eps: number, momentum: number): { params: number[]; chunks: number; serial: boolean } {
-  const { chunks, chunkLength, serial } = batchNormChunks(batch, channels, plane);
+  const { chunks, chunkLength, serial } = batchNormChunks(batch, channels, plane, batchNormVec4(plane));
   return { params: [channels, plane, batch, batch * channels * plane, f32Bits(eps), f32Bits(momentum), chunks, chunkLength], chunks, serial };
 }
 
@@ -27,19 +27,33 @@ const TREE_SUM = (name: string) => `
   let ${name}Total = scratch[0];
   workgroupBarrier();`;
 
-/** Loop of one workgroup over its chunk [start, end) of channel c's N·H·W values (index i). */
-const CHUNK_LOOP = (body: string) => `
+/**
+ * Loop of one workgroup over its chunk [start, end) of channel c's N·H·W values (index i); with
+ * `vec4`, over vec4s of them (i indexes vec4s; planes and chunk bounds are multiples of 4).
+ */
+const CHUNK_LOOP = (body: string, vec4: boolean) =>
+  vec4
+    ? `
+  for (var r = start + 4u * lid; r < end; r += ${4 * WORKGROUP}u) {
+    let i = ((r / p.plane) * p.channels + c) * (p.plane / 4u) + (r % p.plane) / 4u;
+    ${body}
+  }`
+    : `
   for (var r = start + lid; r < end; r += ${WORKGROUP}u) {
     let i = ((r / p.plane) * p.channels + c) * p.plane + r % p.plane;
     ${body}
   }`;
 
-/** Loop of one invocation over all of channel c's values (index i). */
-const SERIAL_LOOP = (body: string) => `
-  for (var r = 0u; r < count; r++) {
-    let i = ((r / p.plane) * p.channels + c) * p.plane + r % p.plane;
+/** Loop of one invocation over all of channel c's values (index i; vec4s of them with `vec4`). */
+const SERIAL_LOOP = (body: string, vec4: boolean) => `
+  for (var r = 0u; r < count; r += ${vec4 ? 4 : 1}u) {
+    let i = ((r / p.plane) * p.channels + c) * p.plane${vec4 ? ' / 4u' : ''} + (r % p.plane)${vec4 ? ' / 4u' : ''};
     ${body}
   }`;
+
+/** Accumulator of a sum over the loops above, and its scalar total (the 4 lanes added pairwise). */
+const ACC = (name: string, vec4: boolean) => `var ${name} = ${vec4 ? 'vec4f(0.0)' : '0.0'};`;
+const TOTAL = (name: string, vec4: boolean) => (vec4 ? `((${name}.x + ${name}.y) + (${name}.z + ${name}.w))` : name);
 
 const SERIAL_WORKGROUP = 64;
 
@@ -63,11 +77,12 @@ const CHUNK_RANGE = `
 const TARGET_GROUPS = 512;
 const MIN_CHUNK = 4096;
 
-export function batchNormChunks(batch: number, channels: number, plane: number): { chunks: number; chunkLength: number; serial: boolean } {
+export function batchNormChunks(batch: number, channels: number, plane: number, vec4 = false): { chunks: number; chunkLength: number; serial: boolean } {
   const count = batch * plane;
   if (count <= SERIAL_MAX) return { chunks: 1, chunkLength: count, serial: true };
   const wanted = Math.max(1, Math.min(Math.ceil(count / MIN_CHUNK), Math.ceil(TARGET_GROUPS / channels)));
-  const chunkLength = Math.ceil(count / wanted);
+  // vec4 loops need chunk bounds on whole vec4s.
+  const chunkLength = vec4 ? 4 * Math.ceil(count / wanted / 4) : Math.ceil(count / wanted);
   return { chunks: Math.ceil(count / chunkLength), chunkLength, serial: false };
 }
 
@@ -78,15 +93,15 @@ export function batchNormChunks(batch: number, channels: number, plane: number):
  * workgroup — a 256-invocation tree sum over 16 values costs far more than the sum, most of all
  * on CPU adapters.
  */
-export function batchNormPartialStatsKernel(serial: boolean): KernelSpec {
+export function batchNormPartialStatsKernel(serial: boolean, vec4: boolean): KernelSpec {
   const head = `
 ${PARAMS}
-@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(0) var<storage, read> X: array<${vec4 ? 'vec4f' : 'f32'}>;
 @group(0) @binding(1) var<storage, read_write> Partial: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;`;
   return {
     name: 'batchnorm-partial-stats',
-    key: serial ? 'serial' : 'chunked',
+    key: `${serial ? 'serial' : 'chunked'}-${vec4 ? 'vec4' : 'scalar'}`,
     source: () =>
       serial
         ? /* wgsl */ `${head}
@@ -96,11 +111,11 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   if (c >= p.channels) { return; }
   let count = p.batch * p.plane;
-  var s = 0.0;${SERIAL_LOOP('s += X[i];')}
-  let mean = s / f32(count);
-  var q = 0.0;${SERIAL_LOOP('let d = X[i] - mean; q += d * d;')}
+  ${ACC('s', vec4)}${SERIAL_LOOP('s += X[i];', vec4)}
+  let mean = ${TOTAL('s', vec4)} / f32(count);
+  ${ACC('q', vec4)}${SERIAL_LOOP('let d = X[i] - mean; q += d * d;', vec4)}
   Partial[c * 2u] = mean;
-  Partial[c * 2u + 1u] = q;
+  Partial[c * 2u + 1u] = ${TOTAL('q', vec4)};
 }`
         : /* wgsl */ `${head}
 
@@ -108,9 +123,11 @@ var<workgroup> scratch: array<f32, ${WORKGROUP}>;
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${CHUNK_RANGE}
-  var s = 0.0;${CHUNK_LOOP('s += X[i];')}${TREE_SUM('s')}
+  ${ACC('s4', vec4)}${CHUNK_LOOP('s4 += X[i];', vec4)}
+  let s = ${TOTAL('s4', vec4)};${TREE_SUM('s')}
   let mean = sTotal / f32(end - start);
-  var q = 0.0;${CHUNK_LOOP('let d = X[i] - mean; q += d * d;')}${TREE_SUM('q')}
+  ${ACC('q4', vec4)}${CHUNK_LOOP('let d = X[i] - mean; q4 += d * d;', vec4)}
+  let q = ${TOTAL('q4', vec4)};${TREE_SUM('q')}
   if (lid == 0u) {
     let at = (c * p.chunks + chunk) * 2u;
     Partial[at] = mean;
@@ -221,19 +238,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }
 
 /** Per (channel, chunk): Σ dy and Σ dy·x̂ over the chunk, written to Partial[(c·chunks + chunk)·2 + {0, 1}]; `serial` as batchNormPartialStatsKernel. */
-export function batchNormGradPartialKernel(serial: boolean): KernelSpec {
+export function batchNormGradPartialKernel(serial: boolean, vec4: boolean): KernelSpec {
+  const value = vec4 ? 'vec4f' : 'f32';
   const head = `
 ${PARAMS}
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> DY: array<f32>;
+@group(0) @binding(0) var<storage, read> X: array<${value}>;
+@group(0) @binding(1) var<storage, read> DY: array<${value}>;
 @group(0) @binding(2) var<storage, read> Mean: array<f32>;
 @group(0) @binding(3) var<storage, read> InvStd: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Partial: array<f32>;
 @group(0) @binding(5) var<uniform> p: Params;`;
-  const body = 'gb += DY[i]; gg += DY[i] * (X[i] - mean) * invstd;';
+  const body = 'gb4 += DY[i]; gg4 += DY[i] * (X[i] - mean) * invstd;';
   return {
     name: 'batchnorm-grad-partial',
-    key: serial ? 'serial' : 'chunked',
+    key: `${serial ? 'serial' : 'chunked'}-${vec4 ? 'vec4' : 'scalar'}`,
     source: () =>
       serial
         ? /* wgsl */ `${head}
@@ -245,10 +263,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let count = p.batch * p.plane;
   let mean = Mean[c];
   let invstd = InvStd[c];
-  var gb = 0.0;
-  var gg = 0.0;${SERIAL_LOOP(body)}
-  Partial[c * 2u] = gb;
-  Partial[c * 2u + 1u] = gg;
+  ${ACC('gb4', vec4)}
+  ${ACC('gg4', vec4)}${SERIAL_LOOP(body, vec4)}
+  Partial[c * 2u] = ${TOTAL('gb4', vec4)};
+  Partial[c * 2u + 1u] = ${TOTAL('gg4', vec4)};
 }`
         : /* wgsl */ `${head}
 
@@ -258,8 +276,10 @@ var<workgroup> scratch: array<f32, ${WORKGROUP}>;
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${CHUNK_RANGE}
   let mean = Mean[c];
   let invstd = InvStd[c];
-  var gb = 0.0;
-  var gg = 0.0;${CHUNK_LOOP(body)}${TREE_SUM('gb')}${TREE_SUM('gg')}
+  ${ACC('gb4', vec4)}
+  ${ACC('gg4', vec4)}${CHUNK_LOOP(body, vec4)}
+  let gb = ${TOTAL('gb4', vec4)};
+  let gg = ${TOTAL('gg4', vec4)};${TREE_SUM('gb')}${TREE_SUM('gg')}
   if (lid == 0u) {
     let at = (c * p.chunks + chunk) * 2u;
     Partial[at] = gbTotal;
