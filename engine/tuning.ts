@@ -4,6 +4,7 @@
  * CPU adapters run convolutions with the direct kernel rather than the implicit GEMM.
  */
 import type { AdapterReport } from './device.js';
+import { BATCHNORM_SERIAL_MAX } from '../kernels/batchnorm.js';
 import { CONV_TAP_GROUP } from '../kernels/conv.js';
 import type { GemmTileName } from '../kernels/conv-gemm.js';
 
@@ -25,6 +26,17 @@ export interface AdapterTuning {
    * shader compiler is super-linear in live values (see below); GPUs run the implicit GEMMs.
    */
   subgroupSize: number;
+  /**
+   * BatchNorm statistics and gradient sums: values per channel up to which one invocation per
+   * channel sums them (kernels/batchnorm.ts), in workgroups of `batchNormSerialWorkgroup`. GPUs
+   * need the parallel chunked sums beyond a few hundred values; on CPU adapters their tree sums'
+   * barriers cost more (4×64×16×16 forward+backward on lavapipe: 7.6 → 2.0 ms serial). Serial up
+   * to 4096 values was faster still, but its different rounding of ResNet34_UNet's first
+   * BatchNorm flipped near-ties in the max-pool after it and moved the PyTorch-parity gradients of
+   * the stem by 2e-2 (test/models.test.ts), so CPU adapters stop at 1024.
+   */
+  batchNormSerialMax: number;
+  batchNormSerialWorkgroup: number;
 }
 
 export function isSwiftShader(report: AdapterReport): boolean {
@@ -45,6 +57,9 @@ export function tuningFor(report: AdapterReport): AdapterTuning {
     conv: isSoftwareAdapter(report) ? 'direct' : 'gemm',
     gemmTile: 'auto',
     subgroupSize: isSoftwareAdapter(report) && !isSwiftShader(report) ? fixedSubgroupSize(report) : 0,
+    // CPU adapters: workgroups of 8 so that a few dozen channels still spread over every core.
+    batchNormSerialMax: isSoftwareAdapter(report) ? 1024 : BATCHNORM_SERIAL_MAX,
+    batchNormSerialWorkgroup: isSoftwareAdapter(report) ? 8 : 64,
   };
 }
 

@@ -12,8 +12,15 @@ const WORKGROUP = 256;
 const PARAMS = `struct Params { channels: u32, plane: u32, batch: u32, total: u32, eps: u32, momentum: u32, chunks: u32, chunkLength: u32 }`;
 
 /** The uniform words of every BatchNorm kernel, with the chunk plan they encode. */
-export function batchNormParams(batch: number, channels: number, plane: number, eps: number, momentum: number): { params: number[]; chunks: number; serial: boolean } {
-  const { chunks, chunkLength, serial } = batchNormChunks(batch, channels, plane, batchNormVec4(plane));
+export function batchNormParams(
+  batch: number,
+  channels: number,
+  plane: number,
+  eps: number,
+  momentum: number,
+  serialMax = BATCHNORM_SERIAL_MAX,
+): { params: number[]; chunks: number; serial: boolean } {
+  const { chunks, chunkLength, serial } = batchNormChunks(batch, channels, plane, batchNormVec4(plane), serialMax);
   return { params: [channels, plane, batch, batch * channels * plane, f32Bits(eps), f32Bits(momentum), chunks, chunkLength], chunks, serial };
 }
 
@@ -55,10 +62,11 @@ const SERIAL_LOOP = (body: string, vec4: boolean) => `
 const ACC = (name: string, vec4: boolean) => `var ${name} = ${vec4 ? 'vec4f(0.0)' : '0.0'};`;
 const TOTAL = (name: string, vec4: boolean) => (vec4 ? `((${name}.x + ${name}.y) + (${name}.z + ${name}.w))` : name);
 
-const SERIAL_WORKGROUP = 64;
-
-/** Values per channel up to which one invocation per channel sums them (see batchNormPartialStatsKernel). */
-const SERIAL_MAX = 512;
+/**
+ * Values per channel up to which one invocation per channel sums them (see
+ * batchNormPartialStatsKernel), by default (GPUs); CPU adapters go further (engine/tuning.ts).
+ */
+export const BATCHNORM_SERIAL_MAX = 512;
 
 /** Workgroup (channel c = wid.y, chunk = wid.x) and its range of the channel's values. */
 const CHUNK_RANGE = `
@@ -77,9 +85,15 @@ const CHUNK_RANGE = `
 const TARGET_GROUPS = 512;
 const MIN_CHUNK = 4096;
 
-export function batchNormChunks(batch: number, channels: number, plane: number, vec4 = false): { chunks: number; chunkLength: number; serial: boolean } {
+export function batchNormChunks(
+  batch: number,
+  channels: number,
+  plane: number,
+  vec4 = false,
+  serialMax = BATCHNORM_SERIAL_MAX,
+): { chunks: number; chunkLength: number; serial: boolean } {
   const count = batch * plane;
-  if (count <= SERIAL_MAX) return { chunks: 1, chunkLength: count, serial: true };
+  if (count <= serialMax) return { chunks: 1, chunkLength: count, serial: true };
   const wanted = Math.max(1, Math.min(Math.ceil(count / MIN_CHUNK), Math.ceil(TARGET_GROUPS / channels)));
   // vec4 loops need chunk bounds on whole vec4s.
   const chunkLength = vec4 ? 4 * Math.ceil(count / wanted / 4) : Math.ceil(count / wanted);
@@ -93,7 +107,7 @@ export function batchNormChunks(batch: number, channels: number, plane: number, 
  * workgroup — a 256-invocation tree sum over 16 values costs far more than the sum, most of all
  * on CPU adapters.
  */
-export function batchNormPartialStatsKernel(serial: boolean, vec4: boolean): KernelSpec {
+export function batchNormPartialStatsKernel(serial: boolean, vec4: boolean, serialWorkgroup = 64): KernelSpec {
   const head = `
 ${PARAMS}
 @group(0) @binding(0) var<storage, read> X: array<${vec4 ? 'vec4f' : 'f32'}>;
@@ -101,12 +115,12 @@ ${PARAMS}
 @group(0) @binding(2) var<uniform> p: Params;`;
   return {
     name: 'batchnorm-partial-stats',
-    key: `${serial ? 'serial' : 'chunked'}-${vec4 ? 'vec4' : 'scalar'}`,
+    key: `${serial ? `serial${serialWorkgroup}` : 'chunked'}-${vec4 ? 'vec4' : 'scalar'}`,
     source: () =>
       serial
         ? /* wgsl */ `${head}
 
-@compute @workgroup_size(${SERIAL_WORKGROUP})
+@compute @workgroup_size(${serialWorkgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   if (c >= p.channels) { return; }
@@ -238,7 +252,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }
 
 /** Per (channel, chunk): Σ dy and Σ dy·x̂ over the chunk, written to Partial[(c·chunks + chunk)·2 + {0, 1}]; `serial` as batchNormPartialStatsKernel. */
-export function batchNormGradPartialKernel(serial: boolean, vec4: boolean): KernelSpec {
+export function batchNormGradPartialKernel(serial: boolean, vec4: boolean, serialWorkgroup = 64): KernelSpec {
   const value = vec4 ? 'vec4f' : 'f32';
   const head = `
 ${PARAMS}
@@ -251,12 +265,12 @@ ${PARAMS}
   const body = 'gb4 += DY[i]; gg4 += DY[i] * (X[i] - mean) * invstd;';
   return {
     name: 'batchnorm-grad-partial',
-    key: `${serial ? 'serial' : 'chunked'}-${vec4 ? 'vec4' : 'scalar'}`,
+    key: `${serial ? `serial${serialWorkgroup}` : 'chunked'}-${vec4 ? 'vec4' : 'scalar'}`,
     source: () =>
       serial
         ? /* wgsl */ `${head}
 
-@compute @workgroup_size(${SERIAL_WORKGROUP})
+@compute @workgroup_size(${serialWorkgroup})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   if (c >= p.channels) { return; }

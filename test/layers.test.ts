@@ -68,8 +68,9 @@ for (const c of TRANSPOSED) {
   });
 }
 
-// [2, 3, 50, 45]: 4500 values per channel, split into two chunks (kernels/batchnorm.ts); planes a
-// whole number of vec4s ([2, 5, 4, 3], [2, 3, 48, 48]) take the vec4 elementwise kernels.
+// [2, 3, 50, 45]: 4500 values per channel, summed in two chunks with the GPU tuning (below) and
+// by one invocation per channel on CPU adapters (kernels/batchnorm.ts); planes a whole number of
+// vec4s ([2, 5, 4, 3], [2, 3, 48, 48]) take the vec4 kernels.
 for (const x of [[2, 5, 4, 3], [1, 13, 5, 7], [4, 3, 1, 1], [3, 3, 17, 19], [2, 3, 50, 45], [2, 3, 48, 48]]) {
   const C = x[1];
   cases.push({
@@ -145,6 +146,23 @@ test('maxPool2d: the first NaN of a window wins and gets the gradient (row kerne
   }
 });
 
+// GPUs sum BatchNorm statistics per channel chunk beyond 512 values per channel (workgroup tree
+// sums); CPU adapters sum up to 1024 serially. Both ways on any adapter:
+describe('batchnorm with the GPU tuning (chunked sums)', () => {
+  const norms = cases.filter((c) => c.label.startsWith('batchNorm2d'));
+  test.each(norms.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
+    const tuning = E.getRuntime().tuning;
+    const saved = { ...tuning };
+    Object.assign(tuning, E.tuningFor({ ...E.getRuntime().adapterReport, architecture: 'hopper', description: 'NVIDIA H100', device: '', isFallbackAdapter: false }));
+    expect(tuning.batchNormSerialMax).toBe(512);
+    try {
+      await checkOp(c, 5000 + i);
+    } finally {
+      Object.assign(tuning, saved);
+    }
+  });
+});
+
 // SwiftShader runs the weight-gradient kernels with fewer taps per pass (engine/tuning.ts); the
 // split must give the same gradients on any adapter.
 describe('conv weight gradient split into smaller tap groups (as on SwiftShader)', () => {
@@ -193,6 +211,13 @@ test('subgroup weight sharing: on CPU adapters with one subgroup size, except Sw
   expect(E.tuningFor({ ...lavapipe, subgroupMinSize: 0, subgroupMaxSize: 0 }).subgroupSize).toBe(0);
   expect(E.tuningFor({ ...lavapipe, description: 'SwiftShader driver 5.0.0' }).subgroupSize).toBe(0);
   expect(E.tuningFor({ ...base, architecture: 'hopper', description: 'NVIDIA H100', device: '', subgroupMinSize: 32, subgroupMaxSize: 32 }).subgroupSize).toBe(0);
+});
+test('BatchNorm sums: serial up to 1024 values per channel in workgroups of 8 on CPU adapters, 512 in workgroups of 64 on GPUs', () => {
+  const report = E.getRuntime().adapterReport;
+  const cpu = E.tuningFor({ ...report, architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)', isFallbackAdapter: true });
+  const gpu = E.tuningFor({ ...report, architecture: 'hopper', description: 'NVIDIA H100', device: '', isFallbackAdapter: false });
+  expect([cpu.batchNormSerialMax, cpu.batchNormSerialWorkgroup]).toEqual([1024, 8]);
+  expect([gpu.batchNormSerialMax, gpu.batchNormSerialWorkgroup]).toEqual([512, 64]);
 });
 test('conv kernels: the subgroup versions where the adapter allows them, the plain ones otherwise', async (ctx) => {
   const runtime = E.getRuntime();

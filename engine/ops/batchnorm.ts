@@ -50,11 +50,12 @@ export function batchNorm2d(
   }
   if (!options.training && !runningMean) throw new Error('batchNorm2d: eval mode needs running statistics');
   const eps = options.eps ?? 1e-5;
-  const { params, chunks, serial } = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1);
+  const runtime = getRuntime();
+  const { batchNormSerialMax, batchNormSerialWorkgroup: serialWorkgroup } = runtime.tuning;
+  const { params, chunks, serial } = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1, batchNormSerialMax);
   // Planes of whole vec4s: every BatchNorm kernel reads and writes 4 values at a time.
   const vec4 = batchNormVec4(plane);
-  const partialGrid: [number, number, number] = serial ? [Math.ceil(C / 64), 1, 1] : [chunks, C, 1];
-  const runtime = getRuntime();
+  const partialGrid: [number, number, number] = serial ? [Math.ceil(C / serialWorkgroup), 1, 1] : [chunks, C, 1];
 
   const gamma = weight ?? full([C], 1);
   const beta = bias ?? full([C], 0);
@@ -64,7 +65,7 @@ export function batchNorm2d(
     mean = Tensor.empty([C]);
     const running = runningMean && runningVar ? [runningMean.buffer, runningVar.buffer] : [];
     const partial = Tensor.empty([C, chunks, 2]);
-    runtime.dispatch({ kernel: batchNormPartialStatsKernel(serial, vec4), inputs: [x.buffer], outputs: [partial.buffer], params, workgroups: partialGrid });
+    runtime.dispatch({ kernel: batchNormPartialStatsKernel(serial, vec4, serialWorkgroup), inputs: [x.buffer], outputs: [partial.buffer], params, workgroups: partialGrid });
     runtime.dispatch({
       kernel: batchNormCombineStatsKernel(running.length > 0),
       inputs: [partial.buffer],
@@ -96,7 +97,7 @@ export function batchNorm2d(
       const dbeta = Tensor.empty([C]);
       const partial = Tensor.empty([C, chunks, 2]);
       runtime.dispatch({
-        kernel: batchNormGradPartialKernel(serial, vec4),
+        kernel: batchNormGradPartialKernel(serial, vec4, serialWorkgroup),
         inputs: [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer],
         outputs: [partial.buffer],
         params,
