@@ -16,11 +16,18 @@ export * from './bce.js';
 export * from './adam.js';
 export * from './metrics.js';
 
-/** Every kernel family the engine can launch (names as in the pipeline cache). */
+/** Every kernel family the engine can launch (names as in the pipeline cache; a test checks the layer kernels against it). */
 export const KERNEL_FAMILIES = [
   'elementwise', 'fill', 'reduce-sum', 'slice-copy', 'matmul',
-  'conv-gather', 'conv-scatter', 'conv-weight', 'conv-weight-direct', 'conv-gemm', 'conv-weight-gemm', 'conv-transpose-gemm',
+  // Direct convolutions (CPU adapters), their row-vector and subgroup variants.
+  'conv-pack-weights', 'conv-gather', 'conv-gather-3x3-rows', 'conv-gather-3x3-rows-subgroup', 'conv-gather-subgroup',
+  'conv-scatter', 'conv-scatter-subgroup', 'conv-transpose-tiled', 'conv-transpose-2x2-rows', 'conv-transpose-2x2-rows-subgroup',
+  'conv-weight', 'conv-weight-direct', 'conv-weight-3x3-rows', 'conv-weight-3x3-rows-direct', 'conv-weight-3x3-rows-direct-subgroup',
+  'conv-weight-1x1-rows',
+  // Implicit GEMMs (GPUs).
+  'conv-gemm', 'conv-weight-gemm', 'conv-transpose-gemm',
   'batchnorm-partial-stats', 'batchnorm-combine-stats', 'batchnorm-eval-invstd', 'batchnorm-normalize',
   'batchnorm-grad-partial', 'batchnorm-grad-combine', 'batchnorm-grad-input',
-  'maxpool-forward', 'maxpool-backward', 'bce-logits-forward', 'bce-logits-backward', 'adam', 'segmentation-metrics',
+  'maxpool-forward', 'maxpool-backward', 'maxpool-2x2-rows-forward', 'maxpool-2x2-rows-backward',
+  'bce-logits-forward', 'bce-logits-backward', 'adam', 'segmentation-metrics',
 ] as const;

@@ -7,6 +7,7 @@
 import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { referenceLayers as L } from '../engine/reference.js';
+import { KERNEL_FAMILIES } from '../kernels/index.js';
 import { checkOp, type OpCase } from './helpers/op-check.js';
 import { useGpu } from './helpers/gpu.js';
 
@@ -343,4 +344,12 @@ test('software adapters run convolutions with the direct kernel; GPUs with the i
   expect(E.tuningFor(report('SwiftShader driver 5.0.0')).conv).toBe('direct');
   expect(E.tuningFor(report('', true)).conv).toBe('direct');
   expect(E.tuningFor(report('NVIDIA H100 80GB HBM3')).conv).toBe('gemm');
+});
+
+// Last in this file, when every layer path above has compiled its kernels.
+test('every kernel the layers compiled is a registered family (kernels/index.ts)', () => {
+  const families: readonly string[] = KERNEL_FAMILIES;
+  const compiled = E.getRuntime().compiledKernels().map((k) => k.split('|')[0]);
+  expect(compiled.length).toBeGreaterThan(20);
+  expect([...new Set(compiled)].filter((name) => !families.includes(name))).toEqual([]);
 });
