@@ -17,6 +17,12 @@
  * output channels, so each source value feeds all of them). Gather/scatter tiling changes no
  * element's summation order.
  *
+ * Variants for CPU adapters: row-vector kernels for rows a whole number of vec4s (3×3/s1/p1
+ * gathers and weight gradients, 2×2/s2 conv-transpose, 1×1 weight gradient; equal up to
+ * rounding), and subgroup kernels that load a value several lanes need once and broadcast it
+ * (gathers, the stride-class scatter, the 2×2 conv-transpose, the row weight gradient;
+ * bit-identical to the kernel each extends); see each kernel.
+ *
  * `weight` uses one 64-invocation workgroup per (CONV_TILE_C output channels, input channel,
  * chunk), each invocation striding over the chunk of N·Hg·Wg positions, then a shared-memory
  * tree sum; chunks (so that there are enough workgroups) are added by a second pass. `weight-direct` (for few positions, e.g. deep layers at

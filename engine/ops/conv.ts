@@ -1,4 +1,8 @@
-/** conv2d and conv-transpose2d (NCHW), forward and backward, on the three kernels of kernels/conv.ts. */
+/**
+ * conv2d and conv-transpose2d (NCHW), forward and backward: implicit GEMMs (kernels/conv-gemm.ts)
+ * on GPUs; on CPU adapters the direct kernels of kernels/conv.ts, each pattern's row-vector or
+ * subgroup variant where the shape and adapter allow it (engine/tuning.ts).
+ */
 import {
   CONV_WEIGHT_DIRECT_MAX_POSITIONS,
   CONV_TILE_C,
