@@ -228,12 +228,20 @@ const ELEMENT = (vec4: boolean) => `
   if (i${vec4 ? ' * 4u' : ''} >= p.total) { return; }
   let c = (i${vec4 ? ' * 4u' : ''} / p.plane) % p.channels;`;
 
-/** y = (x − mean[c])·invstd[c]·gamma[c] + beta[c]. */
-export function batchNormNormalizeKernel(vec4: boolean): KernelSpec {
+/**
+ * `relu`: BatchNorm followed by ReLU in one kernel (the models' conv → BN → ReLU), its backward
+ * masking dY by y > 0 inside the BatchNorm gradient kernels: the same values as the two ops, one
+ * pass over the activations fewer each way.
+ */
+const zeroOf = (vec4: boolean) => (vec4 ? 'vec4f(0.0)' : '0.0');
+
+/** y = (x − mean[c])·invstd[c]·gamma[c] + beta[c] (then max(y, 0) with `relu`). */
+export function batchNormNormalizeKernel(vec4: boolean, relu = false): KernelSpec {
   const value = vec4 ? 'vec4f' : 'f32';
+  const normalized = '(X[i] - Mean[c]) * InvStd[c] * Gamma[c] + Beta[c]';
   return {
     name: 'batchnorm-normalize',
-    key: vec4 ? 'vec4' : 'scalar',
+    key: `${vec4 ? 'vec4' : 'scalar'}${relu ? '-relu' : ''}`,
     source: () => /* wgsl */ `
 ${PARAMS}
 @group(0) @binding(0) var<storage, read> X: array<${value}>;
@@ -246,13 +254,13 @@ ${PARAMS}
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {${ELEMENT(vec4)}
-  Y[i] = (X[i] - Mean[c]) * InvStd[c] * Gamma[c] + Beta[c];
+  Y[i] = ${relu ? `max(${normalized}, ${zeroOf(vec4)})` : normalized};
 }`,
   };
 }
 
 /** Per (channel, chunk): Σ dy and Σ dy·x̂ over the chunk, written to Partial[(c·chunks + chunk)·2 + {0, 1}]; `serial` as batchNormPartialStatsKernel. */
-export function batchNormGradPartialKernel(serial: boolean, vec4: boolean, serialWorkgroup = 64): KernelSpec {
+export function batchNormGradPartialKernel(serial: boolean, vec4: boolean, serialWorkgroup = 64, relu = false): KernelSpec {
   const value = vec4 ? 'vec4f' : 'f32';
   const head = `
 ${PARAMS}
@@ -260,12 +268,13 @@ ${PARAMS}
 @group(0) @binding(1) var<storage, read> DY: array<${value}>;
 @group(0) @binding(2) var<storage, read> Mean: array<f32>;
 @group(0) @binding(3) var<storage, read> InvStd: array<f32>;
-@group(0) @binding(4) var<storage, read_write> Partial: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;`;
-  const body = 'gb4 += DY[i]; gg4 += DY[i] * (X[i] - mean) * invstd;';
+${relu ? `@group(0) @binding(4) var<storage, read> Y: array<${value}>;` : ''}
+@group(0) @binding(${relu ? 5 : 4}) var<storage, read_write> Partial: array<f32>;
+@group(0) @binding(${relu ? 6 : 5}) var<uniform> p: Params;`;
+  const body = `let dy = ${relu ? `select(${zeroOf(vec4)}, DY[i], Y[i] > ${zeroOf(vec4)})` : 'DY[i]'}; gb4 += dy; gg4 += dy * (X[i] - mean) * invstd;`;
   return {
     name: 'batchnorm-grad-partial',
-    key: `${serial ? `serial${serialWorkgroup}` : 'chunked'}-${vec4 ? 'vec4' : 'scalar'}`,
+    key: `${serial ? `serial${serialWorkgroup}` : 'chunked'}-${vec4 ? 'vec4' : 'scalar'}${relu ? '-relu' : ''}`,
     source: () =>
       serial
         ? /* wgsl */ `${head}
@@ -334,13 +343,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
  * Mean, InvStd, Gamma, DGamma, DBeta, DX. Eval (running statistics are constants):
  * dx = gamma·invstd·dy; bindings DY, InvStd, Gamma, DX.
  */
-export function batchNormGradInputKernel(training: boolean, vec4: boolean): KernelSpec {
-  const names = training ? ['X', 'DY', 'Mean', 'InvStd', 'Gamma', 'DGamma', 'DBeta'] : ['DY', 'InvStd', 'Gamma'];
+export function batchNormGradInputKernel(training: boolean, vec4: boolean, relu = false): KernelSpec {
+  const names = [...(training ? ['X', 'DY', 'Mean', 'InvStd', 'Gamma', 'DGamma', 'DBeta'] : ['DY', 'InvStd', 'Gamma']), ...(relu ? ['Y'] : [])];
   const value = vec4 ? 'vec4f' : 'f32';
-  const bindings = names.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<${name === 'X' || name === 'DY' ? value : 'f32'}>;`).join('\n');
+  const bindings = names.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<${['X', 'DY', 'Y'].includes(name) ? value : 'f32'}>;`).join('\n');
   return {
     name: 'batchnorm-grad-input',
-    key: `${training ? 'train' : 'eval'}-${vec4 ? 'vec4' : 'scalar'}`,
+    key: `${training ? 'train' : 'eval'}-${vec4 ? 'vec4' : 'scalar'}${relu ? '-relu' : ''}`,
     source: () => /* wgsl */ `
 ${PARAMS}
 ${bindings}
@@ -350,12 +359,13 @@ ${bindings}
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {${ELEMENT(vec4)}
   let scale = Gamma[c] * InvStd[c];
+  let dy = ${relu ? `select(${zeroOf(vec4)}, DY[i], Y[i] > ${zeroOf(vec4)})` : 'DY[i]'};
   ${
     training
       ? `let m = f32(p.batch * p.plane);
   let xhat = (X[i] - Mean[c]) * InvStd[c];
-  DX[i] = scale * (DY[i] - DBeta[c] / m - xhat * DGamma[c] / m);`
-      : 'DX[i] = scale * DY[i];'
+  DX[i] = scale * (dy - DBeta[c] / m - xhat * DGamma[c] / m);`
+      : 'DX[i] = scale * dy;'
   }
 }`,
   };

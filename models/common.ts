@@ -24,7 +24,9 @@ export class DoubleConv extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.block.forward(x);
+    // The Sequential keeps PyTorch's keys; BN and the ReLU after it run as one fused op.
+    const [conv1, bn1, , conv2, bn2] = this.block.layers as [Conv2d, BatchNorm2d, ReLU, Conv2d, BatchNorm2d, ReLU];
+    return bn2.forwardRelu(conv2.forward(bn1.forwardRelu(conv1.forward(x))));
   }
 }
 

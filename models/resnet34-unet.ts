@@ -37,7 +37,7 @@ class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const h = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x)).relu()));
+    const h = this.bn2.forward(this.conv2.forward(this.bn1.forwardRelu(this.conv1.forward(x))));
     const shortcut = this.downsample ? this.downsample.forward(x) : x;
     return h.add(shortcut).relu();
   }
@@ -96,7 +96,7 @@ export class ResNet34UNet extends Module {
 
   forward(x: Tensor): Tensor {
     checkInput('ResNet34_UNet', x, this.options.inChannels, ResNet34UNet.stride);
-    const stem = this.bn1.forward(this.conv1.forward(x)).relu(); // /2
+    const stem = this.bn1.forwardRelu(this.conv1.forward(x)); // /2
     const skips = [stem];
     let h = this.maxpool.forward(stem); // /4
     for (const stage of this.stages) {

@@ -164,6 +164,32 @@ describe('batchnorm with the GPU tuning (chunked sums)', () => {
   });
 });
 
+test('batchNorm2d with relu: exactly batchNorm2d(…).relu(), values and every gradient (train and eval, vec4 and scalar planes)', async () => {
+  for (const shape of [[2, 5, 4, 4], [3, 3, 5, 7]]) {
+    for (const training of [true, false]) {
+      const C = shape[1];
+      const run = async (fused: boolean) => {
+        const x = E.randn(shape, { seed: 51, requiresGrad: true });
+        const w = E.randn([C], { seed: 52, requiresGrad: true });
+        const b = E.randn([C], { seed: 53, requiresGrad: true });
+        const stats = training ? [null, null] : [E.randn([C], { seed: 54 }), E.rand([C], { seed: 55, low: 0.5, high: 2 })];
+        const y = E.tidy(() => {
+          const options = { training, relu: fused };
+          return fused ? E.batchNorm2d(x, stats[0], stats[1], w, b, options) : E.batchNorm2d(x, stats[0], stats[1], w, b, options).relu();
+        });
+        y.backward(E.randn(shape, { seed: 56 }));
+        const out = await Promise.all([y, x.grad!, w.grad!, b.grad!].map((t) => t.toArray()));
+        for (const t of [x, w, b, y, ...stats]) t?.dispose();
+        return out;
+      };
+      const [fused, composed] = [await run(true), await run(false)];
+      expect(fused.map((a) => Array.from(a)), `${shape} training=${training}`).toEqual(composed.map((a) => Array.from(a)));
+      // Some outputs were clipped and some were not, so the mask mattered.
+      expect(fused[0].some((v) => v === 0) && fused[0].some((v) => v > 0)).toBe(true);
+    }
+  }
+});
+
 // SwiftShader runs the weight-gradient kernels with fewer taps per pass (engine/tuning.ts); the
 // split must give the same gradients on any adapter.
 describe('conv weight gradient split into smaller tap groups (as on SwiftShader)', () => {

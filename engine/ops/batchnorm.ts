@@ -22,6 +22,11 @@ export interface BatchNormOptions {
   training: boolean;
   momentum?: number;
   eps?: number;
+  /**
+   * Apply ReLU to the output in the same kernel (and mask the gradient inside BatchNorm's
+   * backward): exactly batchNorm2d(…).relu(), one pass over the activations fewer each way.
+   */
+  relu?: boolean;
 }
 
 /**
@@ -80,9 +85,10 @@ export function batchNorm2d(
     runtime.dispatch({ kernel: batchNormEvalInvStdKernel, inputs: [runningVar!.buffer], outputs: [invstd.buffer], params, workgroups: [Math.ceil(C / 64), 1, 1] });
   }
   const out = Tensor.empty(x.shape);
+  const relu = options.relu ?? false;
   if (out.size > 0) {
     runtime.dispatch({
-      kernel: batchNormNormalizeKernel(vec4),
+      kernel: batchNormNormalizeKernel(vec4, relu),
       inputs: [x.buffer, mean.buffer, invstd.buffer, gamma.buffer, beta.buffer],
       outputs: [out.buffer],
       params,
@@ -92,13 +98,15 @@ export function batchNorm2d(
 
   const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
   if (needsGrad(inputs)) {
-    record('batchNorm2d', inputs, out, [x, mean, invstd, gamma], (g, [sx, smean, sinvstd, sgamma]) => {
+    // With relu the output (y > 0) masks the incoming gradient.
+    record(relu ? 'batchNorm2dRelu' : 'batchNorm2d', inputs, out, relu ? [x, mean, invstd, gamma, out] : [x, mean, invstd, gamma], (g, [sx, smean, sinvstd, sgamma, sout]) => {
+      const masked = sout ? [sout.buffer] : [];
       const dgamma = Tensor.empty([C]);
       const dbeta = Tensor.empty([C]);
       const partial = Tensor.empty([C, chunks, 2]);
       runtime.dispatch({
-        kernel: batchNormGradPartialKernel(serial, vec4, serialWorkgroup),
-        inputs: [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer],
+        kernel: batchNormGradPartialKernel(serial, vec4, serialWorkgroup, relu),
+        inputs: [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer, ...masked],
         outputs: [partial.buffer],
         params,
         workgroups: partialGrid,
@@ -109,10 +117,13 @@ export function batchNorm2d(
       if (x.requiresGrad) {
         dx = Tensor.empty(x.shape);
         runtime.dispatch({
-          kernel: batchNormGradInputKernel(options.training, vec4),
-          inputs: options.training
-            ? [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer, sgamma.buffer, dgamma.buffer, dbeta.buffer]
-            : [g.buffer, sinvstd.buffer, sgamma.buffer],
+          kernel: batchNormGradInputKernel(options.training, vec4, relu),
+          inputs: [
+            ...(options.training
+              ? [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer, sgamma.buffer, dgamma.buffer, dbeta.buffer]
+              : [g.buffer, sinvstd.buffer, sgamma.buffer]),
+            ...masked,
+          ],
           outputs: [dx.buffer],
           params,
           workgroups: batchNormElementGrid(dx.size, vec4),
