@@ -39,24 +39,29 @@ const scalar = (v: unknown, fallback: number) => (v === undefined ? fallback : t
 export function recordLayerShapes(model: Module, input: number[]): LayerShapes {
   const shapes: LayerShapes = { conv2d: [], convTranspose2d: [], batchNorm2d: [], maxPool2d: [], concat: [] };
   let lastUp: number[] | null = null;
-  const patches: [{ prototype: { forward(x: Tensor): Tensor } }, (self: never, x: Tensor, out: Tensor) => void][] = [
-    [Conv2d, (self: Conv2d, x) => add(shapes.conv2d, { x: [...x.shape], w: [...self.weight.shape], stride: scalar(self.options.stride, 1), padding: scalar(self.options.padding, 0) })],
-    [ConvTranspose2d, (self: ConvTranspose2d, x, out) => {
+  type Note = (self: never, x: Tensor, out: Tensor) => void;
+  const noteBatchNorm: Note = (_self, x) => add(shapes.batchNorm2d, { x: [...x.shape] });
+  // [prototype, method, note]: each layer's forward, and BatchNorm's fused forwardRelu that the models call.
+  const patches: [object, string, Note][] = [
+    [Conv2d.prototype, 'forward', (self: Conv2d, x) => add(shapes.conv2d, { x: [...x.shape], w: [...self.weight.shape], stride: scalar(self.options.stride, 1), padding: scalar(self.options.padding, 0) })],
+    [ConvTranspose2d.prototype, 'forward', (self: ConvTranspose2d, x, out) => {
       add(shapes.convTranspose2d, { x: [...x.shape], w: [...self.weight.shape], stride: scalar(self.options.stride, 1), padding: scalar(self.options.padding, 0) });
       lastUp = [...out.shape];
     }],
-    [BatchNorm2d, (_self, x) => add(shapes.batchNorm2d, { x: [...x.shape] })],
-    [MaxPool2d, (self: MaxPool2d, x) => add(shapes.maxPool2d, { x: [...x.shape], kernel: scalar(self.options.kernelSize, 2) })],
-    [DoubleConv, (_self, x) => {
+    [BatchNorm2d.prototype, 'forward', noteBatchNorm],
+    [BatchNorm2d.prototype, 'forwardRelu', noteBatchNorm],
+    [MaxPool2d.prototype, 'forward', (self: MaxPool2d, x) => add(shapes.maxPool2d, { x: [...x.shape], kernel: scalar(self.options.kernelSize, 2) })],
+    [DoubleConv.prototype, 'forward', (_self, x) => {
       // A decoder block right after an up-sampling with more channels than it produced: a concat.
       if (lastUp && x.shape[1] > lastUp[1] && x.shape[2] === lastUp[2]) add(shapes.concat, { a: lastUp, b: [lastUp[0], x.shape[1] - lastUp[1], lastUp[2], lastUp[3]] });
       lastUp = null;
     }],
   ];
-  const originals = patches.map(([cls]) => cls.prototype.forward);
-  patches.forEach(([cls, note], i) => {
+  const methods = (proto: object) => proto as Record<string, (this: never, x: Tensor) => Tensor>;
+  const originals = patches.map(([proto, method]) => methods(proto)[method]);
+  patches.forEach(([proto, method, note], i) => {
     const original = originals[i];
-    cls.prototype.forward = function (this: never, x: Tensor) {
+    methods(proto)[method] = function (this: never, x: Tensor) {
       const out = original.call(this, x);
       note(this, x, out);
       return out;
@@ -67,7 +72,7 @@ export function recordLayerShapes(model: Module, input: number[]): LayerShapes {
     noGrad(() => model.forward(x)).dispose();
     x.dispose();
   } finally {
-    patches.forEach(([cls], i) => (cls.prototype.forward = originals[i]));
+    patches.forEach(([proto, method], i) => (methods(proto)[method] = originals[i]));
   }
   return shapes;
 }
