@@ -83,6 +83,19 @@ const channels = [...Array(CONV_TILE_C).keys()];
 const vec = (f: (j: number) => string) => `vec4f(${channels.map(f).join(', ')})`;
 
 /**
+ * Row-vector 3×3 kernels read a source row as 3 aligned vec4s (left, mid, right): the input of
+ * column i at tap kw (i + kw = 0 … 5) is left.w, mid.x … mid.w, right.x.
+ */
+const ROW_INPUT = ['left.w', 'mid.x', 'mid.y', 'mid.z', 'mid.w', 'right.x'];
+
+/** Row-vector weight gradients: g of column i over the 4 output channels, from their g vec4s g0 … g3. */
+const G_COLUMNS = columns.map((i) => `let gc${i} = vec4f(${channels.map((j) => `g${j}[${i}]`).join(', ')});`).join(' ');
+
+/** Row-vector weight gradients: the 3 taps of kernel row kh, `${sum}t += Σ_i gc_i · input(i + kw)`. */
+const weightRowTaps = (sum: string, kh: number, indent: string) =>
+  [0, 1, 2].map((kw) => `${sum}${kh * 3 + kw} += ${columns.map((i) => `gc${i} * ${ROW_INPUT[i + kw]}`).join(' + ')};`).join(`\n${indent}`);
+
+/**
  * `gather` reads its weights packed by convPackWeightsKernel (one vec4 of destination channels
  * per source channel and tap); `scatter` reads them as stored, w[s, d, kh, kw].
  */
@@ -200,8 +213,6 @@ export function convGather3x3RowsApplies(g: ConvGeometry): boolean {
 export function convGather3x3RowsKernel(hasBias: boolean): KernelSpec {
   return cachedKernel('conv-gather-3x3-rows', hasBias ? 'bias' : 'nobias', () => {
     const zero = (name: string) => columns.map((i) => `var ${name}${i} = vec4f(0.0);`).join(' ');
-    // Input of column i at tap kw: left.w, mid.x … mid.w, right.x across i + kw = 0 … 5.
-    const input = ['left.w', 'mid.x', 'mid.y', 'mid.z', 'mid.w', 'right.x'];
     return /* wgsl */ `
 ${PARAMS_STRUCT}
 @group(0) @binding(0) var<storage, read> S: array<vec4f>;
@@ -237,7 +248,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       let wBase = (s * 9u + kh * 3u) * tilesC + d0 / ${CONV_TILE_C}u;
       ${[0, 1, 2]
         .map((kw) => `let w${kw} = Wt[wBase + ${kw}u * tilesC];
-      ${columns.map((i) => `block${i} += ${input[i + kw]} * w${kw};`).join(' ')}`)
+      ${columns.map((i) => `block${i} += ${ROW_INPUT[i + kw]} * w${kw};`).join(' ')}`)
         .join('\n      ')}
     }
     if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${columns.map((i) => `acc${i} += block${i}; block${i} = vec4f(0.0);`).join(' ')} }
@@ -267,7 +278,6 @@ export const CONV_SUBGROUP_TILE_C = 8;
 export function convGather3x3RowsSubgroupKernel(hasBias: boolean, subgroupSize: number, workgroupSize: number): KernelSpec {
   return cachedKernel('conv-gather-3x3-rows-subgroup', `${hasBias ? 'bias' : 'nobias'}-${subgroupSize}-${workgroupSize}`, () => {
     const halves = [0, 1];
-    const input = ['left.w', 'mid.x', 'mid.y', 'mid.z', 'mid.w', 'right.x'];
     const weights = 9 * halves.length;
     const loadsPerLane = Math.ceil(weights / subgroupSize);
     const acc = (h: number, i: number) => `acc${h}_${i}`;
@@ -311,7 +321,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       let mid = S[r];
       let left = select(vec4f(0.0), S[r - select(0u, 1u, hasLeft)], hasLeft);
       let right = select(vec4f(0.0), S[r + select(0u, 1u, hasRight)], hasRight);
-      ${[0, 1, 2].map((kw) => each((h, i) => `${block(h, i)} += ${input[i + kw]} * w${kh * 3 + kw}_${h};`)).join('\n      ')}
+      ${[0, 1, 2].map((kw) => each((h, i) => `${block(h, i)} += ${ROW_INPUT[i + kw]} * w${kh * 3 + kw}_${h};`)).join('\n      ')}
     }`,
       )
       .join('\n    ')}
@@ -654,7 +664,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
  */
 export function convWeight3x3RowsKernel(): KernelSpec {
   return cachedKernel('conv-weight-3x3-rows', '', () => {
-    const input = ['left.w', 'mid.x', 'mid.y', 'mid.z', 'mid.w', 'right.x'];
     const tapIndex = [...Array(9).keys()];
     return /* wgsl */ `
 ${PARAMS_STRUCT}
@@ -687,8 +696,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let xq = yq % rowVecs;
     let gBase = n * p.dstC * planeVecs + yq;
     ${channels.map((j) => `let g${j} = G[gBase + ga${j}];`).join(' ')}
-    // g of column i over the 4 output channels.
-    ${columns.map((i) => `let gc${i} = vec4f(${channels.map((j) => `g${j}[${i}]`).join(', ')});`).join(' ')}
+    ${G_COLUMNS}
     let srcBase = (n * p.srcC + b) * planeVecs + xq;
     let hasLeft = xq > 0u;
     let hasRight = xq + 1u < rowVecs;
@@ -701,7 +709,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
         let mid = S[r];
         let left = select(vec4f(0.0), S[r - select(0u, 1u, hasLeft)], hasLeft);
         let right = select(vec4f(0.0), S[r + select(0u, 1u, hasRight)], hasRight);
-        ${[0, 1, 2].map((kw) => `acc${kh * 3 + kw} += ${columns.map((i) => `gc${i} * ${input[i + kw]}`).join(' + ')};`).join('\n        ')}
+        ${weightRowTaps('acc', kh, '        ')}
       }
     }`,
       )
@@ -796,22 +804,75 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
  * of positions, then rows, per tap. Same launch as convWeightDirectKernel.
  */
 export function convWeight3x3RowsDirectKernel(): KernelSpec {
-  return cachedKernel('conv-weight-3x3-rows-direct', '', () => {
-    const input = ['left.w', 'mid.x', 'mid.y', 'mid.z', 'mid.w', 'right.x'];
-    const tapIndex = [...Array(9).keys()];
-    return /* wgsl */ `
+  return cachedKernel('conv-weight-3x3-rows-direct', '', () => rowsDirectWeightSource(0));
+}
+
+/**
+ * convWeight3x3RowsDirectKernel with the source reads shared across a subgroup (CPU adapters with
+ * subgroups): a workgroup is one subgroup whose lanes take consecutive tiles of 4 output channels
+ * for the same input channel (grid: output-channel tiles / lanes × input channels), so at every
+ * step all lanes need the same 3 × 3 source vec4s; each lane loads one or two of them and
+ * `subgroupBroadcast`s them: 4 + ⌈9 / lanes⌉ loads per 4 positions instead of 13. Same sums in
+ * the same order (bit-identical). Launch: convWeight3x3RowsDirectSubgroupLaunch.
+ */
+export function convWeight3x3RowsDirectSubgroupKernel(subgroupSize: number): KernelSpec {
+  return cachedKernel('conv-weight-3x3-rows-direct-subgroup', `${subgroupSize}`, () => rowsDirectWeightSource(subgroupSize));
+}
+
+/** WGSL of the two kernels above: one invocation per (output-channel tile, input channel) walking every position; `subgroupSize` 0 for the plain one. */
+function rowsDirectWeightSource(subgroupSize: number): string {
+  const tapIndex = [...Array(9).keys()];
+  const shared = subgroupSize > 0;
+  const loadsPerLane = shared ? Math.ceil(9 / subgroupSize) : 0;
+  const broadcast = (f: number) => `subgroupBroadcast(sl${Math.floor(f / subgroupSize)}, ${f % subgroupSize}u)`;
+  // The tile and input channel of this invocation, and (shared) which source vec4s its lane loads.
+  const invocation = shared
+    ? `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let b = wid.y;
+  let aTiles = (p.dstC + ${CONV_TILE_C - 1}u) / ${CONV_TILE_C}u;
+  let aTile = wid.x * ${subgroupSize}u + lane;
+  let a0 = min(aTile, aTiles - 1u) * ${CONV_TILE_C}u;
+  // Entries f = l, l + ${subgroupSize}, … (row f / 3, column f % 3) of the 3 × 3 source neighbourhood this lane loads.
+  ${Array.from({ length: loadsPerLane }, (_, r) => `let f${r} = min(${r * subgroupSize}u + lane, 8u);`).join(' ')}`
+    : `fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let tile = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (tile >= p.total) { return; }
+  let b = tile % p.srcC;
+  let a0 = (tile / p.srcC) * ${CONV_TILE_C}u;`;
+  // Kernel row kh's left, mid and right vec4s and its taps: the shared kernel broadcasts them
+  // outside the row test (a broadcast needs the whole subgroup; the test is uniform there anyway).
+  const kernelRow = (kh: number) => {
+    const inRange = `y + ${kh}u >= 1u && y + ${kh}u <= p.srcH`;
+    return shared
+      ? `{
+          let left = select(vec4f(0.0), ${broadcast(kh * 3)}, hasLeft);
+          let mid = ${broadcast(kh * 3 + 1)};
+          let right = select(vec4f(0.0), ${broadcast(kh * 3 + 2)}, hasRight);
+          if (${inRange}) {
+            ${weightRowTaps('row', kh, '            ')}
+          }
+        }`
+      : `if (${inRange}) {
+          let r = srcBase + (y + ${kh}u - 1u) * rowVecs + xq;
+          let mid = S[r];
+          let left = select(vec4f(0.0), S[r - select(0u, 1u, hasLeft)], hasLeft);
+          let right = select(vec4f(0.0), S[r + select(0u, 1u, hasRight)], hasRight);
+          ${weightRowTaps('row', kh, '          ')}
+        }`;
+  };
+  const stores = channels
+    .map((j) => `if (a0 + ${j}u < p.dstC) {\n    let w${j} = ((a0 + ${j}u) * p.srcC + b) * 9u;\n    ` + tapIndex.map((t) => `DW[w${j} + ${t}u] = acc${t}[${j}];`).join(' ') + '\n  }')
+    .join('\n  ');
+  return /* wgsl */ `
+${shared ? 'enable subgroups;' : ''}
 ${PARAMS_STRUCT}
 @group(0) @binding(0) var<storage, read> G: array<vec4f>;
 @group(0) @binding(1) var<storage, read> S: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> DW: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let tile = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
-  if (tile >= p.total) { return; }
-  let b = tile % p.srcC;
-  let a0 = (tile / p.srcC) * ${CONV_TILE_C}u;
+@compute @workgroup_size(${shared ? subgroupSize : WORKGROUP})
+${invocation}
   let rowVecs = p.dstW / 4u;
   let planeVecs = p.dstH * rowVecs;
   // g planes of the tile's channels (clamped into range for a partial last tile; not stored).
@@ -825,101 +886,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       for (var xq = 0u; xq < rowVecs; xq++) {
         let yq = y * rowVecs + xq;
         ${channels.map((j) => `let g${j} = G[gBase + ga${j} + yq];`).join(' ')}
-        // g of column i over the 4 output channels.
-        ${columns.map((i) => `let gc${i} = vec4f(${channels.map((j) => `g${j}[${i}]`).join(', ')});`).join(' ')}
-        let hasLeft = xq > 0u;
-        let hasRight = xq + 1u < rowVecs;
-        ${[0, 1, 2]
-          .map(
-            (kh) => `if (y + ${kh}u >= 1u && y + ${kh}u <= p.srcH) {
-          let r = srcBase + (y + ${kh}u - 1u) * rowVecs + xq;
-          let mid = S[r];
-          let left = select(vec4f(0.0), S[r - select(0u, 1u, hasLeft)], hasLeft);
-          let right = select(vec4f(0.0), S[r + select(0u, 1u, hasRight)], hasRight);
-          ${[0, 1, 2].map((kw) => `row${kh * 3 + kw} += ${columns.map((i) => `gc${i} * ${input[i + kw]}`).join(' + ')};`).join('\n          ')}
-        }`,
-          )
-          .join('\n        ')}
-      }
-      ${tapIndex.map((t) => `acc${t} += row${t};`).join(' ')}
-    }
-  }
-  ${channels
-    .map((j) => `if (a0 + ${j}u < p.dstC) {\n    let w${j} = ((a0 + ${j}u) * p.srcC + b) * 9u;\n    ` + tapIndex.map((t) => `DW[w${j} + ${t}u] = acc${t}[${j}];`).join(' ') + '\n  }')
-    .join('\n  ')}
-}`;
-  });
-}
-
-/**
- * convWeight3x3RowsDirectKernel with the source reads shared across a subgroup (CPU adapters with
- * subgroups): a workgroup is one subgroup whose lanes take consecutive tiles of 4 output channels
- * for the same input channel (grid: output-channel tiles / lanes × input channels), so at every
- * step all lanes need the same 3 × 3 source vec4s; each lane loads one or two of them and
- * `subgroupBroadcast`s them: 4 + ⌈9 / lanes⌉ loads per 4 positions instead of 13. Same sums in
- * the same order (bit-identical). Launch: convWeight3x3RowsDirectSubgroupLaunch.
- */
-export function convWeight3x3RowsDirectSubgroupKernel(subgroupSize: number): KernelSpec {
-  return cachedKernel('conv-weight-3x3-rows-direct-subgroup', `${subgroupSize}`, () => {
-    const input = ['left.w', 'mid.x', 'mid.y', 'mid.z', 'mid.w', 'right.x'];
-    const tapIndex = [...Array(9).keys()];
-    const loadsPerLane = Math.ceil(9 / subgroupSize);
-    const shared = (f: number) => `subgroupBroadcast(sl${Math.floor(f / subgroupSize)}, ${f % subgroupSize}u)`;
-    return /* wgsl */ `
-enable subgroups;
-${PARAMS_STRUCT}
-@group(0) @binding(0) var<storage, read> G: array<vec4f>;
-@group(0) @binding(1) var<storage, read> S: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> DW: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-
-@compute @workgroup_size(${subgroupSize})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
-  let b = wid.y;
-  let aTiles = (p.dstC + ${CONV_TILE_C - 1}u) / ${CONV_TILE_C}u;
-  let aTile = wid.x * ${subgroupSize}u + lane;
-  let a0 = min(aTile, aTiles - 1u) * ${CONV_TILE_C}u;
-  let rowVecs = p.dstW / 4u;
-  let planeVecs = p.dstH * rowVecs;
-  ${channels.map((j) => `let ga${j} = min(a0 + ${j}u, p.dstC - 1u) * planeVecs;`).join(' ')}
-  // Entries f = l, l + ${subgroupSize}, … (row f / 3, column f % 3) of the 3 × 3 source neighbourhood this lane loads.
-  ${Array.from({ length: loadsPerLane }, (_, r) => `let f${r} = min(${r * subgroupSize}u + lane, 8u);`).join(' ')}
-  ${tapIndex.map((t) => `var acc${t} = vec4f(0.0);`).join(' ')}
-  for (var n = 0u; n < p.batch; n++) {
-    let srcBase = (n * p.srcC + b) * planeVecs;
-    let gBase = n * p.dstC * planeVecs;
-    for (var y = 0u; y < p.dstH; y++) {
-      ${tapIndex.map((t) => `var row${t} = vec4f(0.0);`).join(' ')}
-      for (var xq = 0u; xq < rowVecs; xq++) {
-        let yq = y * rowVecs + xq;
-        ${channels.map((j) => `let g${j} = G[gBase + ga${j} + yq];`).join(' ')}
-        ${columns.map((i) => `let gc${i} = vec4f(${channels.map((j) => `g${j}[${i}]`).join(', ')});`).join(' ')}
+        ${G_COLUMNS}
         ${Array.from({ length: loadsPerLane }, (_, r) => `let sl${r} = S[srcBase + u32(clamp(i32(y + f${r} / 3u) - 1, 0, i32(p.srcH) - 1)) * rowVecs + u32(clamp(i32(xq + f${r} % 3u) - 1, 0, i32(rowVecs) - 1))];`).join('\n        ')}
         let hasLeft = xq > 0u;
         let hasRight = xq + 1u < rowVecs;
-        ${[0, 1, 2]
-          .map(
-            (kh) => `{
-          let left = select(vec4f(0.0), ${shared(kh * 3)}, hasLeft);
-          let mid = ${shared(kh * 3 + 1)};
-          let right = select(vec4f(0.0), ${shared(kh * 3 + 2)}, hasRight);
-          if (y + ${kh}u >= 1u && y + ${kh}u <= p.srcH) {
-            ${[0, 1, 2].map((kw) => `row${kh * 3 + kw} += ${columns.map((i) => `gc${i} * ${input[i + kw]}`).join(' + ')};`).join('\n            ')}
-          }
-        }`,
-          )
-          .join('\n        ')}
+        ${[0, 1, 2].map(kernelRow).join('\n        ')}
       }
       ${tapIndex.map((t) => `acc${t} += row${t};`).join(' ')}
     }
   }
-  if (aTile < aTiles) {
-    ${channels
-      .map((j) => `if (a0 + ${j}u < p.dstC) {\n      let w${j} = ((a0 + ${j}u) * p.srcC + b) * 9u;\n      ` + tapIndex.map((t) => `DW[w${j} + ${t}u] = acc${t}[${j}];`).join(' ') + '\n    }')
-      .join('\n    ')}
-  }
+  ${shared ? `if (aTile < aTiles) {\n  ${stores}\n  }` : stores}
 }`;
-  });
 }
 
 /** Launch of convWeight3x3RowsDirectSubgroupKernel: (output-channel tiles / lanes) × input channels, one subgroup each. */

@@ -56,13 +56,12 @@ export function elementwiseKernel(op: ElementwiseOp, arity: 1 | 2, rank: number,
     key: `${op}/${arity}/${vec4 ? 'vec4' : rank}`,
     source: () => {
       const b = arity === 2;
-      if (vec4) {
-        const lanes = ['x', 'y', 'z', 'w'];
-        return /* wgsl */ `
-struct Params { n: u32, s: u32 }
-@group(0) @binding(0) var<storage, read> A: array<vec4f>;
-${b ? '@group(0) @binding(1) var<storage, read> B: array<vec4f>;' : ''}
-@group(0) @binding(${b ? 2 : 1}) var<storage, read_write> O: array<vec4f>;
+      // Bindings, op and the invocation's index i (of a value, or of a vec4 of values).
+      const head = (params: string, value: string, count: string) => /* wgsl */ `
+struct Params { ${params} }
+@group(0) @binding(0) var<storage, read> A: array<${value}>;
+${b ? `@group(0) @binding(1) var<storage, read> B: array<${value}>;` : ''}
+@group(0) @binding(${b ? 2 : 1}) var<storage, read_write> O: array<${value}>;
 @group(0) @binding(${b ? 3 : 2}) var<uniform> p: Params;
 
 fn op(a: f32, b: f32, s: f32) -> f32 { ${OP_BODIES[op]} }
@@ -70,7 +69,10 @@ fn op(a: f32, b: f32, s: f32) -> f32 { ${OP_BODIES[op]} }
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
-  if (i * 4u >= p.n) { return; }
+  if (${count} >= p.n) { return; }`;
+      if (vec4) {
+        const lanes = ['x', 'y', 'z', 'w'];
+        return `${head('n: u32, s: u32', 'vec4f', 'i * 4u')}
   let a = A[i];
   ${b ? 'let b = B[i];' : ''}
   let s = bitcast<f32>(p.s);
@@ -90,19 +92,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
           );
         }
       }
-      return /* wgsl */ `
-struct Params { n: u32, s: u32, pad0: u32, pad1: u32, shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2> }
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-${b ? '@group(0) @binding(1) var<storage, read> B: array<f32>;' : ''}
-@group(0) @binding(${b ? 2 : 1}) var<storage, read_write> O: array<f32>;
-@group(0) @binding(${b ? 3 : 2}) var<uniform> p: Params;
-
-fn op(a: f32, b: f32, s: f32) -> f32 { ${OP_BODIES[op]} }
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
-  if (i >= p.n) { return; }
+      return `${head('n: u32, s: u32, pad0: u32, pad1: u32, shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2>', 'f32', 'i')}
   ${index.join('\n  ')}
   O[i] = op(A[ia], ${b ? 'B[ib]' : '0.0'}, bitcast<f32>(p.s));
 }`;
