@@ -225,30 +225,34 @@ export function kernelCases(shapes: LayerShapes): BenchCase[] {
   }
   for (const p of shapes.maxPool2d) {
     const x = random(p.x);
-    const out = [p.x[0], p.x[1], Math.floor(p.x[2] / p.kernel), Math.floor(p.x[3] / p.kernel)];
+    const outSize = (n: number) => Math.floor((n + 2 * p.padding - p.kernel) / p.stride) + 1;
+    const out = [p.x[0], p.x[1], outSize(p.x[2]), outSize(p.x[3])];
     const dy = random(out);
+    const shape = `x ${label(p.x)} k${p.kernel} s${p.stride} p${p.padding}`;
+    const opts = { kernelSize: p.kernel, stride: p.stride, padding: p.padding };
+    const tfPool = (tf: TF, v: TF.Tensor) => tf.maxPool(v as TF.Tensor4D, p.kernel, p.stride, p.padding);
     cases.push(
       {
         op: 'maxpool2d forward',
-        shape: `x ${label(p.x)} k${p.kernel}`,
+        shape,
         count: p.count,
         bytes: 4 * (size(p.x) + size(out)),
-        petseg: () => petsegSide([{ data: x, shape: p.x }], ([v]) => [E.maxPool2d(v, { kernelSize: p.kernel })]),
-        tfjs: (tf) => tfSide(tf, [{ data: x, shape: p.x }], ([v]) => [tf.maxPool(v as TF.Tensor4D, p.kernel, p.kernel, 0)], [null]),
+        petseg: () => petsegSide([{ data: x, shape: p.x }], ([v]) => [E.maxPool2d(v, opts)]),
+        tfjs: (tf) => tfSide(tf, [{ data: x, shape: p.x }], ([v]) => [tfPool(tf, v)], [null]),
       },
       {
         op: 'maxpool2d forward+backward',
-        shape: `x ${label(p.x)} k${p.kernel}`,
+        shape,
         count: p.count,
         bytes: 4 * (3 * size(p.x) + 2 * size(out)),
         petseg: () =>
           petsegSide([{ data: x, shape: p.x, grad: true }, { data: dy, shape: out }], ([v, seedGrad]) => {
-            E.maxPool2d(v, { kernelSize: p.kernel }).backward(seedGrad);
+            E.maxPool2d(v, opts).backward(seedGrad);
             const g = v.grad!;
             v.grad = null;
             return [g];
           }),
-        tfjs: (tf) => tfSide(tf, [{ data: x, shape: p.x }, { data: dy, shape: out }], ([v, d]) => [tf.grad((a: TF.Tensor) => tf.maxPool(a as TF.Tensor4D, p.kernel, p.kernel, 0))(v, d)], [null]),
+        tfjs: (tf) => tfSide(tf, [{ data: x, shape: p.x }, { data: dy, shape: out }], ([v, d]) => [tf.grad((a: TF.Tensor) => tfPool(tf, a))(v, d)], [null]),
       },
     );
   }

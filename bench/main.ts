@@ -7,12 +7,13 @@ import { writeFileSync } from 'node:fs';
 import * as E from '../engine/index.js';
 import type { Module } from '../engine/nn/module.js';
 import { createModel, type ModelName } from '../models/registry.js';
+import type { ResNet34UNet } from '../models/resnet34-unet.js';
 import type { UNet } from '../models/unet.js';
 import { parseCommandArgs, reportError, type OptionSpec } from '../cli/commands/args.js';
 import { adamCase, bceCase, kernelCases, type BenchCase } from './cases.js';
 import { recordLayerShapes, type LayerShapes } from './shapes.js';
 import { loadTfjs, type LoadedTF, type TF } from './tfjs.js';
-import { tfUNetFrom } from './tfjs-unet.js';
+import { tfResNet34UNetFrom, tfUNetFrom } from './tfjs-models.js';
 import { permute, relativeDifference, timeWork, type Timing, type TimingOptions } from './timing.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -104,8 +105,8 @@ async function endToEnd(name: ModelName, model: Module, input: number[], tf: Loa
   const y = E.tensor(yData, [N, 1, S, S]);
   const optimizer = new E.Adam(model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
   const rows: EndToEndRow[] = [];
-  // TF.js UNet from the same initial weights (before petseg's steps change them).
-  const tfModel = tf && name === 'UNet' ? await tfUNetFrom(tf.tf, model as UNet) : null;
+  // The TF.js model from the same initial weights (before petseg's steps change them).
+  const tfModel = !tf ? null : name === 'UNet' ? await tfUNetFrom(tf.tf, model as UNet) : await tfResNet34UNetFrom(tf.tf, model as ResNet34UNet);
   const tfx = tfModel ? tf!.tf.tensor(permute(xData, input, [0, 2, 3, 1]), [N, S, S, 3]) : null;
   const tfy = tfModel ? tf!.tf.tensor(yData, [N, S, S, 1]) : null;
   try {

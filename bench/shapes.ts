@@ -22,7 +22,7 @@ export interface LayerShapes {
   conv2d: ConvShape[];
   convTranspose2d: ConvShape[];
   batchNorm2d: { x: number[]; count: number }[];
-  maxPool2d: { x: number[]; kernel: number; count: number }[];
+  maxPool2d: { x: number[]; kernel: number; stride: number; padding: number; count: number }[];
   /** Channel concatenation of the decoder: [a, b] → [N, Ca + Cb, H, W]. */
   concat: { a: number[]; b: number[]; count: number }[];
 }
@@ -50,7 +50,10 @@ export function recordLayerShapes(model: Module, input: number[]): LayerShapes {
     }],
     [BatchNorm2d.prototype, 'forward', noteBatchNorm],
     [BatchNorm2d.prototype, 'forwardRelu', noteBatchNorm],
-    [MaxPool2d.prototype, 'forward', (self: MaxPool2d, x) => add(shapes.maxPool2d, { x: [...x.shape], kernel: scalar(self.options.kernelSize, 2) })],
+    [MaxPool2d.prototype, 'forward', (self: MaxPool2d, x) => {
+      const kernel = scalar(self.options.kernelSize, 2);
+      add(shapes.maxPool2d, { x: [...x.shape], kernel, stride: scalar(self.options.stride, kernel), padding: scalar(self.options.padding, 0) });
+    }],
     [DoubleConv.prototype, 'forward', (_self, x) => {
       // A decoder block right after an up-sampling with more channels than it produced: a concat.
       if (lastUp && x.shape[1] > lastUp[1] && x.shape[2] === lastUp[2]) add(shapes.concat, { a: lastUp, b: [lastUp[0], x.shape[1] - lastUp[1], lastUp[2], lastUp[3]] });

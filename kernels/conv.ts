@@ -201,6 +201,11 @@ export function convGather3x3RowsApplies(g: ConvGeometry): boolean {
   return g.kh === 3 && g.kw === 3 && g.strideH === 1 && g.strideW === 1 && g.padH === 1 && g.padW === 1 && g.srcW % 4 === 0 && g.dstW === g.srcW && g.dstH === g.srcH;
 }
 
+/** Whether the subgroup gather's row mode applies: source rows a whole number of vec4s. */
+export function convGatherRowVectorsApply(g: ConvGeometry): boolean {
+  return g.srcW % 4 === 0;
+}
+
 /**
  * The gather for the models' most common layer (3×3, stride 1, padding 1) when rows are a whole
  * number of vec4s (W % 4 = 0): an invocation's 4 columns need input columns x0 − 1 … x0 + 4 of
@@ -346,9 +351,23 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * results are bit-identical: summing taps straight into the blocks moved the ResNet stem's output
  * by 7e-7 and, through max-pool and ReLU near-ties, the PyTorch-parity gradients of its first
  * stage by 1e-2.
+ *
+ * `rows` (source rows a whole number of vec4s, convGatherRowVectorsApply): the 4 columns' inputs
+ * of a kernel row — columns stride·x0 − pad … stride·(x0 + 3) − pad + KW − 1 — are read as the
+ * aligned vec4s that hold them (3 for 3×3/s2/p1, 2 for 1×1/s2, 4 for the 7×7/s2/p3 stem) instead
+ * of 4·KW bounds-checked scalars; stride and padding are then compiled in. Same products and sums
+ * in the same order (bit-identical).
  */
-export function convGatherSubgroupKernel(hasBias: boolean, kh: number, kw: number, subgroupSize: number, workgroupSize: number): KernelSpec {
-  return cachedKernel('conv-gather-subgroup', `${hasBias ? 'bias' : 'nobias'}-${kh}x${kw}-${subgroupSize}-${workgroupSize}`, () => {
+export function convGatherSubgroupKernel(
+  hasBias: boolean,
+  kh: number,
+  kw: number,
+  subgroupSize: number,
+  workgroupSize: number,
+  rows: { strideW: number; padW: number } | null = null,
+): KernelSpec {
+  const rowsKey = rows ? `-rows-s${rows.strideW}p${rows.padW}` : '';
+  return cachedKernel('conv-gather-subgroup', `${hasBias ? 'bias' : 'nobias'}-${kh}x${kw}-${subgroupSize}-${workgroupSize}${rowsKey}`, () => {
     const halves = [0, 1];
     const weights = 2 * kw;
     const loadsPerLane = Math.ceil(weights / subgroupSize);
@@ -358,10 +377,23 @@ export function convGatherSubgroupKernel(hasBias: boolean, kh: number, kw: numbe
     const each = (f: (h: number, i: number) => string, sep = ' ') => halves.flatMap((h) => columns.map((i) => f(h, i))).join(sep);
     const bias = (h: number) => (hasBias ? vec((j) => `Bias[min(d0 + ${4 * h + j}u, p.dstC - 1u)]`) : 'vec4f(0.0)');
     const taps = Array.from({ length: kw }, (_, t) => t);
+    // Row mode: input column stride·i − pad + t of the tile, relative to column stride·x0 (vec4 stride·x0/4).
+    const vecOf = (i: number, t: number) => Math.floor((rows!.strideW * i - rows!.padW + t) / 4);
+    const firstVec = rows ? vecOf(0, 0) : 0;
+    const lastVec = rows ? vecOf(CONV_TILE_X - 1, kw - 1) : 0;
+    const rowVecs = Array.from({ length: lastVec - firstVec + 1 }, (_, k) => firstVec + k);
+    const vecName = (k: number) => (k < 0 ? `vm${-k}` : `v${k}`);
+    const input = (i: number, t: number) => {
+      if (!rows) return `select(0.0, S[rowBase + u32(clamp(ix${i} + ${t}, 0, i32(p.srcW) - 1))], ix${i} + ${t} >= 0 && ix${i} + ${t} < i32(p.srcW))`;
+      const c = rows.strideW * i - rows.padW + t;
+      return `${vecName(vecOf(i, t))}.${'xyzw'[c - 4 * vecOf(i, t)]}`;
+    };
+    const rowLoads = `let rv = rowBase / 4u;
+        ${rowVecs.map((k) => `let ${vecName(k)} = select(vec4f(0.0), S[rv + u32(clamp(xv + ${k}, 0, srcVecs - 1))], xv + ${k} >= 0 && xv + ${k} < srcVecs);`).join('\n        ')}`;
     return /* wgsl */ `
 enable subgroups;
 ${PARAMS_STRUCT}
-@group(0) @binding(0) var<storage, read> S: array<f32>;
+@group(0) @binding(0) var<storage, read> S: array<${rows ? 'vec4f' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> Wt: array<vec4f>;
 ${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
 @group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> D: array<f32>;
@@ -378,7 +410,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   let x0 = (pos % tilesX) * ${CONV_TILE_X}u;
   let y = (pos / tilesX) % p.dstH;
   let n = pos / (tilesX * p.dstH);
-  ${columns.map((i) => `let ix${i} = i32((x0 + ${i}u) * p.strideW) - i32(p.padW);`).join('\n  ')}
+  ${
+    rows
+      ? `// The vec4 of the row holding column stride·x0, and the row's vec4 count.
+  let xv = i32(x0 / 4u * ${rows.strideW}u);
+  let srcVecs = i32(p.srcW / 4u);`
+      : columns.map((i) => `let ix${i} = i32((x0 + ${i}u) * p.strideW) - i32(p.padW);`).join('\n  ')
+  }
   ${halves.map((h) => `let init${h} = ${bias(h)};`).join(' ')}
   ${each((h, i) => `var ${acc(h, i)} = init${h}; var ${block(h, i)} = vec4f(0.0);`, '\n  ')}
   for (var s = 0u; s < p.srcC; s++) {
@@ -392,11 +430,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       let iy = i32(y * p.strideH + kh) - i32(p.padH);
       if (iy >= 0 && iy < i32(p.srcH)) {
         let rowBase = srcBase + u32(iy) * p.srcW;
+        ${rows ? rowLoads : ''}
         ${taps
           .map(
             (t) => `{
-          ${columns.map((i) => `let v${i} = select(0.0, S[rowBase + u32(clamp(ix${i} + ${t}, 0, i32(p.srcW) - 1))], ix${i} + ${t} >= 0 && ix${i} + ${t} < i32(p.srcW));`).join('\n          ')}
-          ${each((h, i) => `${window(h, i)} += v${i} * w${t}_${h};`)}
+          ${columns.map((i) => `let in${i} = ${input(i, t)};`).join('\n          ')}
+          ${each((h, i) => `${window(h, i)} += in${i} * w${t}_${h};`)}
         }`,
           )
           .join('\n        ')}

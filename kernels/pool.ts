@@ -7,7 +7,7 @@
  * ≤ ceil(K/s)² windows that contain it and chose it. 2×2/s2 pools over rows of vec4s (UNet's)
  * have kernels with 2 outputs / 4 inputs per invocation.
  */
-import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
+import { LINEAR_GROUP_INDEX, cachedKernel, grid, type KernelSpec } from './kernel.js';
 
 const WORKGROUP = 64;
 
@@ -34,16 +34,27 @@ export function poolParams(g: PoolGeometry, total: number): number[] {
   return [g.planes, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, total];
 }
 
-export const maxPoolForwardKernel: KernelSpec = {
-  name: 'maxpool-forward',
-  key: '',
-  source: () => /* wgsl */ `
+/** The window geometry baked into the generic kernels as constants (loops of known trip count unroll). */
+function windowKey(g: PoolGeometry): string {
+  return `k${g.kh}x${g.kw}s${g.sh}x${g.sw}p${g.ph}x${g.pw}`;
+}
+
+const windowConstants = (g: PoolGeometry) =>
+  `const KH = ${g.kh}; const KW = ${g.kw}; const SH = ${g.sh}; const SW = ${g.sw}; const PH = ${g.ph}; const PW = ${g.pw};`;
+
+/**
+ * Forward for any window; `argMax` false (no gradient needed) stores only the maxima, as
+ * inference needs no arg-max.
+ */
+export function maxPoolForwardKernel(g: PoolGeometry, argMax: boolean): KernelSpec {
+  return cachedKernel('maxpool-forward', `${windowKey(g)}${argMax ? '' : '-values'}`, () => /* wgsl */ `
 ${PARAMS}
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> ArgMax: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+${argMax ? '@group(0) @binding(2) var<storage, read_write> ArgMax: array<f32>;' : ''}
+@group(0) @binding(${argMax ? 3 : 2}) var<uniform> p: Params;
 ${IS_NAN}
+${windowConstants(g)}
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -53,62 +64,92 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let oy = (idx / p.ow) % p.oh;
   let plane = idx / (p.ow * p.oh);
   let base = plane * p.h * p.w;
+  let y0 = i32(oy) * SH - PH;
+  let x0 = i32(ox) * SW - PW;
   var best = 0.0; // replaced by the first in-bounds value (padding never wins)
   var bestIndex = -1;
-  var seen = false;
-  for (var kh = 0u; kh < p.kh; kh++) {
-    let iy = i32(oy * p.sh + kh) - i32(p.ph);
+  for (var kh = 0; kh < KH; kh++) {
+    let iy = y0 + kh;
     if (iy < 0 || iy >= i32(p.h)) { continue; }
-    for (var kw = 0u; kw < p.kw; kw++) {
-      let ix = i32(ox * p.sw + kw) - i32(p.pw);
+    for (var kw = 0; kw < KW; kw++) {
+      let ix = x0 + kw;
       if (ix < 0 || ix >= i32(p.w)) { continue; }
-      let v = X[base + u32(iy) * p.w + u32(ix)];
-      if (!seen || v > best || isNan(v)) {
+      let v = X[base + u32(iy * i32(p.w) + ix)];
+      if (bestIndex < 0 || (!isNan(best) && (v > best || isNan(v)))) {
         best = v;
         bestIndex = iy * i32(p.w) + ix;
-        seen = true;
-        if (isNan(v)) { break; }
       }
     }
   }
   Y[idx] = best;
-  ArgMax[idx] = f32(bestIndex);
-}`,
-};
+  ${argMax ? 'ArgMax[idx] = f32(bestIndex);' : ''}
+}`);
+}
 
-export const maxPoolBackwardKernel: KernelSpec = {
-  name: 'maxpool-backward',
-  key: '',
-  source: () => /* wgsl */ `
+/**
+ * Backward for any window: an invocation takes an SH×SW block of inputs, loads the arg-max and
+ * dY of every window that can hold one of them once, and gives each input the sum of the dY of
+ * the windows that chose it (in window order, as a per-input gather would; a window chose an
+ * input only if it holds it). total = planes · ceil(H / SH) · ceil(W / SW).
+ */
+export function maxPoolBackwardKernel(g: PoolGeometry): KernelSpec {
+  // Windows along an axis that can hold a block of S inputs: ceil((K + S − 1) / S).
+  const ny = Math.ceil((g.kh + g.sh - 1) / g.sh);
+  const nx = Math.ceil((g.kw + g.sw - 1) / g.sw);
+  return cachedKernel('maxpool-backward', windowKey(g), () => /* wgsl */ `
 ${PARAMS}
 @group(0) @binding(0) var<storage, read> DY: array<f32>;
 @group(0) @binding(1) var<storage, read> ArgMax: array<f32>;
 @group(0) @binding(2) var<storage, read_write> DX: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
+${windowConstants(g)}
+const NY = ${ny}; const NX = ${nx};
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let idx = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
   if (idx >= p.total) { return; }
-  let x = i32(idx % p.w);
-  let y = i32((idx / p.w) % p.h);
-  let plane = idx / (p.w * p.h);
-  let me = f32(y * i32(p.w) + x);
-  // Windows oy with oy·s − p ≤ y ≤ oy·s − p + K − 1.
-  let oy0 = max((y + i32(p.ph) - i32(p.kh) + i32(p.sh)) / i32(p.sh), 0);
-  let oy1 = min((y + i32(p.ph)) / i32(p.sh), i32(p.oh) - 1);
-  let ox0 = max((x + i32(p.pw) - i32(p.kw) + i32(p.sw)) / i32(p.sw), 0);
-  let ox1 = min((x + i32(p.pw)) / i32(p.sw), i32(p.ow) - 1);
-  var acc = 0.0;
-  for (var oy = oy0; oy <= oy1; oy++) {
-    for (var ox = ox0; ox <= ox1; ox++) {
-      let o = (plane * p.oh + u32(oy)) * p.ow + u32(ox);
-      if (ArgMax[o] == me) { acc += DY[o]; }
+  let bw = (p.w + ${g.sw - 1}u) / ${g.sw}u;
+  let bh = (p.h + ${g.sh - 1}u) / ${g.sh}u;
+  let y0 = i32((idx / bw) % bh) * SH;
+  let x0 = i32(idx % bw) * SW;
+  let plane = idx / (bw * bh);
+  // The first window whose last row reaches y0: oy·SH − PH + KH − 1 ≥ y0.
+  let oy0 = (y0 + PH - KH + SH) / SH;
+  let ox0 = (x0 + PW - KW + SW) / SW;
+  var chosen: array<f32, ${ny * nx}>;
+  var dy: array<f32, ${ny * nx}>;
+  for (var ty = 0; ty < NY; ty++) {
+    for (var tx = 0; tx < NX; tx++) {
+      let oy = oy0 + ty;
+      let ox = ox0 + tx;
+      var at = -1.0;
+      var d = 0.0;
+      if (oy >= 0 && oy < i32(p.oh) && ox >= 0 && ox < i32(p.ow)) {
+        let o = (plane * p.oh + u32(oy)) * p.ow + u32(ox);
+        at = ArgMax[o];
+        d = DY[o];
+      }
+      chosen[ty * NX + tx] = at;
+      dy[ty * NX + tx] = d;
     }
   }
-  DX[idx] = acc;
-}`,
-};
+  for (var dy0 = 0; dy0 < SH; dy0++) {
+    let y = y0 + dy0;
+    if (y >= i32(p.h)) { break; }
+    for (var dx0 = 0; dx0 < SW; dx0++) {
+      let x = x0 + dx0;
+      if (x >= i32(p.w)) { break; }
+      let me = f32(y * i32(p.w) + x);
+      var acc = 0.0;
+      for (var t = 0; t < NY * NX; t++) {
+        if (chosen[t] == me) { acc += dy[t]; }
+      }
+      DX[(plane * p.h + u32(y)) * p.w + u32(x)] = acc;
+    }
+  }
+}`);
+}
 
 /** Whether the 2×2/s2 row kernels apply: 2×2 windows, stride 2, no padding, rows a whole number of vec4s. */
 export function maxPool2x2RowsApplies(g: PoolGeometry): boolean {
@@ -118,18 +159,16 @@ export function maxPool2x2RowsApplies(g: PoolGeometry): boolean {
 /**
  * maxPoolForwardKernel for UNet's 2×2/s2 pool when rows are a whole number of vec4s: an
  * invocation reads one vec4 from each of the window's two rows — the windows of 2 outputs — and
- * stores 2 outputs and 2 arg-maxes as vec2s (2 loads for 2 outputs instead of 8). Same window
- * order, first maximum and NaN rule as the generic kernel. total = planes · OH · W / 4.
+ * stores 2 outputs (and, with `argMax`, 2 arg-maxes) as vec2s (2 loads for 2 outputs instead of
+ * 8). Same window order, first maximum and NaN rule as the generic kernel. total = planes · OH · W / 4.
  */
-export const maxPool2x2RowsForwardKernel: KernelSpec = {
-  name: 'maxpool-2x2-rows-forward',
-  key: '',
-  source: () => /* wgsl */ `
+export function maxPool2x2RowsForwardKernel(argMax: boolean): KernelSpec {
+  return cachedKernel('maxpool-2x2-rows-forward', argMax ? '' : 'values', () => /* wgsl */ `
 ${PARAMS}
 @group(0) @binding(0) var<storage, read> X: array<vec4f>;
 @group(0) @binding(1) var<storage, read_write> Y: array<vec2f>;
-@group(0) @binding(2) var<storage, read_write> ArgMax: array<vec2f>;
-@group(0) @binding(3) var<uniform> p: Params;
+${argMax ? '@group(0) @binding(2) var<storage, read_write> ArgMax: array<vec2f>;' : ''}
+@group(0) @binding(${argMax ? 3 : 2}) var<uniform> p: Params;
 ${IS_NAN}
 
 // The window's values in scan order (row 0: x, y; row 1: z, w) and their plane indices: the first
@@ -158,9 +197,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   // Outputs 2q, 2q + 1 of row oy: vec2 (plane · OH + oy) · OW / 2 + q, with OW = W / 2.
   let o = (plane * p.oh + oy) * rowVecs + q;
   Y[o] = vec2f(left.x, right.x);
-  ArgMax[o] = vec2f(left.y, right.y);
-}`,
-};
+  ${argMax ? 'ArgMax[o] = vec2f(left.y, right.y);' : ''}
+}`);
+}
 
 /**
  * maxPoolBackwardKernel for the same 2×2/s2 case: each input is in exactly one window, so an

@@ -1,7 +1,16 @@
 /** The bench harness on a tiny configuration: structure and sanity, not speed. */
 import { describe, expect, test } from 'vitest';
+import * as E from '../engine/index.js';
 import { formatReport, runBench } from '../bench/main.js';
+import { recordLayerShapes } from '../bench/shapes.js';
+import { loadTfjs } from '../bench/tfjs.js';
+import { tfResNet34UNetFrom, tfUNetFrom } from '../bench/tfjs-models.js';
 import { permute, relativeDifference, timeWork } from '../bench/timing.js';
+import { ResNet34UNet } from '../models/resnet34-unet.js';
+import { UNet } from '../models/unet.js';
+import { useGpu } from './helpers/gpu.js';
+
+useGpu();
 
 describe('bench', () => {
   test('permute and relativeDifference', () => {
@@ -57,5 +66,52 @@ describe('bench', () => {
     const table = formatReport(report);
     expect(table).toContain('speed-up = TF.js ms / petseg ms');
     expect(table).toMatch(/UNet \| training step \| \d+\.\d/);
+  });
+
+  test('the layer-shape recorder sees ResNet34_UNet\'s stem pool as 3×3/s2/p1 and its strided convs', () => {
+    const model = new ResNet34UNet();
+    try {
+      const shapes = recordLayerShapes(model, [2, 3, 64, 64]);
+      expect(shapes.maxPool2d).toEqual([{ x: [2, 64, 32, 32], kernel: 3, stride: 2, padding: 1, count: 1 }]);
+      expect(shapes.conv2d.find((c) => c.w[2] === 7)).toMatchObject({ x: [2, 3, 64, 64], stride: 2, padding: 3, count: 1 });
+      // 1×1/s2 shortcuts of layers 2–4.
+      expect(shapes.conv2d.filter((c) => c.w[2] === 1 && c.stride === 2).length).toBe(3);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  test('the TF.js twins of UNet and ResNet34_UNet compute petseg\'s logits from its weights (batch and running statistics)', async () => {
+    const loaded = await loadTfjs(E.getRuntime().handle.gpu);
+    if (typeof loaded === 'string') throw new Error(loaded);
+    const tf = loaded.tf;
+    // 64×64: ResNet34_UNet's last stage has 2×2 planes (at 32×32, batch statistics of 2 values per channel are ill-conditioned).
+    const input = [2, 3, 64, 64];
+    const data = new E.Generator(5).fillNormal(new Float32Array(2 * 3 * 64 * 64));
+    const x = E.tensor(data, input);
+    const tx = tf.tensor(permute(data, input, [0, 2, 3, 1]), [2, 64, 64, 3]);
+    for (const model of [new UNet({ baseChannels: 4 }), new ResNet34UNet({ seed: 3 })]) {
+      const twin = model instanceof UNet ? await tfUNetFrom(tf, model) : await tfResNet34UNetFrom(tf, model as ResNet34UNet);
+      try {
+        // Eval first: a training forward moves petseg's running statistics past the twin's copy.
+        for (const training of [false, true]) {
+          if (training) model.train();
+          else model.eval();
+          const mine = E.tidy(() => E.noGrad(() => model.forward(x)));
+          const theirs = tf.tidy(() => twin.forward(tx, training));
+          // [N,1,H,W] and [N,H,W,1] share an order.
+          const difference = relativeDifference(await mine.toArray(), (await theirs.data()) as Float32Array);
+          expect(difference, `${model.constructor.name} training=${training}`).toBeLessThanOrEqual(1e-4);
+          mine.dispose();
+          theirs.dispose();
+        }
+        expect(twin.variables.length).toBe(model.parameters().length);
+      } finally {
+        twin.dispose();
+        model.dispose();
+      }
+    }
+    x.dispose();
+    tx.dispose();
   });
 });

@@ -43,12 +43,16 @@ const OPS: [string, number[], () => E.Tensor][] = [
   ['convTranspose2d 2×2/s2', [2, 5, 6, 10], () => E.convTranspose2d(x4([2, 3, 3, 5], 13), x4([3, 5, 2, 2], 14), null, { stride: 2 })],
   // Rows a whole number of vec4s and the stride-class scatter: the CPU adapters' specialized kernels.
   ['conv2d 3×3, rows of vec4s', [2, 5, 3, 8], () => E.conv2d(x4([2, 3, 3, 8], 25), x4([5, 3, 3, 3], 26), x4([5], 27), { padding: 1 })],
+  ['conv2d 3×3/s2, rows of vec4s (row-mode gather)', [1, 5, 5, 6], () => E.conv2d(x4([1, 3, 9, 12], 41), x4([5, 3, 3, 3], 42), null, { stride: 2, padding: 1 })],
   ['convTranspose2d 2×2/s2, rows of vec4s', [1, 5, 6, 8], () => E.convTranspose2d(x4([1, 3, 3, 4], 28), x4([3, 5, 2, 2], 29), null, { stride: 2 })],
   ['convTranspose2d 3×3/s2/p1 (scatter)', [1, 5, 7, 9], () => E.convTranspose2d(x4([1, 3, 4, 5], 30), x4([3, 5, 3, 3], 31), x4([5], 32), { stride: 2, padding: 1 })],
   ['batchNorm2d', [3, 5, 7, 3], () => E.batchNorm2d(x4([3, 5, 7, 3], 15), null, null, null, null, { training: true })],
   ['batchNorm2d, planes of vec4s', [3, 5, 4, 4], () => E.batchNorm2d(x4([3, 5, 4, 4], 33), null, null, null, null, { training: true })],
   ['maxPool2d 3×3/s2/p1', [2, 3, 5, 4], () => E.maxPool2d(x4([2, 3, 9, 7], 16), { kernelSize: 3, stride: 2, padding: 1 })],
   ['maxPool2d 2×2/s2, rows of vec4s', [2, 3, 3, 4], () => E.maxPool2d(x4([2, 3, 7, 8], 36), { kernelSize: 2 })],
+  // With a gradient to record, the kernels that also store arg-maxes.
+  ['maxPool2d 3×3/s2/p1, arg-max', [2, 3, 5, 4], () => E.maxPool2d(E.randn([2, 3, 9, 7], { seed: 38, requiresGrad: true }), { kernelSize: 3, stride: 2, padding: 1 })],
+  ['maxPool2d 2×2/s2, rows of vec4s, arg-max', [2, 3, 3, 4], () => E.maxPool2d(E.randn([2, 3, 7, 8], { seed: 39, requiresGrad: true }), { kernelSize: 2 })],
   ['segmentationMetrics', [3, 5], () => E.segmentationMetrics(x4([3, 1, 5, 7], 17), x4([3, 1, 5, 7], 18))],
 ];
 
@@ -88,6 +92,12 @@ describe('no out-of-bounds writes', () => {
     const poolLoss = E.tidy(() => E.bceWithLogits(E.maxPool2d(xPool, { kernelSize: 2 }), E.zeros([2, 3, 3, 4])));
     poolLoss.backward();
     await expectSlackIntact(xPool.grad!, poisonedPool, 'grad of x (2×2/s2 pool over rows of vec4s)');
+    // The generic backward over blocks of S×S inputs, blocks cut by the plane's edges (9 × 7).
+    const xWindows = E.randn([2, 3, 9, 7], { seed: 40, requiresGrad: true });
+    const poisonedWindows = poison(xWindows.size);
+    const windowsLoss = E.tidy(() => E.bceWithLogits(E.maxPool2d(xWindows, { kernelSize: 3, stride: 2, padding: 1 }), E.zeros([2, 3, 5, 4])));
+    windowsLoss.backward();
+    await expectSlackIntact(xWindows.grad!, poisonedWindows, 'grad of x (3×3/s2/p1 pool)');
     const p = E.randn([37], { seed: 23, requiresGrad: true });
     p.grad = E.randn([37], { seed: 24 });
     const slackBefore = (await E.getRuntime().read(p.buffer, p.buffer.byteSize)).subarray(37);

@@ -38,6 +38,13 @@ const CONVS: { x: number[]; w: number[]; stride: P; padding: P; bias: boolean; l
   { label: '3×3/s1/p1, W = 32, chunked weight grad', x: [2, 5, 33, 32], w: [6, 5, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
   // > 2048 positions and 32 output channels: with subgroups, the direct row-vector weight gradient.
   { label: '3×3/s1/p1, W = 48, 32 output channels', x: [1, 3, 48, 48], w: [32, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
+  // Source rows of vec4s outside the 3×3/s1 kernel: the subgroup gather's row mode (vec4s left of,
+  // inside and right of the tile's span; partial column tiles; stride 3).
+  { label: '3×3/s2/p1, W = 8', x: [2, 5, 7, 8], w: [6, 5, 3, 3], stride: [2, 2], padding: [1, 1], bias: true },
+  { label: '1×1/s2, W = 12', x: [1, 13, 5, 12], w: [5, 13, 1, 1], stride: [2, 2], padding: [0, 0], bias: false },
+  { label: '7×7/s2/p3, W = 16', x: [1, 3, 11, 16], w: [4, 3, 7, 7], stride: [2, 2], padding: [3, 3], bias: false },
+  { label: '5×5/s1/p2, W = 8', x: [1, 3, 6, 8], w: [3, 3, 5, 5], stride: [1, 1], padding: [2, 2], bias: true },
+  { label: '3×3/s3/p1, W = 12', x: [1, 3, 7, 12], w: [2, 3, 3, 3], stride: [3, 3], padding: [1, 1], bias: false },
 ];
 for (const c of CONVS) {
   cases.push({
@@ -98,6 +105,12 @@ const POOLS: { x: number[]; k: P; s: P; p: P }[] = [
   { x: [2, 3, 33, 35], k: [2, 2], s: [2, 2], p: [0, 0] },
   // 2×2/s2 over rows of vec4s (kernels/pool.ts), odd H: the last row in no window.
   { x: [2, 3, 7, 12], k: [2, 2], s: [2, 2], p: [0, 0] },
+  // The generic backward's input blocks (S×S): overlapping windows at stride 1, blocks cut by
+  // the plane's edge (H, W not multiples of S), inputs in no window, unequal axes.
+  { x: [1, 3, 6, 7], k: [3, 3], s: [1, 1], p: [1, 1] },
+  { x: [2, 2, 10, 11], k: [3, 3], s: [3, 3], p: [1, 1] },
+  { x: [1, 4, 9, 10], k: [5, 5], s: [2, 2], p: [2, 2] },
+  { x: [2, 3, 7, 9], k: [3, 2], s: [2, 1], p: [1, 0] },
 ];
 for (const c of POOLS) {
   const name = `${c.k[0]}×${c.k[1]}/s${c.s[0]}/p${c.p[0]}`;
@@ -127,6 +140,33 @@ describe('layer kernels: GPU vs CPU reference (forward, backward, finite differe
   test.each(cases.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
     await checkOp(c, 1000 + i);
   });
+});
+
+test('maxPool2d: inference stores no arg-max; training uses the arg-max kernels, windows baked into the generic ones', async () => {
+  const runtime = E.getRuntime();
+  const pools = async (training: boolean, options: E.MaxPool2dOptions, shape: number[]) => {
+    const kernels: string[] = [];
+    const dispatch = runtime.dispatch;
+    runtime.dispatch = (d) => {
+      if (d.kernel.name.startsWith('maxpool')) kernels.push(`${d.kernel.name}|${d.kernel.key}|${d.outputs.length}`);
+      dispatch.call(runtime, d);
+    };
+    try {
+      const x = E.randn(shape, { requiresGrad: training });
+      const y = E.maxPool2d(x, options);
+      if (training) y.backward(E.ones(y.shape));
+      await y.toArray();
+      for (const t of [x, y, x.grad]) t?.dispose();
+    } finally {
+      runtime.dispatch = dispatch;
+    }
+    return kernels;
+  };
+  const resnet = { kernelSize: 3, stride: 2, padding: 1 };
+  expect(await pools(false, resnet, [1, 2, 9, 7])).toEqual(['maxpool-forward|k3x3s2x2p1x1-values|1']);
+  expect(await pools(true, resnet, [1, 2, 9, 7])).toEqual(['maxpool-forward|k3x3s2x2p1x1|2', 'maxpool-backward|k3x3s2x2p1x1|1']);
+  expect(await pools(false, { kernelSize: 2 }, [1, 2, 6, 8])).toEqual(['maxpool-2x2-rows-forward|values|1']);
+  expect(await pools(true, { kernelSize: 2 }, [1, 2, 6, 8])).toEqual(['maxpool-2x2-rows-forward||2', 'maxpool-2x2-rows-backward||1']);
 });
 
 test('maxPool2d: the first NaN of a window wins and gets the gradient (row kernel at W = 8, generic at W = 6)', async () => {
@@ -270,6 +310,8 @@ test('conv kernels: the subgroup versions where the adapter allows them, the pla
   };
   const runs: [string, () => E.Tensor, string, string][] = [
     ['5×5/s2 gather', () => E.conv2d(E.randn([1, 3, 5, 3]), E.randn([9, 3, 5, 5]), null, { stride: 2, padding: 1 }), 'conv-gather|nobias', 'conv-gather-subgroup|nobias-5x5-8-8'],
+    // 4 × 4 outputs = 4 column tiles: an 8-invocation workgroup.
+    ['3×3/s2 gather over rows of vec4s', () => E.conv2d(E.randn([1, 3, 8, 8]), E.randn([9, 3, 3, 3]), null, { stride: 2, padding: 1 }), 'conv-gather|nobias', 'conv-gather-subgroup|nobias-3x3-8-8-rows-s2p1'],
     ['3×3 row gather', () => E.conv2d(E.randn([1, 3, 2, 4]), E.randn([9, 3, 3, 3]), E.randn([9]), { padding: 1 }), 'conv-gather-3x3-rows|bias', 'conv-gather-3x3-rows-subgroup|bias-8-8'],
     // 32 pixel quads: a 32-invocation workgroup.
     ['2×2/s2 conv-transpose', () => E.convTranspose2d(E.randn([1, 3, 8, 16]), E.randn([3, 9, 2, 2]), null, { stride: 2 }), 'conv-transpose-2x2-rows|nobias', 'conv-transpose-2x2-rows-subgroup|nobias-8-32'],

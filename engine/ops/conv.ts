@@ -13,6 +13,7 @@ import {
   convPackedWeightCount,
   convGatherKernel,
   convGather3x3RowsApplies,
+  convGatherRowVectorsApply,
   convGather3x3RowsKernel,
   convGather3x3RowsSubgroupKernel,
   convGatherSubgroupKernel,
@@ -94,7 +95,7 @@ function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Te
     runtime.dispatch({
       kernel: rows
         ? convGather3x3RowsSubgroupKernel(bias !== null, subgroupSize, workgroupSize)
-        : convGatherSubgroupKernel(bias !== null, geometry.kh, geometry.kw, subgroupSize, workgroupSize),
+        : convGatherSubgroupKernel(bias !== null, geometry.kh, geometry.kw, subgroupSize, workgroupSize, convGatherRowVectorsApply(geometry) ? { strideW: geometry.strideW, padW: geometry.padW } : null),
       inputs: gatherInputs,
       outputs: [out.buffer],
       params: convParams(geometry, total),

@@ -42,24 +42,26 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
   if (OH < 1 || OW < 1) throw new Error(`maxPool2d: input ${formatShape(x.shape)} is smaller than the ${kh}×${kw} window`);
   const geometry: PoolGeometry = { planes: N * C, h: H, w: W, oh: OH, ow: OW, kh, kw, sh, sw, ph, pw };
   const out = Tensor.empty([N, C, OH, OW]);
-  const argmax = Tensor.empty([N, C, OH, OW]);
+  // Inference stores only the maxima; training also the arg-max the backward reads.
+  const argmax = needsGrad([x]) ? Tensor.empty([N, C, OH, OW]) : null;
   const runtime = getRuntime();
   // 2×2/s2 over rows of vec4s (UNet's pool): 2 outputs per invocation forward, 4 inputs backward.
   const rows = maxPool2x2RowsApplies(geometry);
   if (out.size > 0) {
     const total = rows ? out.size / 2 : out.size;
-    runtime.dispatch({ kernel: rows ? maxPool2x2RowsForwardKernel : maxPoolForwardKernel, inputs: [x.buffer], outputs: [out.buffer, argmax.buffer], params: poolParams(geometry, total), workgroups: poolGrid(total) });
+    const kernel = rows ? maxPool2x2RowsForwardKernel(argmax !== null) : maxPoolForwardKernel(geometry, argmax !== null);
+    runtime.dispatch({ kernel, inputs: [x.buffer], outputs: argmax ? [out.buffer, argmax.buffer] : [out.buffer], params: poolParams(geometry, total), workgroups: poolGrid(total) });
   }
-  if (needsGrad([x])) {
+  if (argmax) {
     record('maxPool2d', [x], out, [argmax], (g, [sargmax]) => {
       const dx = Tensor.empty(x.shape);
       if (dx.size > 0) {
-        const total = rows ? dx.size / 4 : dx.size;
-        runtime.dispatch({ kernel: rows ? maxPool2x2RowsBackwardKernel : maxPoolBackwardKernel, inputs: [g.buffer, sargmax.buffer], outputs: [dx.buffer], params: poolParams(geometry, total), workgroups: poolGrid(total) });
+        const total = rows ? dx.size / 4 : N * C * Math.ceil(H / sh) * Math.ceil(W / sw);
+        runtime.dispatch({ kernel: rows ? maxPool2x2RowsBackwardKernel : maxPoolBackwardKernel(geometry), inputs: [g.buffer, sargmax.buffer], outputs: [dx.buffer], params: poolParams(geometry, total), workgroups: poolGrid(total) });
       }
       return [dx];
     });
+    argmax.dispose();
   }
-  argmax.dispose();
   return out;
 }
