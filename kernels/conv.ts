@@ -201,9 +201,12 @@ export function convGather3x3RowsApplies(g: ConvGeometry): boolean {
   return g.kh === 3 && g.kw === 3 && g.strideH === 1 && g.strideW === 1 && g.padH === 1 && g.padW === 1 && g.srcW % 4 === 0 && g.dstW === g.srcW && g.dstH === g.srcH;
 }
 
-/** Whether the subgroup gather's row mode applies: source rows a whole number of vec4s. */
-export function convGatherRowVectorsApply(g: ConvGeometry): boolean {
-  return g.srcW % 4 === 0;
+/** How convGatherSubgroupKernel reads the inputs of an invocation's 4 columns. */
+export type GatherTile = { kind: 'columns' } | { kind: 'row-vectors'; strideW: number; padW: number };
+
+/** The subgroup gather's tile for a layer: row vectors where source rows are whole vec4s. */
+export function convGatherTile(g: ConvGeometry): GatherTile {
+  return g.srcW % 4 === 0 ? { kind: 'row-vectors', strideW: g.strideW, padW: g.padW } : { kind: 'columns' };
 }
 
 /**
@@ -352,22 +355,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * by 7e-7 and, through max-pool and ReLU near-ties, the PyTorch-parity gradients of its first
  * stage by 1e-2.
  *
- * `rows` (source rows a whole number of vec4s, convGatherRowVectorsApply): the 4 columns' inputs
- * of a kernel row — columns stride·x0 − pad … stride·(x0 + 3) − pad + KW − 1 — are read as the
- * aligned vec4s that hold them (3 for 3×3/s2/p1, 2 for 1×1/s2, 4 for the 7×7/s2/p3 stem) instead
- * of 4·KW bounds-checked scalars; stride and padding are then compiled in. Same products and sums
- * in the same order (bit-identical).
+ * The invocation's 4 outputs (`tile`, chosen by convGatherTile):
+ * - `columns`: 4 columns of a row, read as 4·KW bounds-checked scalars per kernel row;
+ * - `row-vectors` (source rows a whole number of vec4s): the same 4 columns, their inputs of a
+ *   kernel row — columns stride·x0 − pad … stride·(x0 + 3) − pad + KW − 1 — read as the aligned
+ *   vec4s that hold them (3 for 3×3/s2/p1, 2 for 1×1/s2, 4 for the 7×7/s2/p3 stem), stride and
+ *   padding compiled in: 1.9–2.2× on ResNet's strided layers on lavapipe.
+ * Same products and sums in the same order in both layouts (bit-identical).
  */
-export function convGatherSubgroupKernel(
-  hasBias: boolean,
-  kh: number,
-  kw: number,
-  subgroupSize: number,
-  workgroupSize: number,
-  rows: { strideW: number; padW: number } | null = null,
-): KernelSpec {
-  const rowsKey = rows ? `-rows-s${rows.strideW}p${rows.padW}` : '';
-  return cachedKernel('conv-gather-subgroup', `${hasBias ? 'bias' : 'nobias'}-${kh}x${kw}-${subgroupSize}-${workgroupSize}${rowsKey}`, () => {
+export function convGatherSubgroupKernel(hasBias: boolean, kh: number, kw: number, subgroupSize: number, workgroupSize: number, tile: GatherTile): KernelSpec {
+  const tileKey = tile.kind === 'row-vectors' ? `-rows-s${tile.strideW}p${tile.padW}` : '';
+  return cachedKernel('conv-gather-subgroup', `${hasBias ? 'bias' : 'nobias'}-${kh}x${kw}-${subgroupSize}-${workgroupSize}${tileKey}`, () => {
     const halves = [0, 1];
     const weights = 2 * kw;
     const loadsPerLane = Math.ceil(weights / subgroupSize);
@@ -377,23 +375,52 @@ export function convGatherSubgroupKernel(
     const each = (f: (h: number, i: number) => string, sep = ' ') => halves.flatMap((h) => columns.map((i) => f(h, i))).join(sep);
     const bias = (h: number) => (hasBias ? vec((j) => `Bias[min(d0 + ${4 * h + j}u, p.dstC - 1u)]`) : 'vec4f(0.0)');
     const taps = Array.from({ length: kw }, (_, t) => t);
-    // Row mode: input column stride·i − pad + t of the tile, relative to column stride·x0 (vec4 stride·x0/4).
-    const vecOf = (i: number, t: number) => Math.floor((rows!.strideW * i - rows!.padW + t) / 4);
-    const firstVec = rows ? vecOf(0, 0) : 0;
-    const lastVec = rows ? vecOf(CONV_TILE_X - 1, kw - 1) : 0;
-    const rowVecs = Array.from({ length: lastVec - firstVec + 1 }, (_, k) => firstVec + k);
+    // Row-vector tiles: input column stride·i − pad + t of the tile, relative to column stride·x0 (vec4 stride·x0/4).
+    const vecOf = (i: number, t: number) => (tile.kind === 'row-vectors' ? Math.floor((tile.strideW * i - tile.padW + t) / 4) : 0);
+    const rowVecs = Array.from({ length: vecOf(CONV_TILE_X - 1, kw - 1) - vecOf(0, 0) + 1 }, (_, k) => vecOf(0, 0) + k);
     const vecName = (k: number) => (k < 0 ? `vm${-k}` : `v${k}`);
     const input = (i: number, t: number) => {
-      if (!rows) return `select(0.0, S[rowBase + u32(clamp(ix${i} + ${t}, 0, i32(p.srcW) - 1))], ix${i} + ${t} >= 0 && ix${i} + ${t} < i32(p.srcW))`;
-      const c = rows.strideW * i - rows.padW + t;
+      if (tile.kind === 'columns') return `select(0.0, S[rowBase + u32(clamp(ix${i} + ${t}, 0, i32(p.srcW) - 1))], ix${i} + ${t} >= 0 && ix${i} + ${t} < i32(p.srcW))`;
+      const c = tile.strideW * i - tile.padW + t;
       return `${vecName(vecOf(i, t))}.${'xyzw'[c - 4 * vecOf(i, t)]}`;
     };
-    const rowLoads = `let rv = rowBase / 4u;
-        ${rowVecs.map((k) => `let ${vecName(k)} = select(vec4f(0.0), S[rv + u32(clamp(xv + ${k}, 0, srcVecs - 1))], xv + ${k} >= 0 && xv + ${k} < srcVecs);`).join('\n        ')}`;
+    const tapSums = (indent: string) =>
+      taps
+        .map(
+          (t) => `{
+${indent}  ${columns.map((i) => `let in${i} = ${input(i, t)};`).join(`\n${indent}  `)}
+${indent}  ${each((h, i) => `${window(h, i)} += in${i} * w${t}_${h};`)}
+${indent}}`,
+        )
+        .join(`\n${indent}`);
+    const position = `let tilesX = (p.dstW + ${CONV_TILE_X - 1}u) / ${CONV_TILE_X}u;
+  let x0 = (pos % tilesX) * ${CONV_TILE_X}u;
+  let y = (pos / tilesX) % p.dstH;
+  let n = pos / (tilesX * p.dstH);
+  ${
+    tile.kind === 'row-vectors'
+      ? `// The vec4 of the row holding column stride·x0, and the row's vec4 count.
+  let xv = i32(x0 / 4u * ${tile.strideW}u);
+  let srcVecs = i32(p.srcW / 4u);`
+      : columns.map((i) => `let ix${i} = i32((x0 + ${i}u) * p.strideW) - i32(p.padW);`).join('\n  ')
+  }`;
+    const kernelRow = `let iy = i32(y * p.strideH + kh) - i32(p.padH);
+      if (iy >= 0 && iy < i32(p.srcH)) {
+        let rowBase = srcBase + u32(iy) * p.srcW;
+        ${
+          tile.kind === 'row-vectors'
+            ? `let rv = rowBase / 4u;
+        ${rowVecs.map((k) => `let ${vecName(k)} = select(vec4f(0.0), S[rv + u32(clamp(xv + ${k}, 0, srcVecs - 1))], xv + ${k} >= 0 && xv + ${k} < srcVecs);`).join('\n        ')}`
+            : ''
+        }
+        ${tapSums('        ')}
+      }`;
+    const store = (h: number, i: number, j: number) =>
+      `if (x0 + ${i}u < p.dstW && d0 + ${4 * h + j}u < p.dstC) { D[((n * p.dstC + d0 + ${4 * h + j}u) * p.dstH + y) * p.dstW + x0 + ${i}u] = ${acc(h, i)}[${j}]; }`;
     return /* wgsl */ `
 enable subgroups;
 ${PARAMS_STRUCT}
-@group(0) @binding(0) var<storage, read> S: array<${rows ? 'vec4f' : 'f32'}>;
+@group(0) @binding(0) var<storage, read> S: array<${tile.kind === 'row-vectors' ? 'vec4f' : 'f32'}>;
 @group(0) @binding(1) var<storage, read> Wt: array<vec4f>;
 ${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
 @group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> D: array<f32>;
@@ -401,22 +428,12 @@ ${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
 
 @compute @workgroup_size(${workgroupSize})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let tilesX = (p.dstW + ${CONV_TILE_X - 1}u) / ${CONV_TILE_X}u;
   let tilesC = (p.dstC + 3u) / 4u;
   let t0 = wid.y * 2u;
   let d0 = t0 * 4u;
   let idx = wid.x * ${workgroupSize}u + lid;
   let pos = min(idx, p.total - 1u);
-  let x0 = (pos % tilesX) * ${CONV_TILE_X}u;
-  let y = (pos / tilesX) % p.dstH;
-  let n = pos / (tilesX * p.dstH);
-  ${
-    rows
-      ? `// The vec4 of the row holding column stride·x0, and the row's vec4 count.
-  let xv = i32(x0 / 4u * ${rows.strideW}u);
-  let srcVecs = i32(p.srcW / 4u);`
-      : columns.map((i) => `let ix${i} = i32((x0 + ${i}u) * p.strideW) - i32(p.padW);`).join('\n  ')
-  }
+  ${position}
   ${halves.map((h) => `let init${h} = ${bias(h)};`).join(' ')}
   ${each((h, i) => `var ${acc(h, i)} = init${h}; var ${block(h, i)} = vec4f(0.0);`, '\n  ')}
   for (var s = 0u; s < p.srcC; s++) {
@@ -427,30 +444,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       ${Array.from({ length: loadsPerLane }, (_, r) => `let f${r} = ${r * subgroupSize}u + lane;
       let wl${r} = Wt[((s * ${kh}u + kh) * ${kw}u + min(f${r} / 2u, ${kw - 1}u)) * tilesC + min(t0 + f${r} % 2u, tilesC - 1u)];`).join('\n      ')}
       ${Array.from({ length: weights }, (_, f) => `let w${Math.floor(f / 2)}_${f % 2} = subgroupBroadcast(wl${Math.floor(f / subgroupSize)}, ${f % subgroupSize}u);`).join('\n      ')}
-      let iy = i32(y * p.strideH + kh) - i32(p.padH);
-      if (iy >= 0 && iy < i32(p.srcH)) {
-        let rowBase = srcBase + u32(iy) * p.srcW;
-        ${rows ? rowLoads : ''}
-        ${taps
-          .map(
-            (t) => `{
-          ${columns.map((i) => `let in${i} = ${input(i, t)};`).join('\n          ')}
-          ${each((h, i) => `${window(h, i)} += in${i} * w${t}_${h};`)}
-        }`,
-          )
-          .join('\n        ')}
-      }
+      ${kernelRow}
     }
     ${each((h, i) => `${block(h, i)} += ${window(h, i)};`)}
     if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${each((h, i) => `${acc(h, i)} += ${block(h, i)}; ${block(h, i)} = vec4f(0.0);`)} }
   }
   ${each((h, i) => `${acc(h, i)} += ${block(h, i)};`)}
   if (idx < p.total) {
-    ${halves
-      .flatMap((h) =>
-        columns.flatMap((i) => channels.map((j) => `if (x0 + ${i}u < p.dstW && d0 + ${4 * h + j}u < p.dstC) { D[((n * p.dstC + d0 + ${4 * h + j}u) * p.dstH + y) * p.dstW + x0 + ${i}u] = ${acc(h, i)}[${j}]; }`)),
-      )
-      .join('\n    ')}
+    ${halves.flatMap((h) => columns.flatMap((i) => channels.map((j) => store(h, i, j)))).join('\n    ')}
   }
 }`;
   });

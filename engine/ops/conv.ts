@@ -13,7 +13,7 @@ import {
   convPackedWeightCount,
   convGatherKernel,
   convGather3x3RowsApplies,
-  convGatherRowVectorsApply,
+  convGatherTile,
   convGather3x3RowsKernel,
   convGather3x3RowsSubgroupKernel,
   convGatherSubgroupKernel,
@@ -95,7 +95,7 @@ function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Te
     runtime.dispatch({
       kernel: rows
         ? convGather3x3RowsSubgroupKernel(bias !== null, subgroupSize, workgroupSize)
-        : convGatherSubgroupKernel(bias !== null, geometry.kh, geometry.kw, subgroupSize, workgroupSize, convGatherRowVectorsApply(geometry) ? { strideW: geometry.strideW, padW: geometry.padW } : null),
+        : convGatherSubgroupKernel(bias !== null, geometry.kh, geometry.kw, subgroupSize, workgroupSize, convGatherTile(geometry)),
       inputs: gatherInputs,
       outputs: [out.buffer],
       params: convParams(geometry, total),
