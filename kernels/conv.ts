@@ -547,6 +547,108 @@ export function convScatterSubgroupLaunch(g: ConvGeometry, subgroupSize: number)
   };
 }
 
+/** Whether convGatherChannelsSubgroupKernel applies: output rows narrower than a 4-column tile (deep layers' tiny planes). */
+export function convGatherChannelsApplies(g: ConvGeometry): boolean {
+  return g.dstW < CONV_TILE_X;
+}
+
+/**
+ * The gather for planes narrower than a 4-column tile (ResNet34_UNet's last stage: 2×2 at 64×64
+ * inputs, 1×1 at 32×32), where a column tile is half empty or more and a 4-image batch has a
+ * few dozen tiles per channel tile — fewer than lanes. Lanes here are output channels instead:
+ * a workgroup is one subgroup computing 4 consecutive outputs of N·OH·OW (each with its own
+ * image, row and column) for 8 output channels per lane, 8·subgroupSize per workgroup. The 4·KW
+ * inputs of a kernel row are the same for every lane, so each lane loads a few of them and
+ * broadcasts them; each lane loads its own channels' weights. Same summation order as
+ * convGatherKernel (per input channel a window over the taps, then 16-channel blocks): rows
+ * outside the plane add zeros where that kernel skips them, so results are equal.
+ * Launch: convGatherChannelsSubgroupLaunch.
+ */
+export function convGatherChannelsSubgroupKernel(hasBias: boolean, kh: number, kw: number, subgroupSize: number): KernelSpec {
+  return cachedKernel('conv-gather-channels-subgroup', `${hasBias ? 'bias' : 'nobias'}-${kh}x${kw}-${subgroupSize}`, () => {
+    const halves = [0, 1];
+    const inputs = CONV_TILE_X * kw;
+    const loadsPerLane = Math.ceil(inputs / subgroupSize);
+    const loads = [...Array(loadsPerLane).keys()];
+    const acc = (h: number, i: number) => `acc${h}_${i}`;
+    const block = (h: number, i: number) => `block${h}_${i}`;
+    const window = (h: number, i: number) => `window${h}_${i}`;
+    const each = (f: (h: number, i: number) => string, sep = ' ') => halves.flatMap((h) => columns.map((i) => f(h, i))).join(sep);
+    const bias = (h: number) => (hasBias ? vec((j) => `Bias[min(d0 + ${4 * h + j}u, p.dstC - 1u)]`) : 'vec4f(0.0)');
+    return /* wgsl */ `
+enable subgroups;
+${PARAMS_STRUCT}
+@group(0) @binding(0) var<storage, read> S: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<vec4f>;
+${hasBias ? '@group(0) @binding(2) var<storage, read> Bias: array<f32>;' : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> D: array<f32>;
+@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> p: Params;
+
+@compute @workgroup_size(${subgroupSize})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let tilesC = (p.dstC + 3u) / 4u;
+  let t0 = (wid.y * ${subgroupSize}u + lane) * 2u;
+  let d0 = t0 * 4u;
+  let outputs = p.batch * p.dstH * p.dstW;
+  let plane = p.srcH * p.srcW;
+  // The workgroup's outputs o = 4·wid.x + i (the last ones clamped), for the stores.
+  ${columns.map((i) => `let o${i} = min(wid.x * 4u + ${i}u, outputs - 1u);`).join(' ')}
+  // Kernel-row input f = i + 4·tap of the workgroup's outputs (output i, tap column): lane l
+  // loads f = l, l + ${subgroupSize}, ...; where it lies is fixed but for the input channel and kernel row.
+  ${loads
+    .map(
+      (r) => `let f${r} = min(${r * subgroupSize}u + lane, ${inputs - 1}u);
+  let of${r} = min(wid.x * 4u + f${r} % 4u, outputs - 1u);
+  let base${r} = (of${r} / (p.dstH * p.dstW)) * p.srcC * plane;
+  let iy${r} = i32(((of${r} / p.dstW) % p.dstH) * p.strideH) - i32(p.padH);
+  let ix${r} = i32((of${r} % p.dstW) * p.strideW + f${r} / 4u) - i32(p.padW);
+  let colOk${r} = ix${r} >= 0 && ix${r} < i32(p.srcW);`,
+    )
+    .join('\n  ')}
+  ${halves.map((h) => `let init${h} = ${bias(h)};`).join(' ')}
+  ${each((h, i) => `var ${acc(h, i)} = init${h}; var ${block(h, i)} = vec4f(0.0);`, '\n  ')}
+  for (var s = 0u; s < p.srcC; s++) {
+    ${each((h, i) => `var ${window(h, i)} = vec4f(0.0);`)}
+    for (var kh = 0u; kh < ${kh}u; kh++) {
+      ${loads
+        .map(
+          (r) => `let y${r} = iy${r} + i32(kh);
+      let in${r} = select(0.0, S[base${r} + s * plane + u32(clamp(y${r}, 0, i32(p.srcH) - 1)) * p.srcW + u32(clamp(ix${r}, 0, i32(p.srcW) - 1))], colOk${r} && y${r} >= 0 && y${r} < i32(p.srcH));`,
+        )
+        .join('\n      ')}
+      let wBase = (s * ${kh}u + kh) * ${kw}u * tilesC;
+      ${Array.from({ length: kw }, (_, t) =>
+        [
+          ...halves.map((h) => `let w${t}_${h} = Wt[wBase + ${t}u * tilesC + min(t0 + ${h}u, tilesC - 1u)];`),
+          ...columns.map((i) => `let v${t}_${i} = subgroupBroadcast(in${Math.floor((i + 4 * t) / subgroupSize)}, ${(i + 4 * t) % subgroupSize}u);`),
+          each((h, i) => `${window(h, i)} += v${t}_${i} * w${t}_${h};`),
+        ].join('\n      '),
+      ).join('\n      ')}
+    }
+    ${each((h, i) => `${block(h, i)} += ${window(h, i)};`)}
+    if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${each((h, i) => `${acc(h, i)} += ${block(h, i)}; ${block(h, i)} = vec4f(0.0);`)} }
+  }
+  ${each((h, i) => `${acc(h, i)} += ${block(h, i)};`)}
+  ${halves
+    .flatMap((h) =>
+      columns.flatMap((i) =>
+        channels.map(
+          (j) =>
+            `if (wid.x * 4u + ${i}u < outputs && d0 + ${4 * h + j}u < p.dstC) { D[(((o${i} / (p.dstH * p.dstW)) * p.dstC + d0 + ${4 * h + j}u) * p.dstH + (o${i} / p.dstW) % p.dstH) * p.dstW + o${i} % p.dstW] = ${acc(h, i)}[${j}]; }`,
+        ),
+      ),
+    )
+    .join('\n  ')}
+}`;
+  });
+}
+
+/** Grid of convGatherChannelsSubgroupKernel: 4 outputs per workgroup along x, 8·subgroupSize channels along y. */
+export function convGatherChannelsSubgroupLaunch(g: ConvGeometry, subgroupSize: number): { params: number[]; workgroups: [number, number, number] } {
+  const groups = Math.ceil((g.batch * g.dstH * g.dstW) / CONV_TILE_X);
+  return { params: convParams(g, groups), workgroups: [groups, Math.ceil(g.dstChannels / (CONV_SUBGROUP_TILE_C * subgroupSize)), 1] };
+}
+
 /** Grid and workgroup size of the subgroup gathers: `positions` invocations per channel tile, workgroups no larger than the positions (small deep layers). */
 export function convSubgroupLaunch(positions: number, dstChannels: number, subgroupSize: number): { total: number; workgroupSize: number; workgroups: [number, number, number] } {
   const workgroupSize = Math.min(WORKGROUP, Math.max(subgroupSize, 2 ** Math.ceil(Math.log2(positions))));

@@ -20,7 +20,7 @@ export * from './metrics.js';
 export const KERNEL_FAMILIES = [
   'elementwise', 'fill', 'reduce-sum', 'slice-copy', 'matmul',
   // Direct convolutions (CPU adapters), their row-vector and subgroup variants.
-  'conv-pack-weights', 'conv-gather', 'conv-gather-3x3-rows', 'conv-gather-3x3-rows-subgroup', 'conv-gather-subgroup',
+  'conv-pack-weights', 'conv-gather', 'conv-gather-3x3-rows', 'conv-gather-3x3-rows-subgroup', 'conv-gather-subgroup', 'conv-gather-channels-subgroup',
   'conv-scatter', 'conv-scatter-subgroup', 'conv-transpose-tiled', 'conv-transpose-2x2-rows', 'conv-transpose-2x2-rows-subgroup',
   'conv-weight', 'conv-weight-direct', 'conv-weight-3x3-rows', 'conv-weight-3x3-rows-direct', 'conv-weight-3x3-rows-direct-subgroup',
   'conv-weight-1x1-rows',

@@ -44,6 +44,7 @@ const OPS: [string, number[], () => E.Tensor][] = [
   // Rows a whole number of vec4s and the stride-class scatter: the CPU adapters' specialized kernels.
   ['conv2d 3×3, rows of vec4s', [2, 5, 3, 8], () => E.conv2d(x4([2, 3, 3, 8], 25), x4([5, 3, 3, 3], 26), x4([5], 27), { padding: 1 })],
   ['conv2d 3×3/s2, rows of vec4s (row-mode gather)', [1, 5, 5, 6], () => E.conv2d(x4([1, 3, 9, 12], 41), x4([5, 3, 3, 3], 42), null, { stride: 2, padding: 1 })],
+  ['conv2d 3×3 on 2×2 planes (lanes over channels)', [3, 20, 2, 2], () => E.conv2d(x4([3, 5, 2, 2], 43), x4([20, 5, 3, 3], 44), x4([20], 45), { padding: 1 })],
   ['convTranspose2d 2×2/s2, rows of vec4s', [1, 5, 6, 8], () => E.convTranspose2d(x4([1, 3, 3, 4], 28), x4([3, 5, 2, 2], 29), null, { stride: 2 })],
   ['convTranspose2d 3×3/s2/p1 (scatter)', [1, 5, 7, 9], () => E.convTranspose2d(x4([1, 3, 4, 5], 30), x4([3, 5, 3, 3], 31), x4([5], 32), { stride: 2, padding: 1 })],
   ['batchNorm2d', [3, 5, 7, 3], () => E.batchNorm2d(x4([3, 5, 7, 3], 15), null, null, null, null, { training: true })],

@@ -45,6 +45,12 @@ const CONVS: { x: number[]; w: number[]; stride: P; padding: P; bias: boolean; l
   { label: '7×7/s2/p3, W = 16', x: [1, 3, 11, 16], w: [4, 3, 7, 7], stride: [2, 2], padding: [3, 3], bias: false },
   { label: '5×5/s1/p2, W = 8', x: [1, 3, 6, 8], w: [3, 3, 5, 5], stride: [1, 1], padding: [2, 2], bias: true },
   { label: '3×3/s3/p1, W = 12', x: [1, 3, 7, 12], w: [2, 3, 3, 3], stride: [3, 3], padding: [1, 1], bias: false },
+  // Output rows narrower than 4 columns: with subgroups, lanes over output channels (ResNet's last
+  // stage); outputs of several images per workgroup, a partial last group, > 64 channels (two grid rows).
+  { label: '3×3/s1/p1 on 2×2 planes, 20 channels', x: [3, 5, 2, 2], w: [20, 5, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
+  { label: '3×3/s1/p1 on 1×1 planes', x: [2, 3, 1, 1], w: [9, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
+  { label: '3×3/s1/p1, W = 3, 30 outputs', x: [2, 3, 5, 3], w: [5, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
+  { label: '3×3/s2/p1 to 2×2, 70 channels', x: [1, 4, 4, 4], w: [70, 4, 3, 3], stride: [2, 2], padding: [1, 1], bias: true },
 ];
 for (const c of CONVS) {
   cases.push({
@@ -309,7 +315,8 @@ test('conv kernels: the subgroup versions where the adapter allows them, the pla
     return kernels;
   };
   const runs: [string, () => E.Tensor, string, string][] = [
-    ['5×5/s2 gather', () => E.conv2d(E.randn([1, 3, 5, 3]), E.randn([9, 3, 5, 5]), null, { stride: 2, padding: 1 }), 'conv-gather|nobias', 'conv-gather-subgroup|nobias-5x5-8-8'],
+    ['5×5/s2 gather', () => E.conv2d(E.randn([1, 3, 5, 9]), E.randn([9, 3, 5, 5]), null, { stride: 2, padding: 1 }), 'conv-gather|nobias', 'conv-gather-subgroup|nobias-5x5-8-8'],
+    ['gather into a 1-column plane (lanes over channels)', () => E.conv2d(E.randn([1, 3, 5, 3]), E.randn([9, 3, 5, 5]), null, { stride: 2, padding: 1 }), 'conv-gather|nobias', 'conv-gather-channels-subgroup|nobias-5x5-8'],
     // 4 × 4 outputs = 4 column tiles: an 8-invocation workgroup.
     ['3×3/s2 gather over rows of vec4s', () => E.conv2d(E.randn([1, 3, 8, 8]), E.randn([9, 3, 3, 3]), null, { stride: 2, padding: 1 }), 'conv-gather|nobias', 'conv-gather-subgroup|nobias-3x3-8-8-rows-s2p1'],
     ['3×3 row gather', () => E.conv2d(E.randn([1, 3, 2, 4]), E.randn([9, 3, 3, 3]), E.randn([9]), { padding: 1 }), 'conv-gather-3x3-rows|bias', 'conv-gather-3x3-rows-subgroup|bias-8-8'],

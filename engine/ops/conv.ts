@@ -14,6 +14,9 @@ import {
   convGatherKernel,
   convGather3x3RowsApplies,
   convGatherTile,
+  convGatherChannelsApplies,
+  convGatherChannelsSubgroupKernel,
+  convGatherChannelsSubgroupLaunch,
   convGather3x3RowsKernel,
   convGather3x3RowsSubgroupKernel,
   convGatherSubgroupKernel,
@@ -88,6 +91,12 @@ function dispatchElementwise(kind: 'gather' | 'scatter', src: Tensor, weight: Te
   const gatherInputs = bias ? [src.buffer, packed.buffer, bias.buffer] : [src.buffer, packed.buffer];
   const rows = convGather3x3RowsApplies(geometry);
   const subgroupSize = runtime.tuning.subgroupSize;
+  const channelLanes = subgroupSize > 0 && convGatherChannelsApplies(geometry) ? convGatherChannelsSubgroupLaunch(geometry, subgroupSize) : null;
+  if (channelLanes && channelLanes.workgroups[0] <= MAX_GROUPS_PER_DIM) {
+    runtime.dispatch({ kernel: convGatherChannelsSubgroupKernel(bias !== null, geometry.kh, geometry.kw, subgroupSize), inputs: gatherInputs, outputs: [out.buffer], ...channelLanes });
+    packed.dispose();
+    return out;
+  }
   const { batch, dstH, dstW } = geometry;
   const subgroupLaunch = subgroupSize > 0 ? convSubgroupLaunch(batch * dstH * Math.ceil(dstW / CONV_TILE_X), geometry.dstChannels, subgroupSize) : null;
   if (subgroupLaunch && subgroupLaunch.workgroups[0] <= MAX_GROUPS_PER_DIM) {
