@@ -939,6 +939,67 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }
 
 /**
+ * convWeightDirectKernel with subgroups (CPU adapters; all taps in one pass): a workgroup is one
+ * subgroup for one input channel (grid x), its lanes tiles of 4 output channels (grid y:
+ * 4·subgroupSize channels per workgroup), walking every position together. The KH·KW source
+ * values of a position are the same for every lane, so each lane loads a few and broadcasts
+ * them — ~1 source load per position instead of KH·KW. Same sums in the same order as
+ * convWeightDirectKernel (out-of-plane taps add zeros where it skips them). Launch:
+ * convWeightDirectSubgroupLaunch.
+ */
+export function convWeightDirectSubgroupKernel(kh: number, kw: number, subgroupSize: number): KernelSpec {
+  return cachedKernel('conv-weight-direct-subgroup', `${kh}x${kw}-${subgroupSize}`, () => {
+    const taps = tapList(kw, 0, kh * kw);
+    const loads = [...Array(Math.ceil(taps.length / subgroupSize)).keys()];
+    return /* wgsl */ `
+enable subgroups;
+${PARAMS_STRUCT}
+@group(0) @binding(0) var<storage, read> G: array<f32>;
+@group(0) @binding(1) var<storage, read> S: array<f32>;
+@group(0) @binding(2) var<storage, read_write> DW: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(${subgroupSize})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+  let b = wid.x;
+  let a0 = (wid.y * ${subgroupSize}u + lane) * ${CONV_TILE_C}u;
+  let plane = p.dstH * p.dstW;
+  ${channels.map((j) => `let ga${j} = min(a0 + ${j}u, p.dstC - 1u) * plane;`).join(' ')}
+  // Tap f = kh·KW + kw of a position: lane l loads f = l, l + ${subgroupSize}, ...
+  ${loads.map((r) => `let f${r} = min(${r * subgroupSize}u + lane, ${taps.length - 1}u); let th${r} = f${r} / ${kw}u; let tw${r} = f${r} % ${kw}u;`).join('\n  ')}
+  ${taps.map(({ t }) => `var acc${t} = vec4f(0.0);`).join(' ')}
+  for (var n = 0u; n < p.batch; n++) {
+    let srcBase = (n * p.srcC + b) * p.srcH * p.srcW;
+    for (var y = 0u; y < p.dstH; y++) {
+      let gBase = n * p.dstC * plane + y * p.dstW;
+      ${taps.map(({ t }) => `var row${t} = vec4f(0.0);`).join(' ')}
+      for (var x = 0u; x < p.dstW; x++) {
+        let gv = ${vec((j) => `G[gBase + ga${j} + x]`)};
+        ${loads
+          .map(
+            (r) => `let iy${r} = i32(y * p.strideH + th${r}) - i32(p.padH);
+        let ix${r} = i32(x * p.strideW + tw${r}) - i32(p.padW);
+        let sv${r} = select(0.0, S[srcBase + u32(clamp(iy${r}, 0, i32(p.srcH) - 1)) * p.srcW + u32(clamp(ix${r}, 0, i32(p.srcW) - 1))], iy${r} >= 0 && iy${r} < i32(p.srcH) && ix${r} >= 0 && ix${r} < i32(p.srcW));`,
+          )
+          .join('\n        ')}
+        ${taps.map(({ t }) => `row${t} += gv * subgroupBroadcast(sv${Math.floor(t / subgroupSize)}, ${t % subgroupSize}u);`).join('\n        ')}
+      }
+      ${taps.map(({ t }) => `acc${t} += row${t};`).join(' ')}
+    }
+  }
+  ${channels
+    .map((j) => `if (a0 + ${j}u < p.dstC) {\n    let w${j} = ((a0 + ${j}u) * p.srcC + b) * ${kh * kw}u;\n    ` + taps.map(({ t }) => `DW[w${j} + ${t}u] = acc${t}[${j}];`).join(' ') + '\n  }')
+    .join('\n  ')}
+}`;
+  });
+}
+
+/** Grid of convWeightDirectSubgroupKernel: input channels along x, 4·subgroupSize output channels along y. */
+export function convWeightDirectSubgroupLaunch(g: ConvGeometry, subgroupSize: number): { params: number[]; workgroups: [number, number, number] } {
+  return { params: convParams(g, g.srcChannels), workgroups: [g.srcChannels, Math.ceil(g.dstChannels / (CONV_TILE_C * subgroupSize)), 1] };
+}
+
+/**
  * convWeightDirectKernel for 3×3, stride 1, padding 1 with rows a whole number of vec4s (see
  * convGather3x3RowsApplies): each step takes 4 neighbouring positions, reading g as 4 vec4s and
  * the source rows as 3 × 3 aligned vec4s (as convWeight3x3RowsKernel) instead of 4 + 9

@@ -22,7 +22,7 @@ export const KERNEL_FAMILIES = [
   // Direct convolutions (CPU adapters), their row-vector and subgroup variants.
   'conv-pack-weights', 'conv-gather', 'conv-gather-3x3-rows', 'conv-gather-3x3-rows-subgroup', 'conv-gather-subgroup', 'conv-gather-channels-subgroup',
   'conv-scatter', 'conv-scatter-subgroup', 'conv-transpose-tiled', 'conv-transpose-2x2-rows', 'conv-transpose-2x2-rows-subgroup',
-  'conv-weight', 'conv-weight-direct', 'conv-weight-3x3-rows', 'conv-weight-3x3-rows-direct', 'conv-weight-3x3-rows-direct-subgroup',
+  'conv-weight', 'conv-weight-direct', 'conv-weight-3x3-rows', 'conv-weight-3x3-rows-direct', 'conv-weight-3x3-rows-direct-subgroup', 'conv-weight-direct-subgroup',
   'conv-weight-1x1-rows',
   // Implicit GEMMs (GPUs).
   'conv-gemm', 'conv-weight-gemm', 'conv-transpose-gemm',

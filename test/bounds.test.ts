@@ -88,6 +88,12 @@ describe('no out-of-bounds writes', () => {
     const rowsLoss = E.tidy(() => E.bceWithLogits(E.conv2d(xRows, wRows, null, { padding: 1 }), E.zeros([2, 5, 3, 8])));
     rowsLoss.backward();
     await expectSlackIntact(wRows.grad!, poisonedRows, 'grad of w (rows of vec4s)');
+    // 36 output channels over 30 positions: the direct weight gradient with lanes over output channels.
+    const wLanes = E.randn([36, 3, 3, 3], { seed: 46, requiresGrad: true });
+    const poisonedLanes = poison(wLanes.size);
+    const lanesLoss = E.tidy(() => E.bceWithLogits(E.conv2d(E.randn([2, 3, 5, 3], { seed: 47 }), wLanes, null, { padding: 1 }), E.zeros([2, 36, 5, 3])));
+    lanesLoss.backward();
+    await expectSlackIntact(wLanes.grad!, poisonedLanes, 'grad of w (lanes over output channels)');
     const xPool = E.randn([2, 3, 7, 8], { seed: 37, requiresGrad: true });
     const poisonedPool = poison(xPool.size);
     const poolLoss = E.tidy(() => E.bceWithLogits(E.maxPool2d(xPool, { kernelSize: 2 }), E.zeros([2, 3, 3, 4])));

@@ -51,6 +51,10 @@ const CONVS: { x: number[]; w: number[]; stride: P; padding: P; bias: boolean; l
   { label: '3×3/s1/p1 on 1×1 planes', x: [2, 3, 1, 1], w: [9, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
   { label: '3×3/s1/p1, W = 3, 30 outputs', x: [2, 3, 5, 3], w: [5, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
   { label: '3×3/s2/p1 to 2×2, 70 channels', x: [1, 4, 4, 4], w: [70, 4, 3, 3], stride: [2, 2], padding: [1, 1], bias: true },
+  // ≥ 32 output channels over ≤ 2048 positions outside the row kernels: with subgroups, the
+  // direct weight gradient with lanes over output channels (1 and 9 taps).
+  { label: '1×1/s2, 33 channels', x: [2, 5, 6, 6], w: [33, 5, 1, 1], stride: [2, 2], padding: [0, 0], bias: false },
+  { label: '3×3/s1/p1, W = 3, 36 channels', x: [2, 3, 5, 3], w: [36, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
 ];
 for (const c of CONVS) {
   cases.push({
@@ -336,6 +340,19 @@ test('conv kernels: the subgroup versions where the adapter allows them, the pla
       },
       'conv-weight-3x3-rows-direct|',
       'conv-weight-3x3-rows-direct-subgroup|8',
+    ],
+    [
+      'direct weight gradient, lanes over output channels',
+      () => {
+        const w = E.randn([32, 3, 3, 3], { requiresGrad: true });
+        E.tidy(() => E.conv2d(E.randn([1, 3, 5, 3]), w, null, { padding: 1 }).sum().backward());
+        const grad = w.grad!;
+        w.grad = null;
+        w.dispose();
+        return grad;
+      },
+      'conv-weight-direct|3x3@0+9',
+      'conv-weight-direct-subgroup|3x3-8',
     ],
   ];
   try {

@@ -36,6 +36,8 @@ import {
   convTranspose2x2RowsSubgroupLaunch,
   convTransposeTiledLaunch,
   convWeightDirectKernel,
+  convWeightDirectSubgroupKernel,
+  convWeightDirectSubgroupLaunch,
   convWeight1x1RowsApplies,
   convWeight1x1RowsKernel,
   convWeight3x3RowsDirectKernel,
@@ -157,6 +159,14 @@ function weightGrad(g: Tensor, src: Tensor, geometry: ConvGeometry): Tensor {
     const out = Tensor.empty(shape);
     if (rows) {
       runtime.dispatch({ kernel: convWeight3x3RowsDirectKernel(), inputs: [g.buffer, src.buffer], outputs: [out.buffer], params: convParams(geometry, tiles), workgroups: convElementGrid(tiles) });
+      return out;
+    }
+    // All taps in one pass, few enough to keep their sums in registers (not the 7×7 stem), and
+    // output channels that fill the lanes.
+    const tapCount = geometry.kh * geometry.kw;
+    const lanesFilled = Math.ceil(geometry.dstChannels / CONV_TILE_C) >= subgroupSize;
+    if (subgroupSize > 0 && lanesFilled && tapCount <= Math.min(9, runtime.tuning.convTapGroup) && geometry.srcChannels <= MAX_GROUPS_PER_DIM) {
+      runtime.dispatch({ kernel: convWeightDirectSubgroupKernel(geometry.kh, geometry.kw, subgroupSize), ...convWeightDirectSubgroupLaunch(geometry, subgroupSize), inputs: [g.buffer, src.buffer], outputs: [out.buffer] });
       return out;
     }
     for (const [first, taps] of convTapGroups(geometry.kh, geometry.kw, runtime.tuning.convTapGroup)) {
