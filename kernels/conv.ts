@@ -371,7 +371,9 @@ export function convGatherSubgroupKernel(hasBias: boolean, kh: number, kw: numbe
     const loadsPerLane = Math.ceil(weights / subgroupSize);
     const acc = (h: number, i: number) => `acc${h}_${i}`;
     const block = (h: number, i: number) => `block${h}_${i}`;
-    const window = (h: number, i: number) => `window${h}_${i}`;
+    // A 1×1 window's sum is its one product (0 + x = x): it goes straight into the block.
+    const single = kh * kw === 1;
+    const window = (h: number, i: number) => (single ? `block${h}_${i}` : `window${h}_${i}`);
     const each = (f: (h: number, i: number) => string, sep = ' ') => halves.flatMap((h) => columns.map((i) => f(h, i))).join(sep);
     const bias = (h: number) => (hasBias ? vec((j) => `Bias[min(d0 + ${4 * h + j}u, p.dstC - 1u)]`) : 'vec4f(0.0)');
     const taps = Array.from({ length: kw }, (_, t) => t);
@@ -438,7 +440,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   ${each((h, i) => `var ${acc(h, i)} = init${h}; var ${block(h, i)} = vec4f(0.0);`, '\n  ')}
   for (var s = 0u; s < p.srcC; s++) {
     let srcBase = (n * p.srcC + s) * p.srcH * p.srcW;
-    ${each((h, i) => `var ${window(h, i)} = vec4f(0.0);`)}
+    ${single ? '' : each((h, i) => `var ${window(h, i)} = vec4f(0.0);`)}
     for (var kh = 0u; kh < ${kh}u; kh++) {
       // Weight vec4 f = 2·kw + half of this input channel and kernel row: lane l loads f = l, l + ${subgroupSize}, ...
       ${Array.from({ length: loadsPerLane }, (_, r) => `let f${r} = ${r * subgroupSize}u + lane;
@@ -446,7 +448,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
       ${Array.from({ length: weights }, (_, f) => `let w${Math.floor(f / 2)}_${f % 2} = subgroupBroadcast(wl${Math.floor(f / subgroupSize)}, ${f % subgroupSize}u);`).join('\n      ')}
       ${kernelRow}
     }
-    ${each((h, i) => `${block(h, i)} += ${window(h, i)};`)}
+    ${single ? '' : each((h, i) => `${block(h, i)} += ${window(h, i)};`)}
     if ((s & ${BLOCK - 1}u) == ${BLOCK - 1}u) { ${each((h, i) => `${acc(h, i)} += ${block(h, i)}; ${block(h, i)} = vec4f(0.0);`)} }
   }
   ${each((h, i) => `${acc(h, i)} += ${block(h, i)};`)}
