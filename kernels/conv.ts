@@ -91,6 +91,12 @@ const ROW_INPUT = ['left.w', 'mid.x', 'mid.y', 'mid.z', 'mid.w', 'right.x'];
 /** Row-vector weight gradients: g of column i over the 4 output channels, from their g vec4s g0 … g3. */
 const G_COLUMNS = columns.map((i) => `let gc${i} = vec4f(${channels.map((j) => `g${j}[${i}]`).join(', ')});`).join(' ');
 
+/** Direct weight gradients' stores: tap sums acc{t} of the invocation's 4 output channels (a0 + j) for input channel b. */
+const directWeightStores = (kernelTaps: number, taps: number[]) =>
+  channels
+    .map((j) => `if (a0 + ${j}u < p.dstC) {\n    let w${j} = ((a0 + ${j}u) * p.srcC + b) * ${kernelTaps}u;\n    ` + taps.map((t) => `DW[w${j} + ${t}u] = acc${t}[${j}];`).join(' ') + '\n  }')
+    .join('\n  ');
+
 /** Row-vector weight gradients: the 3 taps of kernel row kh, `${sum}t += Σ_i gc_i · input(i + kw)`. */
 const weightRowTaps = (sum: string, kh: number, indent: string) =>
   [0, 1, 2].map((kw) => `${sum}${kh * 3 + kw} += ${columns.map((i) => `gc${i} * ${ROW_INPUT[i + kw]}`).join(' + ')};`).join(`\n${indent}`);
@@ -933,9 +939,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       ${taps.map(({ t }) => `acc${t} += row${t};`).join(' ')}
     }
   }
-  ${channels
-    .map((j) => `if (a0 + ${j}u < p.dstC) {\n    let w${j} = ((a0 + ${j}u) * p.srcC + b) * ${kh * kw}u;\n    ` + taps.map(({ t }) => `DW[w${j} + ${t}u] = acc${t}[${j}];`).join(' ') + '\n  }')
-    .join('\n  ')}
+  ${directWeightStores(kh * kw, taps.map(({ t }) => t))}
 }`,
   };
 }
@@ -989,9 +993,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(subgroup_invocation_id) lane
       ${taps.map(({ t }) => `acc${t} += row${t};`).join(' ')}
     }
   }
-  ${channels
-    .map((j) => `if (a0 + ${j}u < p.dstC) {\n    let w${j} = ((a0 + ${j}u) * p.srcC + b) * ${kh * kw}u;\n    ` + taps.map(({ t }) => `DW[w${j} + ${t}u] = acc${t}[${j}];`).join(' ') + '\n  }')
-    .join('\n  ')}
+  ${directWeightStores(kh * kw, taps.map(({ t }) => t))}
 }`;
   });
 }
@@ -1065,9 +1067,7 @@ function rowsDirectWeightSource(subgroupSize: number): string {
           ${weightRowTaps('row', kh, '          ')}
         }`;
   };
-  const stores = channels
-    .map((j) => `if (a0 + ${j}u < p.dstC) {\n    let w${j} = ((a0 + ${j}u) * p.srcC + b) * 9u;\n    ` + tapIndex.map((t) => `DW[w${j} + ${t}u] = acc${t}[${j}];`).join(' ') + '\n  }')
-    .join('\n  ');
+  const stores = directWeightStores(9, tapIndex);
   return /* wgsl */ `
 ${shared ? 'enable subgroups;' : ''}
 ${PARAMS_STRUCT}

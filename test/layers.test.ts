@@ -318,6 +318,15 @@ test('conv kernels: the subgroup versions where the adapter allows them, the pla
     }
     return kernels;
   };
+  /** The weight gradient of a 3×3/p1 conv of random x, detached from its weight. */
+  const weightGradient = (wShape: number[], xShape: number[]) => {
+    const w = E.randn(wShape, { requiresGrad: true });
+    E.tidy(() => E.conv2d(E.randn(xShape), w, null, { padding: 1 }).sum().backward());
+    const grad = w.grad!;
+    w.grad = null;
+    w.dispose();
+    return grad;
+  };
   const runs: [string, () => E.Tensor, string, string][] = [
     ['5×5/s2 gather', () => E.conv2d(E.randn([1, 3, 5, 9]), E.randn([9, 3, 5, 5]), null, { stride: 2, padding: 1 }), 'conv-gather|nobias', 'conv-gather-subgroup|nobias-5x5-8-8'],
     ['gather into a 1-column plane (lanes over channels)', () => E.conv2d(E.randn([1, 3, 5, 3]), E.randn([9, 3, 5, 5]), null, { stride: 2, padding: 1 }), 'conv-gather|nobias', 'conv-gather-channels-subgroup|nobias-5x5-8'],
@@ -328,32 +337,8 @@ test('conv kernels: the subgroup versions where the adapter allows them, the pla
     ['2×2/s2 conv-transpose', () => E.convTranspose2d(E.randn([1, 3, 8, 16]), E.randn([3, 9, 2, 2]), null, { stride: 2 }), 'conv-transpose-2x2-rows|nobias', 'conv-transpose-2x2-rows-subgroup|nobias-8-32'],
     // 31 × 31 outputs: stride classes of 16 rows × 4 column tiles = 64 positions, a 64-invocation workgroup.
     ['3×3/s2 scatter', () => E.convTranspose2d(E.randn([1, 3, 16, 16]), E.randn([3, 5, 3, 3]), E.randn([5]), { stride: 2, padding: 1 }), 'conv-scatter|bias', 'conv-scatter-subgroup|bias-8-64'],
-    [
-      '3×3 row weight gradient',
-      () => {
-        const w = E.randn([9, 3, 3, 3], { requiresGrad: true });
-        E.tidy(() => E.conv2d(E.randn([1, 3, 4, 8]), w, null, { padding: 1 }).sum().backward());
-        const grad = w.grad!;
-        w.grad = null;
-        w.dispose();
-        return grad;
-      },
-      'conv-weight-3x3-rows-direct|',
-      'conv-weight-3x3-rows-direct-subgroup|8',
-    ],
-    [
-      'direct weight gradient, lanes over output channels',
-      () => {
-        const w = E.randn([32, 3, 3, 3], { requiresGrad: true });
-        E.tidy(() => E.conv2d(E.randn([1, 3, 5, 3]), w, null, { padding: 1 }).sum().backward());
-        const grad = w.grad!;
-        w.grad = null;
-        w.dispose();
-        return grad;
-      },
-      'conv-weight-direct|3x3@0+9',
-      'conv-weight-direct-subgroup|3x3-8',
-    ],
+    ['3×3 row weight gradient', () => weightGradient([9, 3, 3, 3], [1, 3, 4, 8]), 'conv-weight-3x3-rows-direct|', 'conv-weight-3x3-rows-direct-subgroup|8'],
+    ['direct weight gradient, lanes over output channels', () => weightGradient([32, 3, 3, 3], [1, 3, 5, 3]), 'conv-weight-direct|3x3@0+9', 'conv-weight-direct-subgroup|3x3-8'],
   ];
   try {
     for (const [what, run, plain, shared] of runs) {
