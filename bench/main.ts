@@ -11,6 +11,7 @@ import type { ResNet34UNet } from '../models/resnet34-unet.js';
 import type { UNet } from '../models/unet.js';
 import { parseCommandArgs, reportError, type OptionSpec } from '../cli/commands/args.js';
 import { adamCase, bceCase, kernelCases, type BenchCase } from './cases.js';
+import { measureCeilings, type AdapterCeilings } from './ceiling.js';
 import { recordLayerShapes, type LayerShapes } from './shapes.js';
 import { loadTfjs, type LoadedTF, type TF } from './tfjs.js';
 import { tfResNet34UNetFrom, tfUNetFrom } from './tfjs-models.js';
@@ -62,6 +63,8 @@ export interface BenchReport {
   adapterName: string;
   tfjs: string | null;
   config: { img_size: number; batch_size: number; base_channels: number; models: string[]; repeats: number; warmup: number; min_sample_ms: number };
+  /** What the adapter can do at all (bench/ceiling.ts), to read the kernel rates against. */
+  ceilings: AdapterCeilings;
   kernels: BenchRow[];
   endToEnd: EndToEndRow[];
 }
@@ -181,10 +184,31 @@ function rate(row: { flops?: number; bytes?: number }, t: Timing | undefined): s
   return '—';
 }
 
+/** Median GFLOP/s over the conv2d rows (forward, grad-input, grad-weight) of one side; undefined without such rows. */
+export function convMedianGflops(report: BenchReport, side: 'petseg' | 'tfjs'): number | undefined {
+  const rates = report.kernels
+    .filter((r) => r.op.startsWith('conv2d') && r.flops && r[side])
+    .map((r) => r.flops! / r[side]!.median / 1e6)
+    .sort((a, b) => a - b);
+  if (!rates.length) return undefined;
+  const mid = rates.length >> 1;
+  return rates.length % 2 ? rates[mid] : (rates[mid - 1] + rates[mid]) / 2;
+}
+
+function ceilingLine(report: BenchReport): string {
+  const { mulAddGflops, loadGBps } = report.ceilings;
+  const share = (side: 'petseg' | 'tfjs') => {
+    const rate = convMedianGflops(report, side);
+    return rate === undefined ? '—' : `${fmt(rate)} GFLOP/s = ${fmt((100 * rate) / mulAddGflops, 0)}%`;
+  };
+  return `adapter ceilings (bench/ceiling.ts): multiply-add ${fmt(mulAddGflops, 1)} GFLOP/s with operands in registers, vec4 storage loads ${fmt(loadGBps, 1)} GB/s from a cached buffer; conv2d rows' median rate and share of the multiply-add ceiling: petseg ${share('petseg')}, TF.js ${share('tfjs')}`;
+}
+
 export function formatReport(report: BenchReport): string {
   const lines = [
     `petseg bench on ${report.adapterName}`,
     `TF.js: ${report.tfjs ?? 'not measured'}; ${report.config.img_size}×${report.config.img_size}, batch ${report.config.batch_size}, UNet width ${report.config.base_channels}, models ${report.config.models.join(', ')}; median of ${report.config.repeats} after ${report.config.warmup} warm-up; kernel rows: samples of ≥ ${report.config.min_sample_ms} ms of back-to-back runs, ms per run`,
+    ceilingLine(report),
     '',
     'speed-up = TF.js ms / petseg ms (> 1: petseg faster); check = max relative difference of the two outputs',
     '',
@@ -227,6 +251,8 @@ export async function runBench(config: BenchReport['config'], withTfjs: boolean,
   const models = config.models.map((name) => [name as ModelName, createModel(name, name === 'UNet' ? { baseChannels: config.base_channels } : {})] as const);
   const shapes = mergeShapes(models.map(([, m]) => recordLayerShapes(m, input)));
   const cases = [...kernelCases(shapes), bceCase([config.batch_size, 1, config.img_size, config.img_size]), ...models.map(([name, m]) => adamCase(name, m.parameters().map((p) => [...p.shape])))];
+  const ceilings = await measureCeilings(kernelTiming);
+  log(`ceilings: multiply-add ${fmt(ceilings.mulAddGflops, 1)} GFLOP/s, loads ${fmt(ceilings.loadGBps, 1)} GB/s`);
   const kernels: BenchRow[] = [];
   for (const c of cases) {
     const row = await measureCase(c, loaded, kernelTiming);
@@ -245,6 +271,7 @@ export async function runBench(config: BenchReport['config'], withTfjs: boolean,
     adapterName: runtime.adapterName,
     tfjs: loaded ? `@tensorflow/tfjs-core ${loaded.version} + tfjs-backend-webgpu` : null,
     config,
+    ceilings,
     kernels,
     endToEnd: rows,
   };

@@ -37,6 +37,16 @@ export interface AdapterTuning {
    */
   batchNormSerialMax: number;
   batchNormSerialWorkgroup: number;
+  /**
+   * Above this many values per channel, BatchNorm sums serial chunks of `batchNormSerialMax`
+   * values, one invocation each, instead of the 256-invocation tree sums (kernels/batchnorm.ts):
+   * CPU adapters, whose barriers cost more than the sums (1.6–2.8× per forward+backward on
+   * lavapipe at 8×16×128×128 … 8×128×16×16). Not at 8192 values and fewer, where the tree sums'
+   * rounding is kept: at the model parity fixtures' 2×64×64, any change of BatchNorm's rounding
+   * flips near-tied ReLU and max-pool masks and moves the float64-referenced gradients of UNet-64
+   * and ResNet34_UNet by 5e-3–2e-2 (PyTorch's own float32 moves them by up to 1e-2). GPUs: never.
+   */
+  batchNormSerialChunksAbove: number;
 }
 
 export function isSwiftShader(report: AdapterReport): boolean {
@@ -60,6 +70,7 @@ export function tuningFor(report: AdapterReport): AdapterTuning {
     // CPU adapters: workgroups of 8 so that a few dozen channels still spread over every core.
     batchNormSerialMax: isSoftwareAdapter(report) ? 1024 : BATCHNORM_SERIAL_MAX,
     batchNormSerialWorkgroup: isSoftwareAdapter(report) ? 8 : 64,
+    batchNormSerialChunksAbove: isSoftwareAdapter(report) ? 8192 : Number.POSITIVE_INFINITY,
   };
 }
 

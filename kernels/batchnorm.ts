@@ -19,8 +19,9 @@ export function batchNormParams(
   eps: number,
   momentum: number,
   serialMax = BATCHNORM_SERIAL_MAX,
+  serialChunksAbove = Number.POSITIVE_INFINITY,
 ): { params: number[]; chunks: number; serial: boolean } {
-  const { chunks, chunkLength, serial } = batchNormChunks(batch, channels, plane, batchNormVec4(plane), serialMax);
+  const { chunks, chunkLength, serial } = batchNormChunks(batch, channels, plane, batchNormVec4(plane), serialMax, serialChunksAbove);
   return { params: [channels, plane, batch, batch * channels * plane, f32Bits(eps), f32Bits(momentum), chunks, chunkLength], chunks, serial };
 }
 
@@ -51,11 +52,18 @@ const CHUNK_LOOP = (body: string, vec4: boolean) =>
     ${body}
   }`;
 
-/** Loop of one invocation over all of channel c's values (index i; vec4s of them with `vec4`). */
+/**
+ * Loop of one invocation over its chunk [start, end) of channel c's values (index i; vec4s of
+ * them with `vec4`), image by image so that no value needs a division for its index.
+ */
 const SERIAL_LOOP = (body: string, vec4: boolean) => `
-  for (var r = 0u; r < count; r += ${vec4 ? 4 : 1}u) {
-    let i = ((r / p.plane) * p.channels + c) * p.plane${vec4 ? ' / 4u' : ''} + (r % p.plane)${vec4 ? ' / 4u' : ''};
-    ${body}
+  for (var n = start / p.plane; n * p.plane < end; n++) {
+    // Offset of channel c's plane in image n, minus the values of the images before it.
+    let base = (n * p.channels + c) * p.plane - n * p.plane;
+    for (var r = max(start, n * p.plane); r < min(end, (n + 1u) * p.plane); r += ${vec4 ? 4 : 1}u) {
+      let i = (base + r)${vec4 ? ' / 4u' : ''};
+      ${body}
+    }
   }`;
 
 /** Accumulator of a sum over the loops above, and its scalar total (the 4 lanes added pairwise). */
@@ -67,6 +75,15 @@ const TOTAL = (name: string, vec4: boolean) => (vec4 ? `((${name}.x + ${name}.y)
  * batchNormPartialStatsKernel), by default (GPUs); CPU adapters go further (engine/tuning.ts).
  */
 export const BATCHNORM_SERIAL_MAX = 512;
+
+/** Invocation gid.x: chunk (channel c, chunk) of the serial kernels and its range of the channel's values; returns past the end. */
+const SERIAL_RANGE = `
+  if (gid.x >= p.channels * p.chunks) { return; }
+  let c = gid.x / p.chunks;
+  let chunk = gid.x % p.chunks;
+  let count = p.batch * p.plane;
+  let start = chunk * p.chunkLength;
+  let end = min(count, start + p.chunkLength);`;
 
 /** Workgroup (channel c = wid.y, chunk = wid.x) and its range of the channel's values. */
 const CHUNK_RANGE = `
@@ -80,7 +97,10 @@ const CHUNK_RANGE = `
  * Channels hold N·H·W values each (millions at high resolution) and there may be only a few
  * dozen channels: one workgroup per channel would leave most of a GPU idle. Statistics and
  * gradient sums therefore run per (channel, chunk) workgroup, then a per-channel pass combines
- * the chunks. Chunks are sized so that there are about TARGET_GROUPS workgroups.
+ * the chunks. Chunks are sized so that there are about TARGET_GROUPS workgroups. Above
+ * `serialChunksAbove` values (CPU adapters), chunks of `serialMax` values are summed by one
+ * invocation each instead (no workgroup barriers: on lavapipe each one switches between all of a
+ * workgroup's subgroups) and combined the same way: 1.6–2.8× per BatchNorm forward+backward there.
  */
 const TARGET_GROUPS = 512;
 const MIN_CHUNK = 4096;
@@ -91,9 +111,15 @@ export function batchNormChunks(
   plane: number,
   vec4 = false,
   serialMax = BATCHNORM_SERIAL_MAX,
+  serialChunksAbove = Number.POSITIVE_INFINITY,
 ): { chunks: number; chunkLength: number; serial: boolean } {
   const count = batch * plane;
   if (count <= serialMax) return { chunks: 1, chunkLength: count, serial: true };
+  if (count > serialChunksAbove) {
+    // Whole vec4s per chunk (planes are then multiples of 4, so a vec4 never straddles two images).
+    const chunkLength = vec4 ? 4 * Math.max(1, Math.floor(serialMax / 4)) : serialMax;
+    return { chunks: Math.ceil(count / chunkLength), chunkLength, serial: true };
+  }
   const wanted = Math.max(1, Math.min(Math.ceil(count / MIN_CHUNK), Math.ceil(TARGET_GROUPS / channels)));
   // vec4 loops need chunk bounds on whole vec4s.
   const chunkLength = vec4 ? 4 * Math.ceil(count / wanted / 4) : Math.ceil(count / wanted);
@@ -103,9 +129,10 @@ export function batchNormChunks(
 /**
  * Per (channel, chunk): the chunk's mean and M2 = Σ(x − chunk mean)², two passes over the chunk
  * (no cancellation of E[x²] − E[x]²). Writes Partial[(c·chunks + chunk)·2 + {0, 1}]. `serial`
- * (few values per channel, one chunk): one invocation per channel loops over them, 64 per
- * workgroup — a 256-invocation tree sum over 16 values costs far more than the sum, most of all
- * on CPU adapters.
+ * (few values per channel, or CPU adapters' serial chunks — batchNormChunks): one invocation per
+ * (channel, chunk) loops over the chunk, `serialWorkgroup` per workgroup — a 256-invocation tree
+ * sum over 16 values costs far more than the sum, and on CPU adapters its barriers cost more than
+ * the sum at any size.
  */
 export function batchNormPartialStatsKernel(serial: boolean, vec4: boolean, serialWorkgroup = 64): KernelSpec {
   const head = `
@@ -121,15 +148,12 @@ ${PARAMS}
         ? /* wgsl */ `${head}
 
 @compute @workgroup_size(${serialWorkgroup})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x;
-  if (c >= p.channels) { return; }
-  let count = p.batch * p.plane;
+fn main(@builtin(global_invocation_id) gid: vec3u) {${SERIAL_RANGE}
   ${ACC('s', vec4)}${SERIAL_LOOP('s += X[i];', vec4)}
-  let mean = ${TOTAL('s', vec4)} / f32(count);
+  let mean = ${TOTAL('s', vec4)} / f32(end - start);
   ${ACC('q', vec4)}${SERIAL_LOOP('let d = X[i] - mean; q += d * d;', vec4)}
-  Partial[c * 2u] = mean;
-  Partial[c * 2u + 1u] = ${TOTAL('q', vec4)};
+  Partial[gid.x * 2u] = mean;
+  Partial[gid.x * 2u + 1u] = ${TOTAL('q', vec4)};
 }`
         : /* wgsl */ `${head}
 
@@ -280,16 +304,13 @@ ${relu ? `@group(0) @binding(4) var<storage, read> Y: array<${value}>;` : ''}
         ? /* wgsl */ `${head}
 
 @compute @workgroup_size(${serialWorkgroup})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x;
-  if (c >= p.channels) { return; }
-  let count = p.batch * p.plane;
+fn main(@builtin(global_invocation_id) gid: vec3u) {${SERIAL_RANGE}
   let mean = Mean[c];
   let invstd = InvStd[c];
   ${ACC('gb4', vec4)}
   ${ACC('gg4', vec4)}${SERIAL_LOOP(body, vec4)}
-  Partial[c * 2u] = ${TOTAL('gb4', vec4)};
-  Partial[c * 2u + 1u] = ${TOTAL('gg4', vec4)};
+  Partial[gid.x * 2u] = ${TOTAL('gb4', vec4)};
+  Partial[gid.x * 2u + 1u] = ${TOTAL('gg4', vec4)};
 }`
         : /* wgsl */ `${head}
 

@@ -1,8 +1,10 @@
 """PyTorch CPU figures for the conv rows of a petseg bench report, for the "fraction of the
 hardware" comparison: for every conv2d row of `npm run bench -- --json FILE`, the same forward,
 grad-input and grad-weight in PyTorch (float32, this machine's threads), median of repeated runs.
-Prints a table and, with --json OUT, writes the rows with petseg's GFLOP/s as a fraction of
-PyTorch's. Not used by the tests.
+Prints a table, medians per kind and, when the report has them, the adapter's multiply-add
+ceiling (bench/ceiling.ts) as a fraction of PyTorch's rate: the most any WGSL kernel could reach
+there. With --json OUT, writes the rows with petseg's GFLOP/s as a fraction of PyTorch's. Not used
+by the tests.
 
 usage: python3 scripts/bench_pytorch.py BENCH.json [--repeats 5] [--json OUT]
 """
@@ -59,10 +61,21 @@ def main():
         rows.append({"op": row["op"], "shape": row["shape"], "pytorch_ms": ms, "pytorch_gflops": torch_gflops, "petseg_gflops": petseg_gflops, "fraction": petseg_gflops / torch_gflops})
         print(f"{row['op']} | {row['shape']} | {torch_gflops:.1f} | {petseg_gflops:.2f} | {petseg_gflops / torch_gflops:.3f}")
     fractions = [r["fraction"] for r in rows]
+    summary = {}
     if fractions:
         print(f"median fraction of PyTorch: {statistics.median(fractions):.3f}")
+        for op in sorted({r["op"] for r in rows}):
+            of_op = [r for r in rows if r["op"] == op]
+            summary[op] = {key: statistics.median(r[key] for r in of_op) for key in ("pytorch_gflops", "petseg_gflops", "fraction")}
+            print(f"{op}: PyTorch {summary[op]['pytorch_gflops']:.1f} GFLOP/s, petseg {summary[op]['petseg_gflops']:.2f} ({summary[op]['fraction']:.3f}) median")
+        ceiling = report.get("ceilings", {}).get("mulAddGflops")
+        if ceiling:
+            # The most any WGSL kernel could reach on this adapter, as a fraction of PyTorch.
+            torch_median = statistics.median(r["pytorch_gflops"] for r in rows)
+            summary["ceiling"] = {"mul_add_gflops": ceiling, "fraction_of_pytorch": ceiling / torch_median}
+            print(f"adapter multiply-add ceiling {ceiling:.1f} GFLOP/s = {ceiling / torch_median:.3f} of PyTorch's median conv rate ({torch_median:.1f} GFLOP/s)")
     if args.json:
-        json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}, open(args.json, "w"), indent=1)
+        json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows, "summary": summary}, open(args.json, "w"), indent=1)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 /** The bench harness on a tiny configuration: structure and sanity, not speed. */
 import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
-import { formatReport, runBench } from '../bench/main.js';
+import { MUL_ADD_OPERANDS, loadProbeBytes, mulAddProbeFlops, runProbe } from '../bench/ceiling.js';
+import { convMedianGflops, formatReport, runBench } from '../bench/main.js';
 import { recordLayerShapes } from '../bench/shapes.js';
 import { loadTfjs } from '../bench/tfjs.js';
 import { tfResNet34UNetFrom, tfUNetFrom } from '../bench/tfjs-models.js';
@@ -39,6 +40,43 @@ describe('bench', () => {
     expect(cleaned).toBe(runs);
   });
 
+  test('the ceiling probes compute what their FLOP and byte counts say', async () => {
+    // Spec of the probes: per iteration 16 statements; mul-add: 4 vec4 chains a ← a·b + c; loads: one vec4 each.
+    expect(mulAddProbeFlops(1, 1)).toBe(64 * 16 * 4 * 4 * 2);
+    expect(mulAddProbeFlops(3, 5)).toBe(15 * mulAddProbeFlops(1, 1));
+    expect(loadProbeBytes(2, 3)).toBe(2 * 64 * 3 * 16 * 16);
+    const iterations = 2;
+    const f = Math.fround;
+    const operands = E.tensor(MUL_ADD_OPERANDS, [8]);
+    const mulAdd = runProbe('mul-add', operands, 2, iterations);
+    const got = await mulAdd.toArray();
+    for (const i of [0, 1, 63, 64, 127]) {
+      const seed = f(f(i % 1024) * f(1e-3));
+      const sum = [0, 0, 0, 0];
+      for (let chain = 0; chain < 4; chain++) {
+        const a = [f(seed + chain), f(seed - chain), f(seed * (chain + 2)), -seed];
+        for (let step = 0; step < iterations * 16; step++) {
+          for (let c = 0; c < 4; c++) a[c] = f(f(a[c] * MUL_ADD_OPERANDS[c]) + MUL_ADD_OPERANDS[4 + c]);
+        }
+        for (let c = 0; c < 4; c++) sum[c] = f(sum[c] + a[c]);
+      }
+      // GPUs may fuse a·b + c (one rounding instead of two).
+      for (let c = 0; c < 4; c++) expect(got[4 * i + c]).toBeCloseTo(sum[c], 4);
+    }
+    const source = Float32Array.from({ length: 4096 * 4 }, (_, i) => (i % 17) - 8);
+    const loadSource = E.tensor(source, [source.length]);
+    const loads = runProbe('loads', loadSource, 1, iterations);
+    const loaded = await loads.toArray();
+    for (const i of [0, 5, 63]) {
+      for (let c = 0; c < 4; c++) {
+        let expected = 0;
+        for (let k = 0; k < iterations; k++) for (let j = 0; j < 16; j++) expected += source[4 * ((i * 7 + j * 13 + k) & 4095) + c];
+        expect(loaded[4 * i + c]).toBe(expected);
+      }
+    }
+    for (const t of [operands, mulAdd, loadSource, loads]) t.dispose();
+  });
+
   test('a tiny run measures every kernel family beside TF.js, outputs agree, and the table lists them', async () => {
     const report = await runBench({ img_size: 32, batch_size: 1, base_channels: 4, models: ['UNet'], repeats: 1, warmup: 1, min_sample_ms: 5 }, true);
     expect(report.tfjs).toMatch(/tfjs-core 4\.22\.0/);
@@ -63,8 +101,14 @@ describe('bench', () => {
     ]);
     expect(report.endToEnd[0].check).toBeLessThanOrEqual(1e-3);
     for (const r of report.endToEnd) expect(r.tfjs!.median).toBeGreaterThan(0);
+    expect(report.ceilings.mulAddGflops).toBeGreaterThan(0);
+    expect(report.ceilings.loadGBps).toBeGreaterThan(0);
+    const convRates = report.kernels.filter((r) => r.op.startsWith('conv2d')).map((r) => r.flops! / r.petseg.median / 1e6);
+    expect(convMedianGflops(report, 'petseg')).toBeGreaterThanOrEqual(Math.min(...convRates));
+    expect(convMedianGflops(report, 'petseg')).toBeLessThanOrEqual(Math.max(...convRates));
     const table = formatReport(report);
     expect(table).toContain('speed-up = TF.js ms / petseg ms');
+    expect(table).toMatch(/multiply-add \d+\.\d GFLOP\/s .* petseg \d+\.\d\d GFLOP\/s = \d+%, TF\.js \d+\.\d\d GFLOP\/s = \d+%/);
     expect(table).toMatch(/UNet \| training step \| \d+\.\d/);
   });
 

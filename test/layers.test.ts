@@ -8,6 +8,7 @@ import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { referenceLayers as L } from '../engine/reference.js';
 import { KERNEL_FAMILIES } from '../kernels/index.js';
+import { batchNormChunks } from '../kernels/batchnorm.js';
 import { checkOp, type OpCase } from './helpers/op-check.js';
 import { useGpu } from './helpers/gpu.js';
 
@@ -214,6 +215,36 @@ describe('batchnorm with the GPU tuning (chunked sums)', () => {
   });
 });
 
+// CPU adapters sum channels of more than 8192 values in serial chunks of batchNormSerialMax
+// values, one invocation each. Here with chunks of 24 values and no lower bound, so that the
+// small cases above have chunks that straddle images and a short last chunk:
+describe('batchnorm in serial chunks (CPU adapters, large channels)', () => {
+  const norms = cases.filter((c) => c.label.startsWith('batchNorm2d'));
+  test.each(norms.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
+    const tuning = E.getRuntime().tuning;
+    const saved = { ...tuning };
+    Object.assign(tuning, { batchNormSerialMax: 24, batchNormSerialChunksAbove: 0 });
+    try {
+      await checkOp(c, 6000 + i);
+    } finally {
+      Object.assign(tuning, saved);
+    }
+  });
+});
+test('BatchNorm chunk plans: one serial sum, serial chunks above the bound, tree-summed chunks between', () => {
+  // 4×64×64 values per channel on a CPU adapter: 16 serial chunks of 1024.
+  expect(batchNormChunks(4, 16, 64 * 64, true, 1024, 8192)).toEqual({ chunks: 16, chunkLength: 1024, serial: true });
+  // 8192 values: the tree sums (2 chunks of 4096), whose rounding the parity fixtures were made with.
+  expect(batchNormChunks(2, 16, 64 * 64, true, 1024, 8192)).toEqual({ chunks: 2, chunkLength: 4096, serial: false });
+  expect(batchNormChunks(1, 16, 8193, false, 1024, 8192)).toEqual({ chunks: 9, chunkLength: 1024, serial: true });
+  expect(batchNormChunks(2, 16, 16 * 16, true, 1024, 8192)).toEqual({ chunks: 1, chunkLength: 512, serial: true });
+  // vec4 chunks hold whole vec4s; scalar ones any count, the last one short.
+  expect(batchNormChunks(3, 3, 48 * 48, true, 1022, 0)).toEqual({ chunks: Math.ceil((3 * 48 * 48) / 1020), chunkLength: 1020, serial: true });
+  expect(batchNormChunks(3, 3, 17 * 19, false, 24, 0)).toEqual({ chunks: 41, chunkLength: 24, serial: true });
+  // GPUs: no serial chunks.
+  expect(batchNormChunks(8, 64, 256 * 256, true, 512).serial).toBe(false);
+});
+
 test('batchNorm2d with relu: exactly batchNorm2d(…).relu(), values and every gradient (train and eval, vec4 and scalar planes)', async () => {
   for (const shape of [[2, 5, 4, 4], [3, 3, 5, 7]]) {
     for (const training of [true, false]) {
@@ -289,12 +320,12 @@ test('subgroup weight sharing: on CPU adapters with one subgroup size, except Sw
   expect(E.tuningFor({ ...lavapipe, description: 'SwiftShader driver 5.0.0' }).subgroupSize).toBe(0);
   expect(E.tuningFor({ ...base, architecture: 'hopper', description: 'NVIDIA H100', device: '', subgroupMinSize: 32, subgroupMaxSize: 32 }).subgroupSize).toBe(0);
 });
-test('BatchNorm sums: serial up to 1024 values per channel in workgroups of 8 on CPU adapters, 512 in workgroups of 64 on GPUs', () => {
+test('BatchNorm sums: serial up to 1024 values per channel in workgroups of 8 and serial chunks above 8192 on CPU adapters, 512 in workgroups of 64 on GPUs', () => {
   const report = E.getRuntime().adapterReport;
   const cpu = E.tuningFor({ ...report, architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)', isFallbackAdapter: true });
   const gpu = E.tuningFor({ ...report, architecture: 'hopper', description: 'NVIDIA H100', device: '', isFallbackAdapter: false });
-  expect([cpu.batchNormSerialMax, cpu.batchNormSerialWorkgroup]).toEqual([1024, 8]);
-  expect([gpu.batchNormSerialMax, gpu.batchNormSerialWorkgroup]).toEqual([512, 64]);
+  expect([cpu.batchNormSerialMax, cpu.batchNormSerialWorkgroup, cpu.batchNormSerialChunksAbove]).toEqual([1024, 8, 8192]);
+  expect([gpu.batchNormSerialMax, gpu.batchNormSerialWorkgroup, gpu.batchNormSerialChunksAbove]).toEqual([512, 64, Infinity]);
 });
 test('conv kernels: the subgroup versions where the adapter allows them, the plain ones otherwise', async (ctx) => {
   const runtime = E.getRuntime();

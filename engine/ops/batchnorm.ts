@@ -56,11 +56,11 @@ export function batchNorm2d(
   if (!options.training && !runningMean) throw new Error('batchNorm2d: eval mode needs running statistics');
   const eps = options.eps ?? 1e-5;
   const runtime = getRuntime();
-  const { batchNormSerialMax, batchNormSerialWorkgroup: serialWorkgroup } = runtime.tuning;
-  const { params, chunks, serial } = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1, batchNormSerialMax);
+  const { batchNormSerialMax, batchNormSerialWorkgroup: serialWorkgroup, batchNormSerialChunksAbove } = runtime.tuning;
+  const { params, chunks, serial } = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1, batchNormSerialMax, batchNormSerialChunksAbove);
   // Planes of whole vec4s: every BatchNorm kernel reads and writes 4 values at a time.
   const vec4 = batchNormVec4(plane);
-  const partialGrid: [number, number, number] = serial ? [Math.ceil(C / serialWorkgroup), 1, 1] : [chunks, C, 1];
+  const partialGrid: [number, number, number] = serial ? [Math.ceil((C * chunks) / serialWorkgroup), 1, 1] : [chunks, C, 1];
 
   const gamma = weight ?? full([C], 1);
   const beta = bias ?? full([C], 0);
