@@ -47,6 +47,12 @@ export interface AdapterTuning {
    * and ResNet34_UNet by 5e-3–2e-2 (PyTorch's own float32 moves them by up to 1e-2). GPUs: never.
    */
   batchNormSerialChunksAbove: number;
+  /**
+   * Vec4s of one channel per invocation of BatchNorm's normalize and grad-input kernels, where
+   * planes hold a multiple of that many (kernels/batchnorm.ts batchNormElementRun): CPU adapters
+   * 4 (the channel's scalars loaded once for them), GPUs 1.
+   */
+  batchNormElementRun: number;
 }
 
 export function isSwiftShader(report: AdapterReport): boolean {
@@ -71,6 +77,7 @@ export function tuningFor(report: AdapterReport): AdapterTuning {
     batchNormSerialMax: isSoftwareAdapter(report) ? 1024 : BATCHNORM_SERIAL_MAX,
     batchNormSerialWorkgroup: isSoftwareAdapter(report) ? 8 : 64,
     batchNormSerialChunksAbove: isSoftwareAdapter(report) ? 8192 : Number.POSITIVE_INFINITY,
+    batchNormElementRun: isSoftwareAdapter(report) ? 4 : 1,
   };
 }
 

@@ -246,11 +246,28 @@ export function batchNormVec4(plane: number): boolean {
   return plane % 4 === 0;
 }
 
-/** Element index i (or vec4 index) and channel c of this invocation; returns past the end. */
-const ELEMENT = (vec4: boolean) => `
-  let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
-  if (i${vec4 ? ' * 4u' : ''} >= p.total) { return; }
-  let c = (i${vec4 ? ' * 4u' : ''} / p.plane) % p.channels;`;
+/**
+ * Vec4s of one channel per invocation of the elementwise kernels where planes allow it (CPU
+ * adapters): the channel's scalars are loaded once for them — lavapipe pays each load lane by
+ * lane, and the per-channel ones were 4 of normalize's 5 loads per vec4.
+ */
+export function batchNormElementRun(plane: number, wanted: number): number {
+  return batchNormVec4(plane) && (plane / 4) % wanted === 0 ? wanted : 1;
+}
+
+/**
+ * The `run` consecutive elements (or vec4s) from index `first` of this invocation, all of channel
+ * c, and the per-element `body` (index i) for each; returns past the end.
+ */
+const ELEMENTS = (vec4: boolean, run: number, perChannel: string, body: string) => `
+  let first = (${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid) * ${run}u;
+  if (first${vec4 ? ' * 4u' : ''} >= p.total) { return; }
+  let c = (first${vec4 ? ' * 4u' : ''} / p.plane) % p.channels;
+  ${perChannel}
+  ${Array.from({ length: run }, (_, k) => `{
+    let i = first + ${k}u;
+    ${body}
+  }`).join('\n  ')}`;
 
 /**
  * `relu`: BatchNorm followed by ReLU in one kernel (the models' conv → BN → ReLU), its backward
@@ -260,12 +277,12 @@ const ELEMENT = (vec4: boolean) => `
 const zeroOf = (vec4: boolean) => (vec4 ? 'vec4f(0.0)' : '0.0');
 
 /** y = (x − mean[c])·invstd[c]·gamma[c] + beta[c] (then max(y, 0) with `relu`). */
-export function batchNormNormalizeKernel(vec4: boolean, relu = false): KernelSpec {
+export function batchNormNormalizeKernel(vec4: boolean, relu = false, run = 1): KernelSpec {
   const value = vec4 ? 'vec4f' : 'f32';
-  const normalized = '(X[i] - Mean[c]) * InvStd[c] * Gamma[c] + Beta[c]';
+  const normalized = '(X[i] - mean) * invstd * gamma + beta';
   return {
     name: 'batchnorm-normalize',
-    key: `${vec4 ? 'vec4' : 'scalar'}${relu ? '-relu' : ''}`,
+    key: `${vec4 ? 'vec4' : 'scalar'}${relu ? '-relu' : ''}-run${run}`,
     source: () => /* wgsl */ `
 ${PARAMS}
 @group(0) @binding(0) var<storage, read> X: array<${value}>;
@@ -277,8 +294,12 @@ ${PARAMS}
 @group(0) @binding(6) var<uniform> p: Params;
 
 @compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {${ELEMENT(vec4)}
-  Y[i] = ${relu ? `max(${normalized}, ${zeroOf(vec4)})` : normalized};
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {${ELEMENTS(
+      vec4,
+      run,
+      'let mean = Mean[c]; let invstd = InvStd[c]; let gamma = Gamma[c]; let beta = Beta[c];',
+      `Y[i] = ${relu ? `max(${normalized}, ${zeroOf(vec4)})` : normalized};`,
+    )}
 }`,
   };
 }
@@ -364,13 +385,13 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
  * Mean, InvStd, Gamma, DGamma, DBeta, DX. Eval (running statistics are constants):
  * dx = gamma·invstd·dy; bindings DY, InvStd, Gamma, DX.
  */
-export function batchNormGradInputKernel(training: boolean, vec4: boolean, relu = false): KernelSpec {
+export function batchNormGradInputKernel(training: boolean, vec4: boolean, relu = false, run = 1): KernelSpec {
   const names = [...(training ? ['X', 'DY', 'Mean', 'InvStd', 'Gamma', 'DGamma', 'DBeta'] : ['DY', 'InvStd', 'Gamma']), ...(relu ? ['Y'] : [])];
   const value = vec4 ? 'vec4f' : 'f32';
   const bindings = names.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<${['X', 'DY', 'Y'].includes(name) ? value : 'f32'}>;`).join('\n');
   return {
     name: 'batchnorm-grad-input',
-    key: `${training ? 'train' : 'eval'}-${vec4 ? 'vec4' : 'scalar'}${relu ? '-relu' : ''}`,
+    key: `${training ? 'train' : 'eval'}-${vec4 ? 'vec4' : 'scalar'}${relu ? '-relu' : ''}-run${run}`,
     source: () => /* wgsl */ `
 ${PARAMS}
 ${bindings}
@@ -378,21 +399,19 @@ ${bindings}
 @group(0) @binding(${names.length + 1}) var<uniform> p: Params;
 
 @compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {${ELEMENT(vec4)}
-  let scale = Gamma[c] * InvStd[c];
-  let dy = ${relu ? `select(${zeroOf(vec4)}, DY[i], Y[i] > ${zeroOf(vec4)})` : 'DY[i]'};
-  ${
-    training
-      ? `let m = f32(p.batch * p.plane);
-  let xhat = (X[i] - Mean[c]) * InvStd[c];
-  DX[i] = scale * (dy - DBeta[c] / m - xhat * DGamma[c] / m);`
-      : 'DX[i] = scale * dy;'
-  }
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {${ELEMENTS(
+      vec4,
+      run,
+      `let invstd = InvStd[c];
+  let scale = Gamma[c] * invstd;${training ? '\n  let m = f32(p.batch * p.plane);\n  let mean = Mean[c]; let dbeta = DBeta[c]; let dgamma = DGamma[c];' : ''}`,
+      `let dy = ${relu ? `select(${zeroOf(vec4)}, DY[i], Y[i] > ${zeroOf(vec4)})` : 'DY[i]'};
+    ${training ? `let xhat = (X[i] - mean) * invstd;\n    DX[i] = scale * (dy - dbeta / m - xhat * dgamma / m);` : 'DX[i] = scale * dy;'}`,
+    )}
 }`,
   };
 }
 
-/** Grid of the elementwise kernels over `total` values (vec4s of them with `vec4`). */
-export function batchNormElementGrid(total: number, vec4: boolean): [number, number, number] {
-  return grid(Math.ceil(total / (vec4 ? 4 : 1) / WORKGROUP));
+/** Grid of the elementwise kernels over `total` values (vec4s of them with `vec4`), `run` elements or vec4s per invocation. */
+export function batchNormElementGrid(total: number, vec4: boolean, run = 1): [number, number, number] {
+  return grid(Math.ceil(total / (vec4 ? 4 : 1) / run / WORKGROUP));
 }

@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { referenceLayers as L } from '../engine/reference.js';
 import { KERNEL_FAMILIES } from '../kernels/index.js';
-import { batchNormChunks } from '../kernels/batchnorm.js';
+import { batchNormChunks, batchNormElementRun } from '../kernels/batchnorm.js';
 import { checkOp, type OpCase } from './helpers/op-check.js';
 import { useGpu } from './helpers/gpu.js';
 
@@ -245,6 +245,28 @@ test('BatchNorm chunk plans: one serial sum, serial chunks above the bound, tree
   expect(batchNormChunks(8, 64, 256 * 256, true, 512).serial).toBe(false);
 });
 
+test('BatchNorm normalize and grad-input: 4 vec4s of a channel per invocation where planes allow, the same values bit for bit', async () => {
+  expect([16, 64, 2304, 12, 8, 4, 9].map((plane) => batchNormElementRun(plane, 4))).toEqual([4, 4, 4, 1, 1, 1, 1]);
+  const tuning = E.getRuntime().tuning;
+  const saved = tuning.batchNormElementRun;
+  const run = async (elementRun: number) => {
+    tuning.batchNormElementRun = elementRun;
+    const x = E.randn([3, 5, 8, 8], { seed: 61, requiresGrad: true });
+    const w = E.randn([5], { seed: 62, requiresGrad: true });
+    const b = E.randn([5], { seed: 63, requiresGrad: true });
+    const y = E.batchNorm2d(x, null, null, w, b, { training: true, relu: true });
+    y.backward(E.randn([3, 5, 8, 8], { seed: 64 }));
+    const out = await Promise.all([y, x.grad!].map((t) => t.toArray()));
+    for (const t of [x, w, b, y]) t.dispose();
+    return out.map((a) => Array.from(a));
+  };
+  try {
+    expect(await run(4)).toEqual(await run(1));
+  } finally {
+    tuning.batchNormElementRun = saved;
+  }
+});
+
 test('batchNorm2d with relu: exactly batchNorm2d(…).relu(), values and every gradient (train and eval, vec4 and scalar planes)', async () => {
   for (const shape of [[2, 5, 4, 4], [3, 3, 5, 7]]) {
     for (const training of [true, false]) {
@@ -324,8 +346,8 @@ test('BatchNorm sums: serial up to 1024 values per channel in workgroups of 8 an
   const report = E.getRuntime().adapterReport;
   const cpu = E.tuningFor({ ...report, architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)', isFallbackAdapter: true });
   const gpu = E.tuningFor({ ...report, architecture: 'hopper', description: 'NVIDIA H100', device: '', isFallbackAdapter: false });
-  expect([cpu.batchNormSerialMax, cpu.batchNormSerialWorkgroup, cpu.batchNormSerialChunksAbove]).toEqual([1024, 8, 8192]);
-  expect([gpu.batchNormSerialMax, gpu.batchNormSerialWorkgroup, gpu.batchNormSerialChunksAbove]).toEqual([512, 64, Infinity]);
+  expect([cpu.batchNormSerialMax, cpu.batchNormSerialWorkgroup, cpu.batchNormSerialChunksAbove, cpu.batchNormElementRun]).toEqual([1024, 8, 8192, 4]);
+  expect([gpu.batchNormSerialMax, gpu.batchNormSerialWorkgroup, gpu.batchNormSerialChunksAbove, gpu.batchNormElementRun]).toEqual([512, 64, Infinity, 1]);
 });
 test('conv kernels: the subgroup versions where the adapter allows them, the plain ones otherwise', async (ctx) => {
   const runtime = E.getRuntime();

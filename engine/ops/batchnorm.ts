@@ -2,6 +2,7 @@
 import {
   batchNormCombineStatsKernel,
   batchNormElementGrid,
+  batchNormElementRun,
   batchNormEvalInvStdKernel,
   batchNormGradCombineKernel,
   batchNormGradInputKernel,
@@ -60,6 +61,7 @@ export function batchNorm2d(
   const { params, chunks, serial } = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1, batchNormSerialMax, batchNormSerialChunksAbove);
   // Planes of whole vec4s: every BatchNorm kernel reads and writes 4 values at a time.
   const vec4 = batchNormVec4(plane);
+  const run = batchNormElementRun(plane, runtime.tuning.batchNormElementRun);
   const partialGrid: [number, number, number] = serial ? [Math.ceil((C * chunks) / serialWorkgroup), 1, 1] : [chunks, C, 1];
 
   const gamma = weight ?? full([C], 1);
@@ -88,11 +90,11 @@ export function batchNorm2d(
   const relu = options.relu ?? false;
   if (out.size > 0) {
     runtime.dispatch({
-      kernel: batchNormNormalizeKernel(vec4, relu),
+      kernel: batchNormNormalizeKernel(vec4, relu, run),
       inputs: [x.buffer, mean.buffer, invstd.buffer, gamma.buffer, beta.buffer],
       outputs: [out.buffer],
       params,
-      workgroups: batchNormElementGrid(out.size, vec4),
+      workgroups: batchNormElementGrid(out.size, vec4, run),
     });
   }
 
@@ -117,7 +119,7 @@ export function batchNorm2d(
       if (x.requiresGrad) {
         dx = Tensor.empty(x.shape);
         runtime.dispatch({
-          kernel: batchNormGradInputKernel(options.training, vec4, relu),
+          kernel: batchNormGradInputKernel(options.training, vec4, relu, run),
           inputs: [
             ...(options.training
               ? [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer, sgamma.buffer, dgamma.buffer, dbeta.buffer]
@@ -126,7 +128,7 @@ export function batchNorm2d(
           ],
           outputs: [dx.buffer],
           params,
-          workgroups: batchNormElementGrid(dx.size, vec4),
+          workgroups: batchNormElementGrid(dx.size, vec4, run),
         });
       }
       const grads: (Tensor | null)[] = [dx];
