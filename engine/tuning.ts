@@ -53,6 +53,13 @@ export interface AdapterTuning {
    * 4 (the channel's scalars loaded once for them), GPUs 1.
    */
   batchNormElementRun: number;
+  /**
+   * BatchNorm's chunked tree sums (between `batchNormSerialMax` and `batchNormSerialChunksAbove`
+   * values per channel) by one invocation per chunk, replaying the 256 lanes' sums and the tree's
+   * additions in the same order — bit-identical without the barriers (CPU adapters); false: the
+   * 256-invocation workgroups (GPUs).
+   */
+  batchNormTreeInLanes: boolean;
 }
 
 export function isSwiftShader(report: AdapterReport): boolean {
@@ -78,6 +85,7 @@ export function tuningFor(report: AdapterReport): AdapterTuning {
     batchNormSerialWorkgroup: isSoftwareAdapter(report) ? 8 : 64,
     batchNormSerialChunksAbove: isSoftwareAdapter(report) ? 8192 : Number.POSITIVE_INFINITY,
     batchNormElementRun: isSoftwareAdapter(report) ? 4 : 1,
+    batchNormTreeInLanes: isSoftwareAdapter(report),
   };
 }
 

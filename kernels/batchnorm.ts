@@ -36,6 +36,18 @@ const TREE_SUM = (name: string) => `
   workgroupBarrier();`;
 
 /**
+ * TREE_SUM's additions in its order, by one invocation over its array `lanes` of the workgroup's
+ * 256 sums (the `lanes` kernels below): the same result bit for bit, without barriers.
+ */
+const LANE_TREE = (lanes: string) => `
+  for (var width = ${WORKGROUP / 2}u; width > 0u; width = width / 2u) {
+    for (var l = 0u; l < width; l++) { ${lanes}[l] += ${lanes}[l + width]; }
+  }`;
+
+/** How a partial-sum kernel covers a (channel, chunk): see batchNormPartialStatsKernel. */
+export type BatchNormSums = 'serial' | 'tree' | 'lanes';
+
+/**
  * Loop of one workgroup over its chunk [start, end) of channel c's N·H·W values (index i); with
  * `vec4`, over vec4s of them (i indexes vec4s; planes and chunk bounds are multiples of 4).
  */
@@ -128,13 +140,18 @@ export function batchNormChunks(
 
 /**
  * Per (channel, chunk): the chunk's mean and M2 = Σ(x − chunk mean)², two passes over the chunk
- * (no cancellation of E[x²] − E[x]²). Writes Partial[(c·chunks + chunk)·2 + {0, 1}]. `serial`
- * (few values per channel, or CPU adapters' serial chunks — batchNormChunks): one invocation per
- * (channel, chunk) loops over the chunk, `serialWorkgroup` per workgroup — a 256-invocation tree
- * sum over 16 values costs far more than the sum, and on CPU adapters its barriers cost more than
- * the sum at any size.
+ * (no cancellation of E[x²] − E[x]²). Writes Partial[(c·chunks + chunk)·2 + {0, 1}]. `sums`:
+ * - `tree`: a 256-invocation workgroup per (channel, chunk), strided loops then a tree sum in
+ *   workgroup memory (GPUs);
+ * - `lanes`: one invocation per (channel, chunk), `serialWorkgroup` per workgroup, replaying the
+ *   tree's 256 strided sums and its additions in order — bit-identical to `tree` without its
+ *   barriers, which lavapipe pays by switching between all of a workgroup's subgroups (1.3–3.6×
+ *   per BatchNorm forward+backward there);
+ * - `serial` (few values per channel, or CPU adapters' serial chunks — batchNormChunks): one
+ *   invocation per (channel, chunk) loops over the chunk in order — a 256-invocation tree sum
+ *   over 16 values costs far more than the sum.
  */
-export function batchNormPartialStatsKernel(serial: boolean, vec4: boolean, serialWorkgroup = 64): KernelSpec {
+export function batchNormPartialStatsKernel(sums: BatchNormSums, vec4: boolean, serialWorkgroup = 64): KernelSpec {
   const head = `
 ${PARAMS}
 @group(0) @binding(0) var<storage, read> X: array<${vec4 ? 'vec4f' : 'f32'}>;
@@ -142,9 +159,27 @@ ${PARAMS}
 @group(0) @binding(2) var<uniform> p: Params;`;
   return {
     name: 'batchnorm-partial-stats',
-    key: `${serial ? `serial${serialWorkgroup}` : 'chunked'}-${vec4 ? 'vec4' : 'scalar'}`,
+    key: `${sums === 'tree' ? 'chunked' : `${sums}${serialWorkgroup}`}-${vec4 ? 'vec4' : 'scalar'}`,
     source: () =>
-      serial
+      sums === 'lanes'
+        ? /* wgsl */ `${head}
+
+@compute @workgroup_size(${serialWorkgroup})
+fn main(@builtin(global_invocation_id) gid: vec3u) {${SERIAL_RANGE}
+  var lanes: array<f32, ${WORKGROUP}>;
+  for (var lid = 0u; lid < ${WORKGROUP}u; lid++) {
+    ${ACC('s4', vec4)}${CHUNK_LOOP('s4 += X[i];', vec4)}
+    lanes[lid] = ${TOTAL('s4', vec4)};
+  }${LANE_TREE('lanes')}
+  let mean = lanes[0] / f32(end - start);
+  for (var lid = 0u; lid < ${WORKGROUP}u; lid++) {
+    ${ACC('q4', vec4)}${CHUNK_LOOP('let d = X[i] - mean; q4 += d * d;', vec4)}
+    lanes[lid] = ${TOTAL('q4', vec4)};
+  }${LANE_TREE('lanes')}
+  Partial[gid.x * 2u] = mean;
+  Partial[gid.x * 2u + 1u] = lanes[0];
+}`
+        : sums === 'serial'
         ? /* wgsl */ `${head}
 
 @compute @workgroup_size(${serialWorkgroup})
@@ -304,8 +339,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   };
 }
 
-/** Per (channel, chunk): Σ dy and Σ dy·x̂ over the chunk, written to Partial[(c·chunks + chunk)·2 + {0, 1}]; `serial` as batchNormPartialStatsKernel. */
-export function batchNormGradPartialKernel(serial: boolean, vec4: boolean, serialWorkgroup = 64, relu = false): KernelSpec {
+/** Per (channel, chunk): Σ dy and Σ dy·x̂ over the chunk, written to Partial[(c·chunks + chunk)·2 + {0, 1}]; `sums` as batchNormPartialStatsKernel. */
+export function batchNormGradPartialKernel(sums: BatchNormSums, vec4: boolean, serialWorkgroup = 64, relu = false): KernelSpec {
   const value = vec4 ? 'vec4f' : 'f32';
   const head = `
 ${PARAMS}
@@ -319,9 +354,27 @@ ${relu ? `@group(0) @binding(4) var<storage, read> Y: array<${value}>;` : ''}
   const body = `let dy = ${relu ? `select(${zeroOf(vec4)}, DY[i], Y[i] > ${zeroOf(vec4)})` : 'DY[i]'}; gb4 += dy; gg4 += dy * (X[i] - mean) * invstd;`;
   return {
     name: 'batchnorm-grad-partial',
-    key: `${serial ? `serial${serialWorkgroup}` : 'chunked'}-${vec4 ? 'vec4' : 'scalar'}${relu ? '-relu' : ''}`,
+    key: `${sums === 'tree' ? 'chunked' : `${sums}${serialWorkgroup}`}-${vec4 ? 'vec4' : 'scalar'}${relu ? '-relu' : ''}`,
     source: () =>
-      serial
+      sums === 'lanes'
+        ? /* wgsl */ `${head}
+
+@compute @workgroup_size(${serialWorkgroup})
+fn main(@builtin(global_invocation_id) gid: vec3u) {${SERIAL_RANGE}
+  let mean = Mean[c];
+  let invstd = InvStd[c];
+  var lanesB: array<f32, ${WORKGROUP}>;
+  var lanesG: array<f32, ${WORKGROUP}>;
+  for (var lid = 0u; lid < ${WORKGROUP}u; lid++) {
+    ${ACC('gb4', vec4)}
+    ${ACC('gg4', vec4)}${CHUNK_LOOP(body, vec4)}
+    lanesB[lid] = ${TOTAL('gb4', vec4)};
+    lanesG[lid] = ${TOTAL('gg4', vec4)};
+  }${LANE_TREE('lanesB')}${LANE_TREE('lanesG')}
+  Partial[gid.x * 2u] = lanesB[0];
+  Partial[gid.x * 2u + 1u] = lanesG[0];
+}`
+        : sums === 'serial'
         ? /* wgsl */ `${head}
 
 @compute @workgroup_size(${serialWorkgroup})

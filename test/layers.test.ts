@@ -245,6 +245,31 @@ test('BatchNorm chunk plans: one serial sum, serial chunks above the bound, tree
   expect(batchNormChunks(8, 64, 256 * 256, true, 512).serial).toBe(false);
 });
 
+test('BatchNorm tree sums replayed by one invocation per chunk (CPU adapters) equal the 256-invocation workgroups bit for bit', async () => {
+  const tuning = E.getRuntime().tuning;
+  const saved = { ...tuning };
+  // 4500 (scalar) and 4608 (vec4) values per channel: tree-summed chunks on either tuning.
+  for (const shape of [[2, 3, 50, 45], [2, 3, 48, 48]]) {
+    const run = async (inLanes: boolean) => {
+      Object.assign(tuning, { batchNormSerialMax: 512, batchNormSerialChunksAbove: Infinity, batchNormTreeInLanes: inLanes });
+      const C = shape[1];
+      const x = E.randn(shape, { seed: 71, requiresGrad: true });
+      const w = E.randn([C], { seed: 72, requiresGrad: true });
+      const b = E.randn([C], { seed: 73, requiresGrad: true });
+      const y = E.batchNorm2d(x, null, null, w, b, { training: true, relu: true });
+      y.backward(E.randn(shape, { seed: 74 }));
+      const out = await Promise.all([y, x.grad!, w.grad!, b.grad!].map((t) => t.toArray()));
+      for (const t of [x, w, b, y]) t.dispose();
+      return out.map((a) => Array.from(a));
+    };
+    try {
+      expect(await run(true), `${shape}`).toEqual(await run(false));
+    } finally {
+      Object.assign(tuning, saved);
+    }
+  }
+});
+
 test('BatchNorm normalize and grad-input: 4 vec4s of a channel per invocation where planes allow, the same values bit for bit', async () => {
   expect([16, 64, 2304, 12, 8, 4, 9].map((plane) => batchNormElementRun(plane, 4))).toEqual([4, 4, 4, 1, 1, 1, 1]);
   const tuning = E.getRuntime().tuning;
@@ -346,8 +371,8 @@ test('BatchNorm sums: serial up to 1024 values per channel in workgroups of 8 an
   const report = E.getRuntime().adapterReport;
   const cpu = E.tuningFor({ ...report, architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)', isFallbackAdapter: true });
   const gpu = E.tuningFor({ ...report, architecture: 'hopper', description: 'NVIDIA H100', device: '', isFallbackAdapter: false });
-  expect([cpu.batchNormSerialMax, cpu.batchNormSerialWorkgroup, cpu.batchNormSerialChunksAbove, cpu.batchNormElementRun]).toEqual([1024, 8, 8192, 4]);
-  expect([gpu.batchNormSerialMax, gpu.batchNormSerialWorkgroup, gpu.batchNormSerialChunksAbove, gpu.batchNormElementRun]).toEqual([512, 64, Infinity, 1]);
+  expect([cpu.batchNormSerialMax, cpu.batchNormSerialWorkgroup, cpu.batchNormSerialChunksAbove, cpu.batchNormElementRun, cpu.batchNormTreeInLanes]).toEqual([1024, 8, 8192, 4, true]);
+  expect([gpu.batchNormSerialMax, gpu.batchNormSerialWorkgroup, gpu.batchNormSerialChunksAbove, gpu.batchNormElementRun, gpu.batchNormTreeInLanes]).toEqual([512, 64, Infinity, 1, false]);
 });
 test('conv kernels: the subgroup versions where the adapter allows them, the plain ones otherwise', async (ctx) => {
   const runtime = E.getRuntime();

@@ -11,6 +11,7 @@ import {
   batchNormVec4,
   batchNormParams,
   batchNormPartialStatsKernel,
+  type BatchNormSums,
 } from '../../kernels/batchnorm.js';
 import { needsGrad, record } from '../autograd.js';
 import { getRuntime } from '../runtime.js';
@@ -62,7 +63,8 @@ export function batchNorm2d(
   // Planes of whole vec4s: every BatchNorm kernel reads and writes 4 values at a time.
   const vec4 = batchNormVec4(plane);
   const run = batchNormElementRun(plane, runtime.tuning.batchNormElementRun);
-  const partialGrid: [number, number, number] = serial ? [Math.ceil((C * chunks) / serialWorkgroup), 1, 1] : [chunks, C, 1];
+  const sums: BatchNormSums = serial ? 'serial' : runtime.tuning.batchNormTreeInLanes ? 'lanes' : 'tree';
+  const partialGrid: [number, number, number] = sums === 'tree' ? [chunks, C, 1] : [Math.ceil((C * chunks) / serialWorkgroup), 1, 1];
 
   const gamma = weight ?? full([C], 1);
   const beta = bias ?? full([C], 0);
@@ -72,7 +74,7 @@ export function batchNorm2d(
     mean = Tensor.empty([C]);
     const running = runningMean && runningVar ? [runningMean.buffer, runningVar.buffer] : [];
     const partial = Tensor.empty([C, chunks, 2]);
-    runtime.dispatch({ kernel: batchNormPartialStatsKernel(serial, vec4, serialWorkgroup), inputs: [x.buffer], outputs: [partial.buffer], params, workgroups: partialGrid });
+    runtime.dispatch({ kernel: batchNormPartialStatsKernel(sums, vec4, serialWorkgroup), inputs: [x.buffer], outputs: [partial.buffer], params, workgroups: partialGrid });
     runtime.dispatch({
       kernel: batchNormCombineStatsKernel(running.length > 0),
       inputs: [partial.buffer],
@@ -107,7 +109,7 @@ export function batchNorm2d(
       const dbeta = Tensor.empty([C]);
       const partial = Tensor.empty([C, chunks, 2]);
       runtime.dispatch({
-        kernel: batchNormGradPartialKernel(serial, vec4, serialWorkgroup, relu),
+        kernel: batchNormGradPartialKernel(sums, vec4, serialWorkgroup, relu),
         inputs: [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer, ...masked],
         outputs: [partial.buffer],
         params,
