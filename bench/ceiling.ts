@@ -31,15 +31,18 @@ export interface AdapterCeilings {
   workgroups: [number, number];
 }
 
+/** Bindings of both probes: their source, one vec4 out per invocation, the loop count. */
+const probeBindings = (source: string) => `struct Params { iterations: u32, }
+@group(0) @binding(0) var<storage, read> ${source}: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> O: array<vec4f>;
+@group(0) @binding(2) var<uniform> p: Params;`;
+
 /** out[i] = a(i) after `iterations`·UNROLL steps a ← a·b + c, summed over the chains. */
 export function mulAddProbeKernel(): KernelSpec {
   return cachedKernel('ceiling-mul-add', `${CHAINS}x${UNROLL}`, () => {
     const chains = Array.from({ length: CHAINS }, (_, i) => i);
     return /* wgsl */ `
-struct Params { iterations: u32, }
-@group(0) @binding(0) var<storage, read> BC: array<vec4f>;
-@group(0) @binding(1) var<storage, read_write> O: array<vec4f>;
-@group(0) @binding(2) var<uniform> p: Params;
+${probeBindings('BC')}
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -58,10 +61,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 /** out[i] = Σ over `iterations`·UNROLL loads of A[(i·7 + j·13 + k) mod 4096]: neighbouring lanes read different vec4s. */
 export function loadProbeKernel(): KernelSpec {
   return cachedKernel('ceiling-loads', `${UNROLL}`, () => /* wgsl */ `
-struct Params { iterations: u32, }
-@group(0) @binding(0) var<storage, read> A: array<vec4f>;
-@group(0) @binding(1) var<storage, read_write> O: array<vec4f>;
-@group(0) @binding(2) var<uniform> p: Params;
+${probeBindings('A')}
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3u) {

@@ -15,7 +15,7 @@ import { measureCeilings, type AdapterCeilings } from './ceiling.js';
 import { recordLayerShapes, type LayerShapes } from './shapes.js';
 import { loadTfjs, type LoadedTF, type TF } from './tfjs.js';
 import { tfResNet34UNetFrom, tfUNetFrom } from './tfjs-models.js';
-import { permute, relativeDifference, timeWork, type Timing, type TimingOptions } from './timing.js';
+import { median, permute, relativeDifference, timeWork, type Timing, type TimingOptions } from './timing.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
   img_size: { type: 'integer', default: 64, min: 32, help: 'input size (--full: 256)' },
@@ -186,13 +186,8 @@ function rate(row: { flops?: number; bytes?: number }, t: Timing | undefined): s
 
 /** Median GFLOP/s over the conv2d rows (forward, grad-input, grad-weight) of one side; undefined without such rows. */
 export function convMedianGflops(report: BenchReport, side: 'petseg' | 'tfjs'): number | undefined {
-  const rates = report.kernels
-    .filter((r) => r.op.startsWith('conv2d') && r.flops && r[side])
-    .map((r) => r.flops! / r[side]!.median / 1e6)
-    .sort((a, b) => a - b);
-  if (!rates.length) return undefined;
-  const mid = rates.length >> 1;
-  return rates.length % 2 ? rates[mid] : (rates[mid - 1] + rates[mid]) / 2;
+  const rates = report.kernels.filter((r) => r.op.startsWith('conv2d') && r.flops && r[side]).map((r) => r.flops! / r[side]!.median / 1e6);
+  return rates.length ? median(rates) : undefined;
 }
 
 function ceilingLine(report: BenchReport): string {

@@ -46,10 +46,14 @@ export async function timeWork(run: () => () => void, finish: () => Promise<void
   const runsPerSample = Math.max(1, Math.min(MAX_RUNS_PER_SAMPLE, Math.ceil(minSampleMs / Math.max(last, 1e-3))));
   const samples: number[] = [];
   for (let i = 0; i < options.repeats; i++) samples.push(await sample(runsPerSample));
-  const sorted = [...samples].sort((a, b) => a - b);
+  return { median: median(samples), first, samples, runsPerSample };
+}
+
+/** Median of a non-empty list (the mean of the two middle values for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, first, samples, runsPerSample };
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Max |a − b| / max |b|, after reordering `b` with `permute` (index in a → index in b). */

@@ -88,22 +88,22 @@ const TOTAL = (name: string, vec4: boolean) => (vec4 ? `((${name}.x + ${name}.y)
  */
 export const BATCHNORM_SERIAL_MAX = 512;
 
-/** Invocation gid.x: chunk (channel c, chunk) of the serial kernels and its range of the channel's values; returns past the end. */
-const SERIAL_RANGE = `
-  if (gid.x >= p.channels * p.chunks) { return; }
-  let c = gid.x / p.chunks;
-  let chunk = gid.x % p.chunks;
+/** Range [start, end) of chunk `chunk` among channel c's `count` values. */
+const CHUNK_BOUNDS = `
   let count = p.batch * p.plane;
   let start = chunk * p.chunkLength;
   let end = min(count, start + p.chunkLength);`;
 
+/** Invocation gid.x: chunk (channel c, chunk) of the one-invocation kernels and its range of the channel's values; returns past the end. */
+const SERIAL_RANGE = `
+  if (gid.x >= p.channels * p.chunks) { return; }
+  let c = gid.x / p.chunks;
+  let chunk = gid.x % p.chunks;${CHUNK_BOUNDS}`;
+
 /** Workgroup (channel c = wid.y, chunk = wid.x) and its range of the channel's values. */
 const CHUNK_RANGE = `
   let c = wid.y;
-  let chunk = wid.x;
-  let count = p.batch * p.plane;
-  let start = chunk * p.chunkLength;
-  let end = min(count, start + p.chunkLength);`;
+  let chunk = wid.x;${CHUNK_BOUNDS}`;
 
 /**
  * Channels hold N·H·W values each (millions at high resolution) and there may be only a few
