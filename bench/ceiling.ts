@@ -8,6 +8,7 @@
 import * as E from '../engine/index.js';
 import { cachedKernel, MAX_GROUPS_PER_DIM, type KernelSpec } from '../kernels/kernel.js';
 import { timeWork, type TimingOptions } from './timing.js';
+import { entryPoint, kernelHeader } from '../kernels/wgsl.js';
 
 /** Invocations per workgroup of both probes. */
 const WORKGROUP = 64;
@@ -32,10 +33,7 @@ export interface AdapterCeilings {
 }
 
 /** Bindings of both probes: their source, one vec4 out per invocation, the loop count. */
-const probeBindings = (source: string) => `struct Params { iterations: u32, }
-@group(0) @binding(0) var<storage, read> ${source}: array<vec4f>;
-@group(0) @binding(1) var<storage, read_write> O: array<vec4f>;
-@group(0) @binding(2) var<uniform> p: Params;`;
+const probeBindings = (source: string) => kernelHeader({ params: 'iterations: u32,', inputs: [[source, 'vec4f']], outputs: [['O', 'vec4f']] });
 
 /** out[i] = a(i) after `iterations`·UNROLL steps a ← a·b + c, summed over the chains. */
 export function mulAddProbeKernel(): KernelSpec {
@@ -44,8 +42,7 @@ export function mulAddProbeKernel(): KernelSpec {
     return /* wgsl */ `
 ${probeBindings('BC')}
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+${entryPoint(WORKGROUP, ['gid'])} {
   let b = BC[0];
   let c = BC[1];
   let seed = f32(gid.x % 1024u) * 1e-3;
@@ -63,8 +60,7 @@ export function loadProbeKernel(): KernelSpec {
   return cachedKernel('ceiling-loads', `${UNROLL}`, () => /* wgsl */ `
 ${probeBindings('A')}
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+${entryPoint(WORKGROUP, ['gid'])} {
   var sum = vec4f(0.0);
   for (var k = 0u; k < p.iterations; k++) {
     ${Array.from({ length: UNROLL }, (_, j) => `sum += A[(gid.x * 7u + ${j * 13}u + k) & ${LOAD_SOURCE_VEC4S - 1}u];`).join('\n    ')}

@@ -3,13 +3,12 @@
  * inference throughput, each beside TF.js's WebGPU backend on the same adapter. Outputs are
  * compared once before timing; times are medians of GPU-completed runs after warm-up.
  */
-import { writeFileSync } from 'node:fs';
 import * as E from '../engine/index.js';
 import type { Module } from '../engine/nn/module.js';
 import { createModel, type ModelName } from '../models/registry.js';
 import type { ResNet34UNet } from '../models/resnet34-unet.js';
 import type { UNet } from '../models/unet.js';
-import { parseCommandArgs, reportError, type OptionSpec } from '../cli/commands/args.js';
+import { autotuneModel } from '../train/tune.js';
 import { adamCase, bceCase, kernelCases, type BenchCase } from './cases.js';
 import { measureCeilings, type AdapterCeilings } from './ceiling.js';
 import { recordLayerShapes, type LayerShapes } from './shapes.js';
@@ -17,21 +16,8 @@ import { loadTfjs, type LoadedTF, type TF } from './tfjs.js';
 import { tfResNet34UNetFrom, tfUNetFrom } from './tfjs-models.js';
 import { median, permute, relativeDifference, timeWork, type Timing, type TimingOptions } from './timing.js';
 
-const OPTIONS: Record<string, OptionSpec> = {
-  img_size: { type: 'integer', default: 64, min: 32, help: 'input size (--full: 256)' },
-  batch_size: { type: 'integer', default: 4, min: 1, help: 'batch (--full: 8)' },
-  base_channels: { type: 'integer', default: 16, min: 1, help: 'UNet width (--full: 64)' },
-  models: { type: 'string', default: 'UNet,ResNet34_UNet', help: 'models whose layers and steps to measure' },
-  repeats: { type: 'integer', default: 5, min: 1, help: 'timed runs per row (the median is reported)' },
-  warmup: { type: 'integer', default: 2, min: 1, help: 'untimed runs first (the first one is reported as the compile time)' },
-  min_sample_ms: { type: 'number', default: 20, min: 0, help: 'kernel rows: repeat runs back to back within a sample until it lasts this long (0: one run per sample)' },
-  full: { type: 'boolean', default: false, help: 'the lab configuration: 256×256, batch 8, UNet width 64' },
-  tfjs: { type: 'boolean', default: true, help: 'measure TF.js beside petseg (--tfjs=false: petseg only)' },
-  json: { type: 'string', help: 'also write every figure to this JSON file' },
-};
-
 /** Tolerance of the petseg-vs-TF.js output check (relative to the largest magnitude). */
-const CHECK_TOLERANCE = 1e-3;
+export const CHECK_TOLERANCE = 1e-3;
 
 export interface BenchRow {
   op: string;
@@ -45,6 +31,8 @@ export interface BenchRow {
   speedup?: number;
   /** Max relative difference of the two outputs. */
   check?: number;
+  /** The kernel families petseg's side dispatched, in order (for convolutions: the planner's and autotuner's choice). */
+  kernels: string[];
 }
 
 export interface EndToEndRow {
@@ -65,6 +53,8 @@ export interface BenchReport {
   config: { img_size: number; batch_size: number; base_channels: number; models: string[]; repeats: number; warmup: number; min_sample_ms: number };
   /** What the adapter can do at all (bench/ceiling.ts), to read the kernel rates against. */
   ceilings: AdapterCeilings;
+  /** Convolution choices the autotuner made before anything was timed (none: autotuning off, or all tuned before). */
+  autotune: E.AutotuneReport;
   kernels: BenchRow[];
   endToEnd: EndToEndRow[];
 }
@@ -85,14 +75,23 @@ function mergeShapes(all: LayerShapes[]): LayerShapes {
   return out;
 }
 
+/** Kernel families (names without their specialization) a side's run dispatches, each once, in order. */
+function kernelsOf(run: () => () => void): string[] {
+  let cleanUp = () => {};
+  const dispatched = E.getRuntime().traceDispatches(() => (cleanUp = run()));
+  cleanUp();
+  return [...new Set(dispatched.map((k) => k.split('|')[0]))];
+}
+
 async function measureCase(c: BenchCase, tf: LoadedTF | null, timing: TimingOptions): Promise<BenchRow> {
   const mine = c.petseg();
   const theirs = tf && c.tfjs ? c.tfjs(tf.tf) : null;
   try {
     const check = theirs ? relativeDifference(await mine.output(), await theirs.output()) : undefined;
+    const kernels = kernelsOf(mine.run);
     const petseg = await timeWork(mine.run, E.sync, timing);
     const other = theirs ? await timeWork(theirs.run, tf!.finish, timing) : undefined;
-    return { op: c.op, shape: c.shape, count: c.count, flops: c.flops, bytes: c.bytes, petseg, tfjs: other, speedup: other ? other.median / petseg.median : undefined, check };
+    return { op: c.op, shape: c.shape, count: c.count, flops: c.flops, bytes: c.bytes, petseg, tfjs: other, speedup: other ? other.median / petseg.median : undefined, check, kernels };
   } finally {
     mine.dispose();
     theirs?.dispose();
@@ -207,11 +206,11 @@ export function formatReport(report: BenchReport): string {
     '',
     'speed-up = TF.js ms / petseg ms (> 1: petseg faster); check = max relative difference of the two outputs',
     '',
-    ['op', 'shape', '×', 'petseg ms', 'TF.js ms', 'speed-up', 'petseg rate', 'TF.js rate', 'check', 'runs/sample'].join(' | '),
+    ['op', 'shape', '×', 'petseg ms', 'TF.js ms', 'speed-up', 'petseg rate', 'TF.js rate', 'check', 'runs/sample', 'petseg kernels'].join(' | '),
   ];
   for (const r of report.kernels) {
     const runs = `${r.petseg.runsPerSample}${r.tfjs ? `/${r.tfjs.runsPerSample}` : ''}`;
-    lines.push([r.op, r.shape, r.count, fmt(r.petseg.median), fmt(r.tfjs?.median), fmt(r.speedup), rate(r, r.petseg), rate(r, r.tfjs), r.check === undefined ? '—' : r.check.toExponential(1), runs].join(' | '));
+    lines.push([r.op, r.shape, r.count, fmt(r.petseg.median), fmt(r.tfjs?.median), fmt(r.speedup), rate(r, r.petseg), rate(r, r.tfjs), r.check === undefined ? '—' : r.check.toExponential(1), runs, r.kernels.join(' + ')].join(' | '));
   }
   lines.push('', ['model', 'what', 'petseg ms', 'petseg img/s', 'petseg first ms', 'TF.js ms', 'TF.js img/s', 'TF.js first ms', 'speed-up', 'check'].join(' | '));
   for (const r of report.endToEnd) {
@@ -244,6 +243,15 @@ export async function runBench(config: BenchReport['config'], withTfjs: boolean,
   const kernelTiming = { ...timing, minSampleMs: config.min_sample_ms };
   const input = [config.batch_size, 3, config.img_size, config.img_size];
   const models = config.models.map((name) => [name as ModelName, createModel(name, name === 'UNet' ? { baseChannels: config.base_channels } : {})] as const);
+  // Tuned first (once per adapter: the table persists), so every row runs what a training step would.
+  const tuned: E.TunedChoice[] = [];
+  let tuneSeconds = 0;
+  for (const [, m] of models) {
+    const report = await autotuneModel(m, [input], true);
+    tuned.push(...report.tuned);
+    tuneSeconds += report.seconds;
+  }
+  if (tuned.length) log(`autotuned ${tuned.length} convolution shapes in ${fmt(tuneSeconds, 1)} s`);
   const shapes = mergeShapes(models.map(([, m]) => recordLayerShapes(m, input)));
   const cases = [...kernelCases(shapes), bceCase([config.batch_size, 1, config.img_size, config.img_size]), ...models.map(([name, m]) => adamCase(name, m.parameters().map((p) => [...p.shape])))];
   const ceilings = await measureCeilings(kernelTiming);
@@ -267,41 +275,8 @@ export async function runBench(config: BenchReport['config'], withTfjs: boolean,
     tfjs: loaded ? `@tensorflow/tfjs-core ${loaded.version} + tfjs-backend-webgpu` : null,
     config,
     ceilings,
+    autotune: { tuned, seconds: tuneSeconds },
     kernels,
     endToEnd: rows,
   };
-}
-
-export async function main(argv: string[]): Promise<number> {
-  const args = parseCommandArgs('bench', 'Kernel microbenchmarks and end-to-end throughput, beside TF.js WebGPU on the same adapter.', argv, OPTIONS);
-  if (typeof args === 'number') return args;
-  try {
-    const full = args.full as boolean;
-    const given = new Set(argv.map((a) => a.replace(/^--/, '').split('=')[0]));
-    const pick = (name: string, fullValue: number) => (full && !given.has(name) ? fullValue : (args[name] as number));
-    const config = {
-      img_size: pick('img_size', 256),
-      batch_size: pick('batch_size', 8),
-      base_channels: pick('base_channels', 64),
-      models: (args.models as string).split(',').filter(Boolean),
-      repeats: args.repeats as number,
-      warmup: args.warmup as number,
-      min_sample_ms: args.min_sample_ms as number,
-    };
-    for (const m of config.models) if (m !== 'UNet' && m !== 'ResNet34_UNet') throw new RangeError(`--models: unknown model ${m}; use UNet and/or ResNet34_UNet`);
-    const report = await runBench(config, args.tfjs as boolean, (line) => process.stderr.write(`${line}\n`));
-    console.log(formatReport(report));
-    if (args.json) writeFileSync(args.json as string, `${JSON.stringify(report, null, 1)}\n`);
-    const disagree = [
-      ...report.kernels.filter((r) => r.check !== undefined && !(r.check <= CHECK_TOLERANCE)).map((r) => `${r.op} ${r.shape}`),
-      ...report.endToEnd.filter((r) => r.check !== undefined && !(r.check <= CHECK_TOLERANCE)).map((r) => `${r.model} ${r.what}`),
-    ];
-    if (disagree.length) {
-      console.error(`bench: ${disagree.length} row(s) disagree with TF.js beyond ${CHECK_TOLERANCE}: ${disagree.join('; ')}`);
-      return 1;
-    }
-    return 0;
-  } catch (err) {
-    return reportError('bench', err);
-  }
 }

@@ -60,8 +60,11 @@ const RAISED_LIMITS = [
   'maxStorageBuffersPerShaderStage',
 ] as const;
 
-/** Features enabled when the adapter has them. */
-const OPTIONAL_FEATURES = ['subgroups'];
+/**
+ * Features enabled when the adapter has them: subgroups (CPU adapters share one load among a
+ * subgroup's lanes, kernels/conv/subgroup.ts), timestamps (the autotuner's GPU timing), f16.
+ */
+const OPTIONAL_FEATURES = ['subgroups', 'timestamp-query', 'shader-f16'];
 
 function isNode(): boolean {
   return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -145,7 +148,6 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<GpuHa
   for (const name of RAISED_LIMITS) {
     if (typeof adapterLimits[name] === 'number') requiredLimits[name] = adapterLimits[name];
   }
-  // Subgroup operations let CPU adapters share one load among a subgroup's lanes (kernels/conv.ts).
   const requiredFeatures = OPTIONAL_FEATURES.filter((name) => adapter.features.has(name)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
 

@@ -10,10 +10,11 @@
  * console.log(await w.grad!.toArray());
  * ```
  */
-export { init, getRuntime, shutdown, Runtime, type RuntimeStats, type Dispatch } from './runtime.js';
+export { init, getRuntime, shutdown, Runtime, type InitOptions, type RuntimeSettings, type RuntimeStats, type Dispatch } from './runtime.js';
 export { requestGpu, describeAdapter, NoWebGPUAdapterError, type AdapterReport, type GpuHandle, type RequestGpuOptions } from './device.js';
-export { tuningFor, isSwiftShader, isSoftwareAdapter, fixedSubgroupSize, type AdapterTuning } from './tuning.js';
-export { gemmTileFor, GEMM_TILES, type GemmTile, type GemmTileName } from '../kernels/conv-gemm.js';
+export { capsFor, type AdapterCaps } from './caps.js';
+export { autotune, type AutotuneReport, type TunedChoice } from './autotune.js';
+export type { ConvDirection, ConvStrategy } from '../kernels/conv/index.js';
 export { BufferPool, sizeClass, type PoolStats, type PooledBuffer } from './buffer-pool.js';
 export { Tensor, Storage, isTensor, type TensorOptions } from './tensor.js';
 export { backward, noGrad, isGradEnabled, needsGrad, record, GraphNode, type BackwardFn, type BackwardOptions } from './autograd.js';

@@ -4,15 +4,20 @@
  * Dispatches are recorded into one open compute pass and submitted together at readback, at
  * `flush()` (step end) or after {@link AUTO_FLUSH_DISPATCHES} dispatches — not once per op.
  */
-import { BufferPool, type PoolStats, type PooledBuffer } from './buffer-pool.js';
-import { describeAdapter, requestGpu, type AdapterReport, type GpuHandle, type RequestGpuOptions } from './device.js';
+import { batchNormSettings, type BatchNormSettings } from '../kernels/batchnorm.js';
+import type { ConvStrategy, PlannerOptions } from '../kernels/conv/index.js';
 import type { KernelSpec } from '../kernels/kernel.js';
-import { tuningFor, type AdapterTuning } from './tuning.js';
+import { BufferPool, type PoolStats, type PooledBuffer } from './buffer-pool.js';
+import { capsFor, type AdapterCaps } from './caps.js';
+import { ConvTuner } from './conv-tuner.js';
+import { describeAdapter, requestGpu, type AdapterReport, type GpuHandle, type RequestGpuOptions } from './device.js';
+import { defaultCacheDir, fileTuneStore } from './tune-store.js';
 
 /** Usage of every tensor buffer: read/written by kernels, copied for readback and upload. */
 export const TENSOR_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
 const STAGING_USAGE = 0x1 /* MAP_READ */ | 0x8; /* COPY_DST */
 const UNIFORM_USAGE = 0x40; /* UNIFORM */
+const QUERY_RESOLVE_USAGE = 0x200 /* QUERY_RESOLVE */ | 0x4; /* COPY_SRC */
 const MAP_MODE_READ = 0x1;
 
 /** Bound on the commands held back in one encoder, so the GPU starts on long graphs early. */
@@ -74,18 +79,30 @@ export class Runtime {
   private deviceError: Error | null = null;
   private destroyed = false;
 
+  /** While tracing: `name|key` of every dispatch (traceDispatches). */
+  private trace: string[] | null = null;
+  /** Dispatches are being recorded into a timed pass (timeGpu), which must not be split by an automatic flush. */
+  private timing = false;
+  private timestamps: { querySet: GPUQuerySet; resolve: PooledBuffer } | null = null;
+
   readonly device: GPUDevice;
   readonly adapterReport: AdapterReport;
-  /** Adapter-dependent kernel parameters (see tuning.ts); properties may be changed, e.g. by tests. */
-  readonly tuning: AdapterTuning;
+  /** What the adapter is and can do (engine/caps.ts), with init()'s `caps` overrides. */
+  readonly caps: AdapterCaps;
+  /** How kernels are chosen, fixed at init() (RuntimeSettings). */
+  readonly settings: RuntimeSettings;
+  /** The convolution autotuner's table (engine/autotune.ts fills it). */
+  readonly tuner: ConvTuner;
   /** Held so the GPU instance and adapter live as long as the device. */
   readonly handle: GpuHandle;
 
-  constructor(handle: GpuHandle) {
+  constructor(handle: GpuHandle, config: { caps: AdapterCaps; settings: RuntimeSettings; tuner: ConvTuner }) {
     this.handle = handle;
     this.device = handle.device;
     this.adapterReport = handle.report;
-    this.tuning = tuningFor(handle.report);
+    this.caps = config.caps;
+    this.settings = config.settings;
+    this.tuner = config.tuner;
     const device = handle.device;
     this.pool = new BufferPool(device, () => this.bindGroups.clear());
     device.addEventListener('uncapturederror', (event) => {
@@ -194,7 +211,55 @@ export class Runtime {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
     this.dispatchCount++;
-    if (++this.pendingCommands >= AUTO_FLUSH_DISPATCHES) this.flush();
+    this.trace?.push(`${d.kernel.name}|${d.kernel.key}`);
+    if (++this.pendingCommands >= AUTO_FLUSH_DISPATCHES && !this.timing) this.flush();
+  }
+
+  /** Runs `record` (synchronous: it only records GPU work) and returns `name|key` of every kernel it dispatched, in order. */
+  traceDispatches(record: () => void): string[] {
+    const outer = this.trace;
+    this.trace = [];
+    try {
+      record();
+      return this.trace;
+    } finally {
+      outer?.push(...this.trace);
+      this.trace = outer;
+    }
+  }
+
+  /**
+   * Milliseconds the GPU spends on the work `record` dispatches (it must not read anything back):
+   * between timestamps written around its own compute pass where the adapter has
+   * `timestamp-query`, else the wall-clock time of a submit-and-wait (which adds the round trip).
+   */
+  async timeGpu(record: () => void): Promise<number> {
+    this.checkAlive();
+    this.flush();
+    if (!this.caps.timestampQuery) {
+      const started = performance.now();
+      record();
+      await this.sync();
+      return performance.now() - started;
+    }
+    this.timestamps ??= {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 }),
+      resolve: this.pool.acquire(16, QUERY_RESOLVE_USAGE),
+    };
+    const { querySet, resolve } = this.timestamps;
+    this.encoder = this.device.createCommandEncoder();
+    this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+    this.timing = true;
+    try {
+      record();
+    } finally {
+      this.timing = false;
+    }
+    if (!this.pass) throw new Error('timeGpu: the timed work flushed its own pass (it read a value back)');
+    this.endPass().resolveQuerySet(querySet, 0, 2, resolve.buffer, 0);
+    const words = await this.readRaw(resolve, 16);
+    const [begin, end] = new BigUint64Array(words.buffer, words.byteOffset, 2);
+    return Number(end - begin) / 1e6;
   }
 
   /** Copy host data into a buffer, after any queued work that still reads the buffer's old contents. */
@@ -226,6 +291,11 @@ export class Runtime {
   /** Read `bytes` from the start of a tensor buffer (submits pending work first). */
   async read(entry: PooledBuffer, bytes: number): Promise<Float32Array> {
     this.checkAlive();
+    const raw = await this.readRaw(entry, bytes);
+    return new Float32Array(raw.buffer, raw.byteOffset, bytes / 4);
+  }
+
+  private async readRaw(entry: PooledBuffer, bytes: number): Promise<Uint8Array> {
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.pool.acquire(size, STAGING_USAGE);
     entry.lastUseEpoch = this.epoch;
@@ -234,8 +304,8 @@ export class Runtime {
     this.flush();
     try {
       await staging.buffer.mapAsync(MAP_MODE_READ, 0, size);
-      const out = new Float32Array(bytes / 4);
-      out.set(new Float32Array(staging.buffer.getMappedRange(0, size), 0, bytes / 4));
+      const out = new Uint8Array(size);
+      out.set(new Uint8Array(staging.buffer.getMappedRange(0, size)));
       staging.buffer.unmap();
       return out;
     } catch (err) {
@@ -268,6 +338,7 @@ export class Runtime {
     if (this.destroyed) return;
     this.flush();
     this.destroyed = true;
+    this.timestamps?.querySet.destroy();
     this.pool.destroyAll();
     for (const block of this.uniforms.values()) block.buffer.destroy();
     this.uniforms.clear();
@@ -289,13 +360,74 @@ export class Runtime {
   }
 }
 
+/** How kernels are chosen, fixed when the runtime starts. */
+export interface RuntimeSettings {
+  readonly conv: Readonly<PlannerOptions>;
+  readonly batchNorm: Readonly<BatchNormSettings>;
+}
+
+export interface InitOptions extends RequestGpuOptions {
+  /**
+   * Which convolution kernels may run (kernels/conv/plan.ts): `auto`, every candidate, the
+   * adapter's own family first (the direct kernels on CPU adapters, implicit GEMMs on GPUs);
+   * `gemm` or `direct`, only that family. Default: $PETSEG_CONV, else `auto`.
+   */
+  conv?: ConvStrategy;
+  /**
+   * Use the convolution kernels autotune() measured fastest on this adapter (persisted), and let
+   * autotune() measure. false: always the planner's first candidate, as in a fresh process with
+   * no table. Default: false when $PETSEG_AUTOTUNE is `0`, `off` or `false`, else true.
+   */
+  autotune?: boolean;
+  /** Folder of the persisted autotune table (Node). Default: $PETSEG_CACHE_DIR, else <user cache>/petseg; null: not persisted. */
+  cacheDir?: string | null;
+  /** Candidate kernels never to plan, by name (what removing one costs: `npm run bench -- --ablate`). */
+  exclude?: readonly string[];
+  /** Describe the adapter differently from what it reports, e.g. `{ software: false }` for GPU kernel choices on a CPU adapter. */
+  caps?: Partial<AdapterCaps>;
+  /** BatchNorm's sum and element settings instead of the adapter's (kernels/batchnorm.ts). */
+  batchNorm?: Partial<BatchNormSettings>;
+}
+
+/** An adapter's identity in the autotune table: the same hardware, driver and capabilities share choices. */
+function adapterId(report: AdapterReport, caps: AdapterCaps): string {
+  return `${[report.vendor, report.architecture, report.device, report.description].join('/')} [${report.backend}, subgroups ${caps.subgroupSize}, ${caps.software ? 'software' : 'hardware'}]`;
+}
+
+function environment(name: string): string | undefined {
+  return typeof process !== 'undefined' ? process.env?.[name] : undefined;
+}
+
+function resolveStrategy(option: ConvStrategy | undefined): ConvStrategy {
+  const value = option ?? environment('PETSEG_CONV') ?? 'auto';
+  if (value !== 'auto' && value !== 'gemm' && value !== 'direct') throw new RangeError(`petseg: conv strategy must be auto, gemm or direct, got '${value}' (option conv or $PETSEG_CONV)`);
+  return value;
+}
+
+async function start(options: InitOptions): Promise<Runtime> {
+  const conv = resolveStrategy(options.conv);
+  const autotune = options.autotune ?? !/^(0|off|false)$/i.test(environment('PETSEG_AUTOTUNE') ?? '');
+  const handle = await requestGpu(options);
+  const inNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string' && handle.report.runtime === 'node (dawn)';
+  const cacheDir = options.cacheDir === undefined ? (inNode ? await defaultCacheDir() : null) : options.cacheDir;
+  const store = autotune && cacheDir !== null ? await fileTuneStore(cacheDir) : null;
+  const caps: AdapterCaps = Object.freeze({ ...capsFor(handle.report), ...options.caps });
+  const settings: RuntimeSettings = Object.freeze({
+    conv: Object.freeze({ strategy: conv, exclude: new Set(options.exclude ?? []) }),
+    batchNorm: Object.freeze({ ...batchNormSettings(caps.software), ...options.batchNorm }),
+  });
+  const id = adapterId(handle.report, caps);
+  const tuner = new ConvTuner(autotune, id, store, store ? await store.load(id) : {});
+  return new Runtime(handle, { caps, settings, tuner });
+}
+
 let current: Runtime | null = null;
 let pending: Promise<Runtime> | null = null;
 
-/** Acquire the WebGPU device (once) and make it the engine's runtime. */
-export async function init(options: RequestGpuOptions = {}): Promise<Runtime> {
+/** Acquire the WebGPU device (once) and make it the engine's runtime; options apply to the first call after shutdown(). */
+export async function init(options: InitOptions = {}): Promise<Runtime> {
   if (current) return current;
-  pending ??= requestGpu(options).then((handle) => (current = new Runtime(handle)));
+  pending ??= start(options).then((runtime) => (current = runtime));
   try {
     return await pending;
   } finally {

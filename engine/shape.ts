@@ -1,9 +1,9 @@
-/** Shape arithmetic shared by ops, kernels and the CPU reference. */
+/** Shape arithmetic shared by ops and the CPU reference. */
+import { MAX_RANK } from '../kernels/kernel.js';
+
+export { MAX_RANK };
 
 export type Shape = readonly number[];
-
-/** Highest rank the strided kernels are specialised for. */
-export const MAX_RANK = 8;
 
 export function sizeOf(shape: Shape): number {
   let n = 1;

@@ -12,6 +12,7 @@
  * Launch layout: 256 invocations per workgroup, one element each (four: see adamKernel).
  */
 import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
+import { entryPoint, kernelHeader } from './wgsl.js';
 
 const WORKGROUP = 256;
 
@@ -38,17 +39,14 @@ export function adamKernel(decoupled: boolean, vec4: boolean): KernelSpec {
     name: 'adam',
     key: `${decoupled ? 'adamw' : 'adam'}-${vec4 ? 'vec4' : 'scalar'}`,
     source: () => /* wgsl */ `
-struct Params { total: u32, beta1: u32, beta2: u32, eps: u32, weightDecay: u32, oneMinusBeta1: u32, oneMinusBeta2: u32 }
 struct Step { lr: f32, stepSize: f32, bc2Sqrt: f32 }
-@group(0) @binding(0) var<storage, read> G: array<${value}>;
-@group(0) @binding(1) var<storage, read> step: Step;
-@group(0) @binding(2) var<storage, read_write> P: array<${value}>;
-@group(0) @binding(3) var<storage, read_write> M: array<${value}>;
-@group(0) @binding(4) var<storage, read_write> V: array<${value}>;
-@group(0) @binding(5) var<uniform> p: Params;
+${kernelHeader({
+  params: 'total: u32, beta1: u32, beta2: u32, eps: u32, weightDecay: u32, oneMinusBeta1: u32, oneMinusBeta2: u32',
+  inputs: [['G', value], ['step', 'Step']],
+  outputs: [['P', value], ['M', value], ['V', value]],
+})}
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+${entryPoint(WORKGROUP)} {
   let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
   if (i${vec4 ? ' * 4u' : ''} >= p.total) { return; }
   let beta1 = bitcast<f32>(p.beta1);

@@ -6,10 +6,11 @@
  * use 256 invocations per workgroup, one element each.
  */
 import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
+import { entryPoint, kernelHeader } from './wgsl.js';
 
 const WORKGROUP = 256;
 
-const PARAMS = `struct Params { channels: u32, plane: u32, batch: u32, total: u32, eps: u32, momentum: u32, chunks: u32, chunkLength: u32 }`;
+const PARAMS = 'channels: u32, plane: u32, batch: u32, total: u32, eps: u32, momentum: u32, chunks: u32, chunkLength: u32';
 
 /** The uniform words of every BatchNorm kernel, with the chunk plan they encode. */
 export function batchNormParams(
@@ -84,9 +85,47 @@ const TOTAL = (name: string, vec4: boolean) => (vec4 ? `((${name}.x + ${name}.y)
 
 /**
  * Values per channel up to which one invocation per channel sums them (see
- * batchNormPartialStatsKernel), by default (GPUs); CPU adapters go further (engine/tuning.ts).
+ * batchNormPartialStatsKernel), by default (GPUs); CPU adapters go further (batchNormSettings).
  */
 export const BATCHNORM_SERIAL_MAX = 512;
+
+/** How BatchNorm sums and normalizes on an adapter: a function of engine/caps.ts's `software`. */
+export interface BatchNormSettings {
+  /**
+   * Values per channel up to which one invocation per channel sums them, in workgroups of
+   * `serialWorkgroup`. GPUs need the parallel chunked sums beyond a few hundred values; on CPU
+   * adapters the tree sums' barriers cost more. Serial up to 4096 values was faster still there,
+   * but its different rounding of ResNet34_UNet's first BatchNorm flipped near-ties in the
+   * max-pool after it and moved the PyTorch-parity gradients of the stem by 2e-2
+   * (test/models.test.ts), so CPU adapters stop at 1024.
+   */
+  serialMax: number;
+  serialWorkgroup: number;
+  /**
+   * Above this many values per channel, serial chunks of `serialMax` values, one invocation each,
+   * instead of the 256-invocation tree sums (CPU adapters, whose barriers cost more than the
+   * sums). Not at 8192 values and fewer, where the tree sums' rounding is kept: at the model
+   * parity fixtures' 2×64×64, any change of BatchNorm's rounding flips near-tied ReLU and
+   * max-pool masks and moves the float64-referenced gradients of UNet-64 and ResNet34_UNet by
+   * 5e-3–2e-2 (PyTorch's own float32 moves them by up to 1e-2). GPUs: never.
+   */
+  serialChunksAbove: number;
+  /** Vec4s of one channel per invocation of the normalize and grad-input kernels, where planes hold a multiple of that many (batchNormElementRun): CPU adapters 4 (the channel's scalars loaded once for them), GPUs 1. */
+  elementRun: number;
+  /**
+   * The chunked tree sums by one invocation per chunk, replaying the 256 lanes' sums and the
+   * tree's additions in the same order — bit-identical without the barriers (CPU adapters);
+   * false: the 256-invocation workgroups (GPUs).
+   */
+  treeInLanes: boolean;
+}
+
+export function batchNormSettings(software: boolean): BatchNormSettings {
+  // CPU adapters: workgroups of 8 so that a few dozen channels still spread over every core.
+  return software
+    ? { serialMax: 1024, serialWorkgroup: 8, serialChunksAbove: 8192, elementRun: 4, treeInLanes: true }
+    : { serialMax: BATCHNORM_SERIAL_MAX, serialWorkgroup: 64, serialChunksAbove: Number.POSITIVE_INFINITY, elementRun: 1, treeInLanes: false };
+}
 
 /** Range [start, end) of chunk `chunk` among channel c's `count` values. */
 const CHUNK_BOUNDS = `
@@ -153,10 +192,7 @@ export function batchNormChunks(
  */
 export function batchNormPartialStatsKernel(sums: BatchNormSums, vec4: boolean, serialWorkgroup = 64): KernelSpec {
   const head = `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> X: array<${vec4 ? 'vec4f' : 'f32'}>;
-@group(0) @binding(1) var<storage, read_write> Partial: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;`;
+${kernelHeader({ params: PARAMS, inputs: [['X', vec4 ? 'vec4f' : 'f32']], outputs: [['Partial', 'f32']] })}`;
   return {
     name: 'batchnorm-partial-stats',
     key: `${sums === 'tree' ? 'chunked' : `${sums}${serialWorkgroup}`}-${vec4 ? 'vec4' : 'scalar'}`,
@@ -164,8 +200,7 @@ ${PARAMS}
       sums === 'lanes'
         ? /* wgsl */ `${head}
 
-@compute @workgroup_size(${serialWorkgroup})
-fn main(@builtin(global_invocation_id) gid: vec3u) {${SERIAL_RANGE}
+${entryPoint(serialWorkgroup, ['gid'])} {${SERIAL_RANGE}
   var lanes: array<f32, ${WORKGROUP}>;
   for (var lid = 0u; lid < ${WORKGROUP}u; lid++) {
     ${ACC('s4', vec4)}${CHUNK_LOOP('s4 += X[i];', vec4)}
@@ -182,8 +217,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {${SERIAL_RANGE}
         : sums === 'serial'
         ? /* wgsl */ `${head}
 
-@compute @workgroup_size(${serialWorkgroup})
-fn main(@builtin(global_invocation_id) gid: vec3u) {${SERIAL_RANGE}
+${entryPoint(serialWorkgroup, ['gid'])} {${SERIAL_RANGE}
   ${ACC('s', vec4)}${SERIAL_LOOP('s += X[i];', vec4)}
   let mean = ${TOTAL('s', vec4)} / f32(end - start);
   ${ACC('q', vec4)}${SERIAL_LOOP('let d = X[i] - mean; q += d * d;', vec4)}
@@ -194,8 +228,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {${SERIAL_RANGE}
 
 var<workgroup> scratch: array<f32, ${WORKGROUP}>;
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${CHUNK_RANGE}
+${entryPoint(WORKGROUP, ['wid', 'lid'])} {${CHUNK_RANGE}
   ${ACC('s4', vec4)}${CHUNK_LOOP('s4 += X[i];', vec4)}
   let s = ${TOTAL('s4', vec4)};${TREE_SUM('s')}
   let mean = sTotal / f32(end - start);
@@ -221,16 +254,9 @@ export function batchNormCombineStatsKernel(updateRunning: boolean): KernelSpec 
     name: 'batchnorm-combine-stats',
     key: updateRunning ? 'running' : 'plain',
     source: () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> Partial: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Mean: array<f32>;
-@group(0) @binding(2) var<storage, read_write> InvStd: array<f32>;
-${updateRunning ? `@group(0) @binding(3) var<storage, read_write> RunMean: array<f32>;
-@group(0) @binding(4) var<storage, read_write> RunVar: array<f32>;` : ''}
-@group(0) @binding(${updateRunning ? 5 : 3}) var<uniform> p: Params;
+${kernelHeader({ params: PARAMS, inputs: [['Partial', 'f32']], outputs: [['Mean', 'f32'], ['InvStd', 'f32'], updateRunning ? ['RunMean', 'f32'] : null, updateRunning ? ['RunVar', 'f32'] : null] })}
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+${entryPoint(64, ['gid'])} {
   let c = gid.x;
   if (c >= p.channels) { return; }
   let count = p.batch * p.plane;
@@ -261,13 +287,9 @@ export const batchNormEvalInvStdKernel: KernelSpec = {
   name: 'batchnorm-eval-invstd',
   key: '',
   source: () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> RunVar: array<f32>;
-@group(0) @binding(1) var<storage, read_write> InvStd: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
+${kernelHeader({ params: PARAMS, inputs: [['RunVar', 'f32']], outputs: [['InvStd', 'f32']] })}
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+${entryPoint(64, ['gid'])} {
   if (gid.x < p.channels) { InvStd[gid.x] = 1.0 / sqrt(RunVar[gid.x] + bitcast<f32>(p.eps)); }
 }`,
 };
@@ -319,17 +341,9 @@ export function batchNormNormalizeKernel(vec4: boolean, relu = false, run = 1): 
     name: 'batchnorm-normalize',
     key: `${vec4 ? 'vec4' : 'scalar'}${relu ? '-relu' : ''}-run${run}`,
     source: () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> X: array<${value}>;
-@group(0) @binding(1) var<storage, read> Mean: array<f32>;
-@group(0) @binding(2) var<storage, read> InvStd: array<f32>;
-@group(0) @binding(3) var<storage, read> Gamma: array<f32>;
-@group(0) @binding(4) var<storage, read> Beta: array<f32>;
-@group(0) @binding(5) var<storage, read_write> Y: array<${value}>;
-@group(0) @binding(6) var<uniform> p: Params;
+${kernelHeader({ params: PARAMS, inputs: [['X', value], ['Mean', 'f32'], ['InvStd', 'f32'], ['Gamma', 'f32'], ['Beta', 'f32']], outputs: [['Y', value]] })}
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {${ELEMENTS(
+${entryPoint(WORKGROUP)} {${ELEMENTS(
       vec4,
       run,
       'let mean = Mean[c]; let invstd = InvStd[c]; let gamma = Gamma[c]; let beta = Beta[c];',
@@ -343,14 +357,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 export function batchNormGradPartialKernel(sums: BatchNormSums, vec4: boolean, serialWorkgroup = 64, relu = false): KernelSpec {
   const value = vec4 ? 'vec4f' : 'f32';
   const head = `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> X: array<${value}>;
-@group(0) @binding(1) var<storage, read> DY: array<${value}>;
-@group(0) @binding(2) var<storage, read> Mean: array<f32>;
-@group(0) @binding(3) var<storage, read> InvStd: array<f32>;
-${relu ? `@group(0) @binding(4) var<storage, read> Y: array<${value}>;` : ''}
-@group(0) @binding(${relu ? 5 : 4}) var<storage, read_write> Partial: array<f32>;
-@group(0) @binding(${relu ? 6 : 5}) var<uniform> p: Params;`;
+${kernelHeader({ params: PARAMS, inputs: [['X', value], ['DY', value], ['Mean', 'f32'], ['InvStd', 'f32'], relu ? ['Y', value] : null], outputs: [['Partial', 'f32']] })}`;
   const body = `let dy = ${relu ? `select(${zeroOf(vec4)}, DY[i], Y[i] > ${zeroOf(vec4)})` : 'DY[i]'}; gb4 += dy; gg4 += dy * (X[i] - mean) * invstd;`;
   return {
     name: 'batchnorm-grad-partial',
@@ -359,8 +366,7 @@ ${relu ? `@group(0) @binding(4) var<storage, read> Y: array<${value}>;` : ''}
       sums === 'lanes'
         ? /* wgsl */ `${head}
 
-@compute @workgroup_size(${serialWorkgroup})
-fn main(@builtin(global_invocation_id) gid: vec3u) {${SERIAL_RANGE}
+${entryPoint(serialWorkgroup, ['gid'])} {${SERIAL_RANGE}
   let mean = Mean[c];
   let invstd = InvStd[c];
   var lanesB: array<f32, ${WORKGROUP}>;
@@ -377,8 +383,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {${SERIAL_RANGE}
         : sums === 'serial'
         ? /* wgsl */ `${head}
 
-@compute @workgroup_size(${serialWorkgroup})
-fn main(@builtin(global_invocation_id) gid: vec3u) {${SERIAL_RANGE}
+${entryPoint(serialWorkgroup, ['gid'])} {${SERIAL_RANGE}
   let mean = Mean[c];
   let invstd = InvStd[c];
   ${ACC('gb4', vec4)}
@@ -390,8 +395,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {${SERIAL_RANGE}
 
 var<workgroup> scratch: array<f32, ${WORKGROUP}>;
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {${CHUNK_RANGE}
+${entryPoint(WORKGROUP, ['wid', 'lid'])} {${CHUNK_RANGE}
   let mean = Mean[c];
   let invstd = InvStd[c];
   ${ACC('gb4', vec4)}
@@ -412,14 +416,9 @@ export const batchNormGradCombineKernel: KernelSpec = {
   name: 'batchnorm-grad-combine',
   key: '',
   source: () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> Partial: array<f32>;
-@group(0) @binding(1) var<storage, read_write> DGamma: array<f32>;
-@group(0) @binding(2) var<storage, read_write> DBeta: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+${kernelHeader({ params: PARAMS, inputs: [['Partial', 'f32']], outputs: [['DGamma', 'f32'], ['DBeta', 'f32']] })}
 
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
+${entryPoint(64, ['gid'])} {
   let c = gid.x;
   if (c >= p.channels) { return; }
   var gb = 0.0;
@@ -441,18 +440,14 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 export function batchNormGradInputKernel(training: boolean, vec4: boolean, relu = false, run = 1): KernelSpec {
   const names = [...(training ? ['X', 'DY', 'Mean', 'InvStd', 'Gamma', 'DGamma', 'DBeta'] : ['DY', 'InvStd', 'Gamma']), ...(relu ? ['Y'] : [])];
   const value = vec4 ? 'vec4f' : 'f32';
-  const bindings = names.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<${['X', 'DY', 'Y'].includes(name) ? value : 'f32'}>;`).join('\n');
+  const inputs = names.map((name) => [name, ['X', 'DY', 'Y'].includes(name) ? value : 'f32'] as const);
   return {
     name: 'batchnorm-grad-input',
     key: `${training ? 'train' : 'eval'}-${vec4 ? 'vec4' : 'scalar'}${relu ? '-relu' : ''}-run${run}`,
     source: () => /* wgsl */ `
-${PARAMS}
-${bindings}
-@group(0) @binding(${names.length}) var<storage, read_write> DX: array<${value}>;
-@group(0) @binding(${names.length + 1}) var<uniform> p: Params;
+${kernelHeader({ params: PARAMS, inputs, outputs: [['DX', value]] })}
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {${ELEMENTS(
+${entryPoint(WORKGROUP)} {${ELEMENTS(
       vec4,
       run,
       `let invstd = InvStd[c];

@@ -9,12 +9,13 @@
  *   dℓ/dx = (1 + (pw − 1)·y)·σ(x) − pw·y, times the upstream gradient / count.
  */
 import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
+import { entryPoint, kernelHeader } from './wgsl.js';
 
 export const BCE_WORKGROUP = 256;
 export const BCE_ELEMENTS_PER_INVOCATION = 16;
 const ELEMENTS_PER_GROUP = BCE_WORKGROUP * BCE_ELEMENTS_PER_INVOCATION;
 
-const PARAMS = `struct Params { total: u32, posWeight: u32, invCount: u32, pad: u32 }`;
+const PARAMS = 'total: u32, posWeight: u32, invCount: u32, pad: u32';
 
 const HELPERS = `
 // log(1 + e) for e in [0, 1], accurate also when e is tiny.
@@ -35,16 +36,11 @@ export const bceForwardKernel: KernelSpec = {
   name: 'bce-logits-forward',
   key: '',
   source: () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> T: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Partial: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+${kernelHeader({ params: PARAMS, inputs: [['X', 'f32'], ['T', 'f32']], outputs: [['Partial', 'f32']] })}
 ${HELPERS}
 var<workgroup> scratch: array<f32, ${BCE_WORKGROUP}>;
 
-@compute @workgroup_size(${BCE_WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+${entryPoint(BCE_WORKGROUP)} {
   let group = ${LINEAR_GROUP_INDEX};
   let pw = bitcast<f32>(p.posWeight);
   var acc = 0.0;
@@ -70,16 +66,10 @@ export const bceBackwardKernel: KernelSpec = {
   name: 'bce-logits-backward',
   key: '',
   source: () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> T: array<f32>;
-@group(0) @binding(2) var<storage, read> G: array<f32>;
-@group(0) @binding(3) var<storage, read_write> DX: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+${kernelHeader({ params: PARAMS, inputs: [['X', 'f32'], ['T', 'f32'], ['G', 'f32']], outputs: [['DX', 'f32']] })}
 ${HELPERS}
 
-@compute @workgroup_size(${BCE_WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+${entryPoint(BCE_WORKGROUP)} {
   let i = ${LINEAR_GROUP_INDEX} * ${BCE_WORKGROUP}u + lid;
   if (i >= p.total) { return; }
   let pw = bitcast<f32>(p.posWeight);

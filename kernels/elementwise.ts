@@ -4,8 +4,8 @@
  * for flat launches over a multiple of 4 values), 2-D grid for more than 65535 workgroups. Inputs whose shape equals the output's are read at the
  * output index; broadcast inputs through strides (0 on broadcast dims) in the parameter block.
  */
-import { MAX_RANK } from '../engine/shape.js';
-import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
+import { LINEAR_GROUP_INDEX, MAX_RANK, f32Bits, grid, type KernelSpec } from './kernel.js';
+import { entryPoint, kernelHeader } from './wgsl.js';
 
 /** Body of `fn op(a: f32, b: f32, s: f32) -> f32` for each op; `s` is the scalar operand. */
 const OP_BODIES = {
@@ -58,16 +58,11 @@ export function elementwiseKernel(op: ElementwiseOp, arity: 1 | 2, rank: number,
       const b = arity === 2;
       // Bindings, op and the invocation's index i (of a value, or of a vec4 of values).
       const head = (params: string, value: string, count: string) => /* wgsl */ `
-struct Params { ${params} }
-@group(0) @binding(0) var<storage, read> A: array<${value}>;
-${b ? `@group(0) @binding(1) var<storage, read> B: array<${value}>;` : ''}
-@group(0) @binding(${b ? 2 : 1}) var<storage, read_write> O: array<${value}>;
-@group(0) @binding(${b ? 3 : 2}) var<uniform> p: Params;
+${kernelHeader({ params, inputs: [['A', value], b ? ['B', value] : null], outputs: [['O', value]] })}
 
 fn op(a: f32, b: f32, s: f32) -> f32 { ${OP_BODIES[op]} }
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+${entryPoint(WORKGROUP)} {
   let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
   if (${count} >= p.n) { return; }`;
       if (vec4) {

@@ -8,8 +8,7 @@ export * from './fill.js';
 export * from './reduce.js';
 export * from './slice-copy.js';
 export * from './matmul.js';
-export * from './conv.js';
-export * from './conv-gemm.js';
+export * from './conv/index.js';
 export * from './batchnorm.js';
 export * from './pool.js';
 export * from './bce.js';
@@ -19,12 +18,10 @@ export * from './metrics.js';
 /** Every kernel family the engine can launch (names as in the pipeline cache; a test checks the layer kernels against it). */
 export const KERNEL_FAMILIES = [
   'elementwise', 'fill', 'reduce-sum', 'slice-copy', 'matmul',
-  // Direct convolutions (CPU adapters), their row-vector and subgroup variants.
-  'conv-pack-weights', 'conv-gather', 'conv-gather-3x3-rows', 'conv-gather-3x3-rows-subgroup', 'conv-gather-subgroup', 'conv-gather-channels-subgroup',
-  'conv-scatter', 'conv-scatter-subgroup', 'conv-transpose-tiled', 'conv-transpose-2x2-rows', 'conv-transpose-2x2-rows-subgroup',
-  'conv-weight', 'conv-weight-direct', 'conv-weight-3x3-rows', 'conv-weight-3x3-rows-direct', 'conv-weight-3x3-rows-direct-subgroup', 'conv-weight-direct-subgroup',
-  'conv-weight-1x1-rows',
-  // Implicit GEMMs (GPUs).
+  // Convolutions (kernels/conv/): direct, row-vector and subgroup kernels (CPU adapters), implicit GEMMs (GPUs).
+  'conv-pack-weights', 'conv-gather', 'conv-gather-3x3-rows', 'conv-gather-subgroup', 'conv-gather-channels-subgroup',
+  'conv-scatter', 'conv-scatter-subgroup', 'conv-transpose-tiled',
+  'conv-weight', 'conv-weight-direct', 'conv-weight-3x3-rows', 'conv-weight-1x1-rows', 'conv-weight-direct-subgroup', 'conv-weight-3x3-rows-direct-subgroup',
   'conv-gemm', 'conv-weight-gemm', 'conv-transpose-gemm',
   'batchnorm-partial-stats', 'batchnorm-combine-stats', 'batchnorm-eval-invstd', 'batchnorm-normalize',
   'batchnorm-grad-partial', 'batchnorm-grad-combine', 'batchnorm-grad-input',

@@ -27,6 +27,9 @@ export function cachedKernel(name: string, key: string, source: () => string): K
   return spec;
 }
 
+/** Highest tensor rank the strided kernels are specialised for. */
+export const MAX_RANK = 8;
+
 /** Largest workgroup count per grid dimension that WebGPU guarantees. */
 export const MAX_GROUPS_PER_DIM = 65535;
 

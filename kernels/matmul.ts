@@ -5,6 +5,7 @@
  * memory per step along K (zero-padded at the edges, so any M, N, K works).
  */
 import type { KernelSpec } from './kernel.js';
+import { entryPoint, kernelHeader } from './wgsl.js';
 
 const TILE = 16;
 
@@ -13,11 +14,7 @@ export function matmulKernel(transA: boolean, transB: boolean): KernelSpec {
     name: 'matmul',
     key: `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`,
     source: () => /* wgsl */ `
-struct Params { M: u32, N: u32, K: u32 }
-@group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
-@group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+${kernelHeader({ params: 'M: u32, N: u32, K: u32', inputs: [['A', 'f32'], ['B', 'f32']], outputs: [['C', 'f32']] })}
 
 var<workgroup> tileA: array<array<f32, ${TILE}>, ${TILE}>;
 var<workgroup> tileB: array<array<f32, ${TILE}>, ${TILE}>;
@@ -31,8 +28,7 @@ fn loadB(k: u32, c: u32) -> f32 {
   return B[${transB ? 'c * p.K + k' : 'k * p.N + c'}];
 }
 
-@compute @workgroup_size(${TILE}, ${TILE})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+${entryPoint(`${TILE}, ${TILE}`, ['wid', 'lid3'])} {
   let row = wid.y * ${TILE}u + lid.y;
   let col = wid.x * ${TILE}u + lid.x;
   var acc = 0.0;

@@ -7,6 +7,7 @@
  * counts, shared-memory tree sums.
  */
 import { f32Bits, type KernelSpec } from './kernel.js';
+import { entryPoint, kernelHeader } from './wgsl.js';
 
 const WORKGROUP = 256;
 
@@ -16,18 +17,13 @@ export const segmentationMetricsKernel: KernelSpec = {
   name: 'segmentation-metrics',
   key: '',
   source: () => /* wgsl */ `
-struct Params { pixels: u32, threshold: u32 }
-@group(0) @binding(0) var<storage, read> Logits: array<f32>;
-@group(0) @binding(1) var<storage, read> Target: array<f32>;
-@group(0) @binding(2) var<storage, read_write> Out: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+${kernelHeader({ params: 'pixels: u32, threshold: u32', inputs: [['Logits', 'f32'], ['Target', 'f32']], outputs: [['Out', 'f32']] })}
 
 var<workgroup> inter: array<u32, ${WORKGROUP}>;
 var<workgroup> pred: array<u32, ${WORKGROUP}>;
 var<workgroup> gt: array<u32, ${WORKGROUP}>;
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+${entryPoint(WORKGROUP, ['wid', 'lid'])} {
   let image = wid.x;
   let threshold = bitcast<f32>(p.threshold);
   var i = 0u;

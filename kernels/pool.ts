@@ -8,10 +8,11 @@
  * have kernels with 2 outputs / 4 inputs per invocation.
  */
 import { LINEAR_GROUP_INDEX, cachedKernel, grid, type KernelSpec } from './kernel.js';
+import { entryPoint, kernelHeader } from './wgsl.js';
 
 const WORKGROUP = 64;
 
-const PARAMS = `struct Params { planes: u32, h: u32, w: u32, oh: u32, ow: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, total: u32 }`;
+const PARAMS = 'planes: u32, h: u32, w: u32, oh: u32, ow: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, total: u32';
 
 /** NaN test on the bits: WGSL lets compilers assume floats are never NaN, and lavapipe drops v != v. */
 const IS_NAN = `fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }`;
@@ -48,16 +49,11 @@ const windowConstants = (g: PoolGeometry) =>
  */
 export function maxPoolForwardKernel(g: PoolGeometry, argMax: boolean): KernelSpec {
   return cachedKernel('maxpool-forward', `${windowKey(g)}${argMax ? '' : '-values'}`, () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
-${argMax ? '@group(0) @binding(2) var<storage, read_write> ArgMax: array<f32>;' : ''}
-@group(0) @binding(${argMax ? 3 : 2}) var<uniform> p: Params;
+${kernelHeader({ params: PARAMS, inputs: [['X', 'f32']], outputs: [['Y', 'f32'], argMax ? ['ArgMax', 'f32'] : null] })}
 ${IS_NAN}
 ${windowConstants(g)}
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+${entryPoint(WORKGROUP)} {
   let idx = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
   if (idx >= p.total) { return; }
   let ox = idx % p.ow;
@@ -97,16 +93,11 @@ export function maxPoolBackwardKernel(g: PoolGeometry): KernelSpec {
   const ny = Math.ceil((g.kh + g.sh - 1) / g.sh);
   const nx = Math.ceil((g.kw + g.sw - 1) / g.sw);
   return cachedKernel('maxpool-backward', windowKey(g), () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> DY: array<f32>;
-@group(0) @binding(1) var<storage, read> ArgMax: array<f32>;
-@group(0) @binding(2) var<storage, read_write> DX: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+${kernelHeader({ params: PARAMS, inputs: [['DY', 'f32'], ['ArgMax', 'f32']], outputs: [['DX', 'f32']] })}
 ${windowConstants(g)}
 const NY = ${ny}; const NX = ${nx};
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+${entryPoint(WORKGROUP)} {
   let idx = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
   if (idx >= p.total) { return; }
   let bw = (p.w + ${g.sw - 1}u) / ${g.sw}u;
@@ -164,11 +155,7 @@ export function maxPool2x2RowsApplies(g: PoolGeometry): boolean {
  */
 export function maxPool2x2RowsForwardKernel(argMax: boolean): KernelSpec {
   return cachedKernel('maxpool-2x2-rows-forward', argMax ? '' : 'values', () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> X: array<vec4f>;
-@group(0) @binding(1) var<storage, read_write> Y: array<vec2f>;
-${argMax ? '@group(0) @binding(2) var<storage, read_write> ArgMax: array<vec2f>;' : ''}
-@group(0) @binding(${argMax ? 3 : 2}) var<uniform> p: Params;
+${kernelHeader({ params: PARAMS, inputs: [['X', 'vec4f']], outputs: [['Y', 'vec2f'], argMax ? ['ArgMax', 'vec2f'] : null] })}
 ${IS_NAN}
 
 // The window's values in scan order (row 0: x, y; row 1: z, w) and their plane indices: the first
@@ -180,8 +167,7 @@ fn firstMax(v: vec4f, at: vec4i) -> vec2f {
   return vec2f(best, f32(bestAt));
 }
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+${entryPoint(WORKGROUP)} {
   let idx = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
   if (idx >= p.total) { return; }
   let rowVecs = p.w / 4u;
@@ -210,14 +196,9 @@ export const maxPool2x2RowsBackwardKernel: KernelSpec = {
   name: 'maxpool-2x2-rows-backward',
   key: '',
   source: () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> DY: array<vec2f>;
-@group(0) @binding(1) var<storage, read> ArgMax: array<vec2f>;
-@group(0) @binding(2) var<storage, read_write> DX: array<vec4f>;
-@group(0) @binding(3) var<uniform> p: Params;
+${kernelHeader({ params: PARAMS, inputs: [['DY', 'vec2f'], ['ArgMax', 'vec2f']], outputs: [['DX', 'vec4f']] })}
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+${entryPoint(WORKGROUP)} {
   let idx = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
   if (idx >= p.total) { return; }
   let rowVecs = p.w / 4u;

@@ -10,8 +10,8 @@
  * adding a few chunk partials per weight) use a serial variant instead: one invocation per output,
  * 64 per workgroup, no shared memory or barriers.
  */
-import { MAX_RANK } from '../engine/shape.js';
-import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
+import { LINEAR_GROUP_INDEX, MAX_RANK, f32Bits, grid, type KernelSpec } from './kernel.js';
+import { entryPoint, kernelHeader } from './wgsl.js';
 
 export const REDUCE_WORKGROUP = 256;
 /** Elements one workgroup reduces before the range is split into chunks. */
@@ -35,18 +35,12 @@ export function reduceKernel(keptRank: number, redRank: number, serial = false):
         red.push(`{ let c = rr % ${dim('redShape', d)}; rr = rr / ${dim('redShape', d)}; off += c * ${dim('redStrides', d)}; }`);
       }
       return /* wgsl */ `
-struct Params {
-  outCount: u32, chunks: u32, chunkLength: u32, redCount: u32, scale: u32, pad0: u32, pad1: u32, pad2: u32,
-  keptShape: array<vec4u, 2>, keptStrides: array<vec4u, 2>, redShape: array<vec4u, 2>, redStrides: array<vec4u, 2>,
-}
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read_write> O: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
+${kernelHeader({ params: `outCount: u32, chunks: u32, chunkLength: u32, redCount: u32, scale: u32, pad0: u32, pad1: u32, pad2: u32,
+  keptShape: array<vec4u, 2>, keptStrides: array<vec4u, 2>, redShape: array<vec4u, 2>, redStrides: array<vec4u, 2>,`, inputs: [['X', 'f32']], outputs: [['O', 'f32']] })}
 
 ${
         serial
-          ? `@compute @workgroup_size(${SERIAL_WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+          ? `${entryPoint(SERIAL_WORKGROUP)} {
   let o = ${LINEAR_GROUP_INDEX} * ${SERIAL_WORKGROUP}u + lid;
   if (o >= p.outCount) { return; }
   ${kept.join('\n  ')}
@@ -58,8 +52,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   O[o] = acc * bitcast<f32>(p.scale);`
           : `var<workgroup> partial: array<f32, ${REDUCE_WORKGROUP}>;
 
-@compute @workgroup_size(${REDUCE_WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+${entryPoint(REDUCE_WORKGROUP)} {
   let g = ${LINEAR_GROUP_INDEX};
   if (g >= p.outCount * p.chunks) { return; }
   let o = g / p.chunks;

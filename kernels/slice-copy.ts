@@ -8,6 +8,7 @@
  * division to find its block. Launch layout: 256 invocations per workgroup.
  */
 import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
+import { entryPoint, kernelHeader } from './wgsl.js';
 
 const WORKGROUP = 256;
 
@@ -17,13 +18,9 @@ export function sliceCopyKernel(vec4: boolean): KernelSpec {
     name: 'slice-copy',
     key: vec4 ? 'vec4' : 'f32',
     source: () => /* wgsl */ `
-struct Params { n: u32, block: u32, srcStride: u32, dstStride: u32, srcStart: u32, dstStart: u32 }
-@group(0) @binding(0) var<storage, read> S: array<${unit}>;
-@group(0) @binding(1) var<storage, read_write> D: array<${unit}>;
-@group(0) @binding(2) var<uniform> p: Params;
+${kernelHeader({ params: 'n: u32, block: u32, srcStride: u32, dstStride: u32, srcStart: u32, dstStart: u32', inputs: [['S', unit]], outputs: [['D', unit]] })}
 
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+${entryPoint(WORKGROUP)} {
   let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
   if (i >= p.n) { return; }
   let o = i / p.block;

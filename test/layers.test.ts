@@ -4,15 +4,23 @@
  * cover the models' layer types plus batch 1, odd H/W, C = 3, 5, 13, and sizes that are not
  * multiples of any workgroup size.
  */
-import { describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { referenceLayers as L } from '../engine/reference.js';
 import { KERNEL_FAMILIES } from '../kernels/index.js';
 import { batchNormChunks, batchNormElementRun } from '../kernels/batchnorm.js';
+import { DIRECT_CANDIDATES, GEMM_TILES, type GemmTileName } from '../kernels/conv/index.js';
+import { convKernelsUsed } from '../engine/ops/conv.js';
 import { checkOp, type OpCase } from './helpers/op-check.js';
-import { useGpu } from './helpers/gpu.js';
+import { useGpu, useRuntime } from './helpers/gpu.js';
 
 useGpu();
+
+/** Kernel families compiled by any test of this file, on any of its runtimes. */
+const compiledFamilies = new Set<string>();
+afterEach(() => {
+  for (const k of E.getRuntime().compiledKernels()) compiledFamilies.add(k.split('|')[0]);
+});
 
 type P = [number, number];
 const cases: OpCase[] = [];
@@ -29,11 +37,11 @@ const CONVS: { x: number[]; w: number[]; stride: P; padding: P; bias: boolean; l
   { label: 'stride 1×2, pad 0×1', x: [1, 3, 6, 7], w: [2, 3, 3, 2], stride: [1, 2], padding: [0, 1], bias: true },
   { label: '3×3 larger', x: [2, 16, 33, 33], w: [8, 16, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
   { label: 'chunked weight grad', x: [4, 3, 40, 40], w: [2, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
-  // Rows a whole number of vec4s: the 3×3 row-vector gather (kernels/conv.ts) on CPU adapters.
+  // Rows a whole number of vec4s: the row-vector kernels (kernels/conv/rows.ts) on CPU adapters.
   { label: '3×3/s1/p1, W = 8', x: [2, 5, 7, 8], w: [6, 5, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
   { label: '3×3/s1/p1, W = 4', x: [1, 3, 5, 4], w: [5, 3, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
   { label: '3×3/s1/p1, W = 12, 17 channels', x: [1, 17, 3, 12], w: [3, 17, 3, 3], stride: [1, 1], padding: [1, 1], bias: true },
-  // Strided grad-input by stride classes (kernels/conv.ts): 17 × 18 outputs per class, several workgroups, 17 dY channels.
+  // Strided grad-input by stride classes (kernels/conv/subgroup.ts): 17 × 18 outputs per class, several workgroups, 17 dY channels.
   { label: '3×3/s2/p1, several workgroups per stride class', x: [2, 9, 34, 36], w: [17, 9, 3, 3], stride: [2, 2], padding: [1, 1], bias: false },
   // > 2048 positions with rows of vec4s: the chunked row-vector weight gradient.
   { label: '3×3/s1/p1, W = 32, chunked weight grad', x: [2, 5, 33, 32], w: [6, 5, 3, 3], stride: [1, 1], padding: [1, 1], bias: false },
@@ -73,9 +81,9 @@ const TRANSPOSED: { x: number[]; w: number[]; stride: P; padding: P; outputPaddi
   { label: '4×4/s2/p1', x: [1, 3, 5, 5], w: [3, 2, 4, 4], stride: [2, 2], padding: [1, 1], outputPadding: [0, 0], bias: true },
   { label: '3×3/s1', x: [1, 2, 4, 4], w: [2, 3, 3, 3], stride: [1, 1], padding: [0, 0], outputPadding: [0, 0], bias: false },
   { label: '2×2/s2 larger', x: [2, 16, 17, 17], w: [16, 8, 2, 2], stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], bias: true },
-  // Input rows a whole number of vec4s: the row-vector 2×2 kernel on CPU adapters (as [2,13,3,4] above, with bias).
+  // Input rows a whole number of vec4s (as [2,13,3,4] above, with bias).
   { label: '2×2/s2, W = 8', x: [2, 6, 3, 8], w: [6, 3, 2, 2], stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], bias: true },
-  // 11 output channels: a full and a partial tile of the subgroup kernel's 8 channels.
+  // 11 output channels: a full and a partial tile of the GEMMs' and direct kernels' channel tiles.
   { label: '2×2/s2, W = 4, 11 channels', x: [1, 6, 2, 4], w: [6, 11, 2, 2], stride: [2, 2], padding: [0, 0], outputPadding: [0, 0], bias: true },
 ];
 for (const c of TRANSPOSED) {
@@ -87,7 +95,7 @@ for (const c of TRANSPOSED) {
   });
 }
 
-// [2, 3, 50, 45]: 4500 values per channel, summed in two chunks with the GPU tuning (below) and
+// [2, 3, 50, 45]: 4500 values per channel, summed in two chunks with the GPU settings (below) and
 // by one invocation per channel on CPU adapters (kernels/batchnorm.ts); planes a whole number of
 // vec4s ([2, 5, 4, 3], [2, 3, 48, 48]) take the vec4 kernels.
 for (const x of [[2, 5, 4, 3], [1, 13, 5, 7], [4, 3, 1, 1], [3, 3, 17, 19], [2, 3, 50, 45], [2, 3, 48, 48]]) {
@@ -200,35 +208,23 @@ test('maxPool2d: the first NaN of a window wins and gets the gradient (row kerne
 
 // GPUs sum BatchNorm statistics per channel chunk beyond 512 values per channel (workgroup tree
 // sums); CPU adapters sum up to 1024 serially. Both ways on any adapter:
-describe('batchnorm with the GPU tuning (chunked sums)', () => {
+describe('batchnorm with the GPU settings (chunked sums)', () => {
+  useRuntime({ caps: { software: false } });
   const norms = cases.filter((c) => c.label.startsWith('batchNorm2d'));
   test.each(norms.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
-    const tuning = E.getRuntime().tuning;
-    const saved = { ...tuning };
-    Object.assign(tuning, E.tuningFor({ ...E.getRuntime().adapterReport, architecture: 'hopper', description: 'NVIDIA H100', device: '', isFallbackAdapter: false }));
-    expect(tuning.batchNormSerialMax).toBe(512);
-    try {
-      await checkOp(c, 5000 + i);
-    } finally {
-      Object.assign(tuning, saved);
-    }
+    expect(E.getRuntime().settings.batchNorm.serialMax).toBe(512);
+    await checkOp(c, 5000 + i);
   });
 });
 
-// CPU adapters sum channels of more than 8192 values in serial chunks of batchNormSerialMax
-// values, one invocation each. Here with chunks of 24 values and no lower bound, so that the
-// small cases above have chunks that straddle images and a short last chunk:
+// CPU adapters sum channels of more than 8192 values in serial chunks of serialMax values, one
+// invocation each. Here with chunks of 24 values and no lower bound, so that the small cases
+// above have chunks that straddle images and a short last chunk:
 describe('batchnorm in serial chunks (CPU adapters, large channels)', () => {
+  useRuntime({ batchNorm: { serialMax: 24, serialChunksAbove: 0 } });
   const norms = cases.filter((c) => c.label.startsWith('batchNorm2d'));
   test.each(norms.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
-    const tuning = E.getRuntime().tuning;
-    const saved = { ...tuning };
-    Object.assign(tuning, { batchNormSerialMax: 24, batchNormSerialChunksAbove: 0 });
-    try {
-      await checkOp(c, 6000 + i);
-    } finally {
-      Object.assign(tuning, saved);
-    }
+    await checkOp(c, 6000 + i);
   });
 });
 test('BatchNorm chunk plans: one serial sum, serial chunks above the bound, tree-summed chunks between', () => {
@@ -245,51 +241,51 @@ test('BatchNorm chunk plans: one serial sum, serial chunks above the bound, tree
   expect(batchNormChunks(8, 64, 256 * 256, true, 512).serial).toBe(false);
 });
 
+/** Runs `compute` on a fresh runtime started with `options`; the default runtime is back afterwards. */
+async function onRuntime<T>(options: E.InitOptions, compute: () => Promise<T>): Promise<T> {
+  E.shutdown();
+  await E.init(options);
+  try {
+    return await compute();
+  } finally {
+    E.shutdown();
+    await E.init();
+  }
+}
+
 test('BatchNorm tree sums replayed by one invocation per chunk (CPU adapters) equal the 256-invocation workgroups bit for bit', async () => {
-  const tuning = E.getRuntime().tuning;
-  const saved = { ...tuning };
-  // 4500 (scalar) and 4608 (vec4) values per channel: tree-summed chunks on either tuning.
+  // 4500 (scalar) and 4608 (vec4) values per channel: tree-summed chunks on either setting.
   for (const shape of [[2, 3, 50, 45], [2, 3, 48, 48]]) {
-    const run = async (inLanes: boolean) => {
-      Object.assign(tuning, { batchNormSerialMax: 512, batchNormSerialChunksAbove: Infinity, batchNormTreeInLanes: inLanes });
-      const C = shape[1];
-      const x = E.randn(shape, { seed: 71, requiresGrad: true });
-      const w = E.randn([C], { seed: 72, requiresGrad: true });
-      const b = E.randn([C], { seed: 73, requiresGrad: true });
-      const y = E.batchNorm2d(x, null, null, w, b, { training: true, relu: true });
-      y.backward(E.randn(shape, { seed: 74 }));
-      const out = await Promise.all([y, x.grad!, w.grad!, b.grad!].map((t) => t.toArray()));
-      for (const t of [x, w, b, y]) t.dispose();
-      return out.map((a) => Array.from(a));
-    };
-    try {
-      expect(await run(true), `${shape}`).toEqual(await run(false));
-    } finally {
-      Object.assign(tuning, saved);
-    }
+    const run = (treeInLanes: boolean) =>
+      onRuntime({ batchNorm: { serialMax: 512, serialChunksAbove: Infinity, treeInLanes } }, async () => {
+        const C = shape[1];
+        const x = E.randn(shape, { seed: 71, requiresGrad: true });
+        const w = E.randn([C], { seed: 72, requiresGrad: true });
+        const b = E.randn([C], { seed: 73, requiresGrad: true });
+        const y = E.batchNorm2d(x, null, null, w, b, { training: true, relu: true });
+        y.backward(E.randn(shape, { seed: 74 }));
+        const out = await Promise.all([y, x.grad!, w.grad!, b.grad!].map((t) => t.toArray()));
+        for (const t of [x, w, b, y]) t.dispose();
+        return out.map((a) => Array.from(a));
+      });
+    expect(await run(true), `${shape}`).toEqual(await run(false));
   }
 });
 
 test('BatchNorm normalize and grad-input: 4 vec4s of a channel per invocation where planes allow, the same values bit for bit', async () => {
   expect([16, 64, 2304, 12, 8, 4, 9].map((plane) => batchNormElementRun(plane, 4))).toEqual([4, 4, 4, 1, 1, 1, 1]);
-  const tuning = E.getRuntime().tuning;
-  const saved = tuning.batchNormElementRun;
-  const run = async (elementRun: number) => {
-    tuning.batchNormElementRun = elementRun;
-    const x = E.randn([3, 5, 8, 8], { seed: 61, requiresGrad: true });
-    const w = E.randn([5], { seed: 62, requiresGrad: true });
-    const b = E.randn([5], { seed: 63, requiresGrad: true });
-    const y = E.batchNorm2d(x, null, null, w, b, { training: true, relu: true });
-    y.backward(E.randn([3, 5, 8, 8], { seed: 64 }));
-    const out = await Promise.all([y, x.grad!].map((t) => t.toArray()));
-    for (const t of [x, w, b, y]) t.dispose();
-    return out.map((a) => Array.from(a));
-  };
-  try {
-    expect(await run(4)).toEqual(await run(1));
-  } finally {
-    tuning.batchNormElementRun = saved;
-  }
+  const run = (elementRun: number) =>
+    onRuntime({ batchNorm: { elementRun } }, async () => {
+      const x = E.randn([3, 5, 8, 8], { seed: 61, requiresGrad: true });
+      const w = E.randn([5], { seed: 62, requiresGrad: true });
+      const b = E.randn([5], { seed: 63, requiresGrad: true });
+      const y = E.batchNorm2d(x, null, null, w, b, { training: true, relu: true });
+      y.backward(E.randn([3, 5, 8, 8], { seed: 64 }));
+      const out = await Promise.all([y, x.grad!].map((t) => t.toArray()));
+      for (const t of [x, w, b, y]) t.dispose();
+      return out.map((a) => Array.from(a));
+    });
+  expect(await run(4)).toEqual(await run(1));
 });
 
 test('batchNorm2d with relu: exactly batchNorm2d(…).relu(), values and every gradient (train and eval, vec4 and scalar planes)', async () => {
@@ -318,193 +314,83 @@ test('batchNorm2d with relu: exactly batchNorm2d(…).relu(), values and every g
   }
 });
 
-// SwiftShader runs the weight-gradient kernels with fewer taps per pass (engine/tuning.ts); the
-// split must give the same gradients on any adapter.
-describe('conv weight gradient split into smaller tap groups (as on SwiftShader)', () => {
-  const split = CONVS.filter((c) => c.w[2] * c.w[3] > 4);
-  test.each(split.map((c, i) => [`${c.label} [${c.x}] [${c.w}], 4 taps per pass`, c, i] as const))('%s', async (_, c, i) => {
-    const runtime = E.getRuntime();
-    const saved = runtime.tuning.convTapGroup;
-    runtime.tuning.convTapGroup = 4;
-    try {
-      await checkOp(cases[CONVS.indexOf(c)], 2000 + i);
-    } finally {
-      runtime.tuning.convTapGroup = saved;
-    }
+// The same convolution cases on the kernels other adapters plan (kernels/conv/plan.ts), whatever
+// this adapter is: SwiftShader's (its small compiler budget: 5-tap weight-gradient passes, no
+// subgroup or 9-tap row kernels), an adapter without subgroups, and the implicit GEMMs of GPUs.
+const convCases = cases.filter((c) => c.label.startsWith('conv'));
+const label = (c: OpCase) => `${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`;
+describe('conv kernels as planned for SwiftShader (5-tap weight passes, no subgroup kernels)', () => {
+  useRuntime({ caps: { compilerBudget: 'small' } });
+  test.each(convCases.map((c, i) => [label(c), c, i] as const))('%s', async (_, c, i) => {
+    await checkOp(c, 2000 + i);
   });
 });
-test('SwiftShader gets 5-tap weight-gradient passes; other adapters the default', () => {
-  const report = (architecture: string, description: string) => ({ ...E.getRuntime().adapterReport, architecture, description });
-  expect(E.tuningFor(report('swiftshader', '')).convTapGroup).toBe(5);
-  expect(E.tuningFor(report('', 'SwiftShader driver 5.0.0')).convTapGroup).toBe(5);
-  expect(E.tuningFor(report('', 'llvmpipe (LLVM 15.0.6, 256 bits)')).convTapGroup).toBe(9);
-});
-
-// CPU adapters with fixed-size subgroups (lavapipe) run the gathers, the scatter and the 2×2
-// conv-transpose with subgroup-shared weight loads (kernels/conv.ts); other adapters use the
-// plain direct kernels, checked here by turning the subgroup kernels off. (On an adapter without
-// subgroups both runs take the plain kernels.)
-describe('conv kernels without subgroup weight sharing', () => {
-  const gathers = cases.filter((c) => c.label.startsWith('conv'));
-  test.each(gathers.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
-    const runtime = E.getRuntime();
-    const saved = runtime.tuning.subgroupSize;
-    runtime.tuning.subgroupSize = 0;
-    try {
-      await checkOp(c, 4000 + i);
-    } finally {
-      runtime.tuning.subgroupSize = saved;
-    }
+describe('conv kernels without subgroups', () => {
+  useRuntime({ caps: { subgroupSize: 0 } });
+  test.each(convCases.map((c, i) => [label(c), c, i] as const))('%s', async (_, c, i) => {
+    await checkOp(c, 4000 + i);
   });
 });
-test('subgroup weight sharing: on CPU adapters with one subgroup size, except SwiftShader', () => {
-  const base = { ...E.getRuntime().adapterReport, features: ['subgroups'], subgroupMinSize: 8, subgroupMaxSize: 8, isFallbackAdapter: false };
-  const lavapipe = { ...base, architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)', device: '' };
-  expect(E.tuningFor(lavapipe).subgroupSize).toBe(8);
-  expect(E.tuningFor({ ...lavapipe, features: [] }).subgroupSize).toBe(0);
-  expect(E.tuningFor({ ...lavapipe, subgroupMinSize: 4, subgroupMaxSize: 8 }).subgroupSize).toBe(0);
-  expect(E.tuningFor({ ...lavapipe, subgroupMinSize: 0, subgroupMaxSize: 0 }).subgroupSize).toBe(0);
-  expect(E.tuningFor({ ...lavapipe, description: 'SwiftShader driver 5.0.0' }).subgroupSize).toBe(0);
-  expect(E.tuningFor({ ...base, architecture: 'hopper', description: 'NVIDIA H100', device: '', subgroupMinSize: 32, subgroupMaxSize: 32 }).subgroupSize).toBe(0);
-});
-test('BatchNorm sums: serial up to 1024 values per channel in workgroups of 8 and serial chunks above 8192 on CPU adapters, 512 in workgroups of 64 on GPUs', () => {
-  const report = E.getRuntime().adapterReport;
-  const cpu = E.tuningFor({ ...report, architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)', isFallbackAdapter: true });
-  const gpu = E.tuningFor({ ...report, architecture: 'hopper', description: 'NVIDIA H100', device: '', isFallbackAdapter: false });
-  expect([cpu.batchNormSerialMax, cpu.batchNormSerialWorkgroup, cpu.batchNormSerialChunksAbove, cpu.batchNormElementRun, cpu.batchNormTreeInLanes]).toEqual([1024, 8, 8192, 4, true]);
-  expect([gpu.batchNormSerialMax, gpu.batchNormSerialWorkgroup, gpu.batchNormSerialChunksAbove, gpu.batchNormElementRun, gpu.batchNormTreeInLanes]).toEqual([512, 64, Infinity, 1, false]);
-});
-test('conv kernels: the subgroup versions where the adapter allows them, the plain ones otherwise', async (ctx) => {
-  const runtime = E.getRuntime();
-  // The subgroup kernels are specialized on 8 lanes (lavapipe); other adapters can't compile them.
-  if (E.fixedSubgroupSize(runtime.adapterReport) !== 8) ctx.skip();
-  const saved = runtime.tuning.subgroupSize;
-  /** `name|key` of the conv kernels `run` dispatches. */
-  const dispatched = async (run: () => E.Tensor) => {
-    const kernels: string[] = [];
-    const dispatch = runtime.dispatch;
-    runtime.dispatch = (d) => {
-      if (d.kernel.name.startsWith('conv')) kernels.push(`${d.kernel.name}|${d.kernel.key}`);
-      dispatch.call(runtime, d);
-    };
-    try {
-      const y = run();
-      await y.toArray();
-      y.dispose();
-    } finally {
-      runtime.dispatch = dispatch;
-    }
-    return kernels;
-  };
-  /** The weight gradient of a 3×3/p1 conv of random x, detached from its weight. */
-  const weightGradient = (wShape: number[], xShape: number[]) => {
-    const w = E.randn(wShape, { requiresGrad: true });
-    E.tidy(() => E.conv2d(E.randn(xShape), w, null, { padding: 1 }).sum().backward());
-    const grad = w.grad!;
-    w.grad = null;
-    w.dispose();
-    return grad;
-  };
-  const runs: [string, () => E.Tensor, string, string][] = [
-    ['5×5/s2 gather', () => E.conv2d(E.randn([1, 3, 5, 9]), E.randn([9, 3, 5, 5]), null, { stride: 2, padding: 1 }), 'conv-gather|nobias', 'conv-gather-subgroup|nobias-5x5-8-8'],
-    ['gather into a 1-column plane (lanes over channels)', () => E.conv2d(E.randn([1, 3, 5, 3]), E.randn([9, 3, 5, 5]), null, { stride: 2, padding: 1 }), 'conv-gather|nobias', 'conv-gather-channels-subgroup|nobias-5x5-8'],
-    // 4 × 4 outputs = 4 column tiles: an 8-invocation workgroup.
-    ['3×3/s2 gather over rows of vec4s', () => E.conv2d(E.randn([1, 3, 8, 8]), E.randn([9, 3, 3, 3]), null, { stride: 2, padding: 1 }), 'conv-gather|nobias', 'conv-gather-subgroup|nobias-3x3-8-8-rows-s2p1'],
-    ['3×3 row gather', () => E.conv2d(E.randn([1, 3, 2, 4]), E.randn([9, 3, 3, 3]), E.randn([9]), { padding: 1 }), 'conv-gather-3x3-rows|bias', 'conv-gather-3x3-rows-subgroup|bias-8-8'],
-    // 32 pixel quads: a 32-invocation workgroup.
-    ['2×2/s2 conv-transpose', () => E.convTranspose2d(E.randn([1, 3, 8, 16]), E.randn([3, 9, 2, 2]), null, { stride: 2 }), 'conv-transpose-2x2-rows|nobias', 'conv-transpose-2x2-rows-subgroup|nobias-8-32'],
-    // 31 × 31 outputs: stride classes of 16 rows × 4 column tiles = 64 positions, a 64-invocation workgroup.
-    ['3×3/s2 scatter', () => E.convTranspose2d(E.randn([1, 3, 16, 16]), E.randn([3, 5, 3, 3]), E.randn([5]), { stride: 2, padding: 1 }), 'conv-scatter|bias', 'conv-scatter-subgroup|bias-8-64'],
-    ['3×3 row weight gradient', () => weightGradient([9, 3, 3, 3], [1, 3, 4, 8]), 'conv-weight-3x3-rows-direct|', 'conv-weight-3x3-rows-direct-subgroup|8'],
-    ['direct weight gradient, lanes over output channels', () => weightGradient([32, 3, 3, 3], [1, 3, 5, 3]), 'conv-weight-direct|3x3@0+9', 'conv-weight-direct-subgroup|3x3-8'],
-  ];
-  try {
-    for (const [what, run, plain, shared] of runs) {
-      runtime.tuning.subgroupSize = 0;
-      const without = await dispatched(run);
-      expect(without, what).toContain(plain);
-      expect(without.filter((k) => k.includes('subgroup')), what).toEqual([]);
-      runtime.tuning.subgroupSize = 8;
-      const withSubgroups = await dispatched(run);
-      expect(withSubgroups, what).toContain(shared);
-      expect(withSubgroups, what).not.toContain(plain);
-    }
-  } finally {
-    runtime.tuning.subgroupSize = saved;
-  }
-});
-
-// GPUs run the gather convolutions (conv2d forward, its stride-1 grad-input, conv-transpose's
-// grad-input) and every weight gradient as implicit GEMMs (kernels/conv-gemm.ts); CPU adapters
-// use the direct kernels.
-// Both tile shapes (≤ 16 and > 16 destination channels) with partial tiles are covered.
-describe('conv2d and conv-transpose2d through the implicit GEMM (as on GPUs)', () => {
+describe('conv2d and conv-transpose2d through the implicit GEMMs (as on GPUs)', () => {
+  useRuntime({ conv: 'gemm' });
   const wide: OpCase = {
     label: 'conv2d 3×3/s1/p1, 37 output channels',
     shapes: [[2, 6, 5, 7], [37, 6, 3, 3], [37]],
     gpu: ([x, w, b]) => E.conv2d(x, w, b, { stride: 1, padding: 1 }),
     ref: L.conv2d([1, 1], [1, 1]),
   };
-  const gemmCases = [...cases.filter((c) => c.label.startsWith('conv')), wide];
-  test.each(gemmCases.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
-    const runtime = E.getRuntime();
-    const saved = runtime.tuning.conv;
-    runtime.tuning.conv = 'gemm';
-    try {
-      await checkOp(c, 3000 + i);
-    } finally {
-      runtime.tuning.conv = saved;
-    }
+  test.each([...convCases, wide].map((c, i) => [label(c), c, i] as const))('%s', async (_, c, i) => {
+    await checkOp(c, 3000 + i);
   });
 });
-// Every block shape of the GEMMs (engine/tuning.ts gemmTile), forced, on layers whose row and
-// column counts leave partial blocks: forward, flipped grad-input, weight gradient, conv-transpose.
-describe('every implicit-GEMM block shape', () => {
-  const shapeCases: OpCase[] = [
-    cases.find((c) => c.label === 'conv2d 3×3/s2/p1')!,
-    cases.find((c) => c.label === 'convTranspose2d 2×2/s2 larger')!,
-    {
-      label: 'conv2d 3×3/s1/p1, 130 output channels',
-      shapes: [[1, 5, 6, 7], [130, 5, 3, 3], [130]],
-      gpu: ([x, w, b]) => E.conv2d(x, w, b, { stride: 1, padding: 1 }),
-      ref: L.conv2d([1, 1], [1, 1]),
-    },
-  ];
-  const runs = (Object.keys(E.GEMM_TILES) as E.GemmTileName[]).flatMap((tile) => shapeCases.map((c, i) => [`${tile}: ${c.label}`, tile, c, i] as const));
-  test.each(runs)('%s', async (_, tile, c, i) => {
-    const runtime = E.getRuntime();
-    const saved = { ...runtime.tuning };
-    Object.assign(runtime.tuning, { conv: 'gemm', gemmTile: tile });
-    try {
+// Every block shape of the GEMMs, forced by excluding the others, on layers whose row and column
+// counts leave partial blocks: forward, flipped grad-input, weight gradient, conv-transpose.
+const tileCases: OpCase[] = [
+  cases.find((c) => c.label === 'conv2d 3×3/s2/p1')!,
+  cases.find((c) => c.label === 'convTranspose2d 2×2/s2 larger')!,
+  {
+    label: 'conv2d 3×3/s1/p1, 130 output channels',
+    shapes: [[1, 5, 6, 7], [130, 5, 3, 3], [130]],
+    gpu: ([x, w, b]) => E.conv2d(x, w, b, { stride: 1, padding: 1 }),
+    ref: L.conv2d([1, 1], [1, 1]),
+  },
+];
+const tiles = Object.keys(GEMM_TILES) as GemmTileName[];
+for (const tile of tiles) {
+  describe(`implicit GEMMs with ${tile} blocks`, () => {
+    useRuntime({ conv: 'gemm', caps: { software: false }, exclude: tiles.filter((t) => t !== tile).map((t) => `gemm-${t}`) });
+    test.each(tileCases.map((c, i) => [label(c), c, i] as const))('%s', async (_, c, i) => {
+      const used = convKernelsUsed(() => c.gpu(c.shapes.map((s) => E.zeros(s))).dispose());
+      expect([...used]).toEqual([`gemm-${tile}`]);
       await checkOp(c, 4000 + i);
-    } finally {
-      Object.assign(runtime.tuning, saved);
-    }
+    });
   });
-});
-test('GEMM block shapes: tall blocks for many rows, smaller ones when a launch would not fill the GPU, 64×128 for split-k', () => {
-  const name = (t: E.GemmTile) => `${t.ty * t.rows}x${t.tx * t.cols}`;
-  expect(name(E.gemmTileFor(16, 1e6))).toBe('16x256');
-  expect(name(E.gemmTileFor(32, 1e6))).toBe('32x256');
-  expect(name(E.gemmTileFor(64, 1e6))).toBe('64x128');
-  expect(name(E.gemmTileFor(512, 1e6))).toBe('128x128');
-  expect(name(E.gemmTileFor(512, 2048))).toBe('64x64');
-  expect(name(E.gemmTileFor(512, 2048, 'auto', true))).toBe('64x128');
-  expect(name(E.gemmTileFor(24, 2048, 'auto', true))).toBe('32x256');
-  expect(name(E.gemmTileFor(512, 1e6, '64x64'))).toBe('64x64');
-});
-test('software adapters run convolutions with the direct kernel; GPUs with the implicit GEMM', () => {
-  const report = (description: string, isFallbackAdapter = false) => ({ ...E.getRuntime().adapterReport, architecture: '', device: '', description, isFallbackAdapter });
-  expect(E.tuningFor(report('llvmpipe (LLVM 15.0.6, 256 bits)')).conv).toBe('direct');
-  expect(E.tuningFor(report('SwiftShader driver 5.0.0')).conv).toBe('direct');
-  expect(E.tuningFor(report('', true)).conv).toBe('direct');
-  expect(E.tuningFor(report('NVIDIA H100 80GB HBM3')).conv).toBe('gemm');
+}
+
+// Every candidate the planner has for this adapter runs somewhere in the cases above (a
+// candidate no case reaches would be untested code); the GEMMs are covered by their own runs.
+test('every direct convolution candidate this adapter plans is reached by the cases', async () => {
+  const reached = new Set<string>();
+  for (const options of [{}, { caps: { compilerBudget: 'small' as const } }, { caps: { subgroupSize: 0 } }]) {
+    await onRuntime(options, async () => {
+      for (const c of convCases) {
+        const inputs = c.shapes.map((s) => E.randn(s, { requiresGrad: true }));
+        for (const k of convKernelsUsed(() => E.tidy(() => c.gpu(inputs).sum().backward()))) reached.add(k);
+        for (const t of inputs) {
+          t.grad?.dispose();
+          t.dispose();
+        }
+      }
+    });
+  }
+  const planned = new Set(Object.values(DIRECT_CANDIDATES).flatMap((list) => list.map((c) => c.name)));
+  const unreachable = E.getRuntime().caps.subgroupSize === 8 ? [] : [...planned].filter((k) => k.includes('subgroup'));
+  expect([...planned].filter((k) => !reached.has(k) && !unreachable.includes(k))).toEqual([]);
 });
 
 // Last in this file, when every layer path above has compiled its kernels.
 test('every kernel the layers compiled is a registered family (kernels/index.ts)', () => {
   const families: readonly string[] = KERNEL_FAMILIES;
-  const compiled = E.getRuntime().compiledKernels().map((k) => k.split('|')[0]);
-  expect(compiled.length).toBeGreaterThan(20);
-  expect([...new Set(compiled)].filter((name) => !families.includes(name))).toEqual([]);
+  expect(compiledFamilies.size).toBeGreaterThan(20);
+  expect([...compiledFamilies].filter((name) => !families.includes(name))).toEqual([]);
 });

@@ -65,7 +65,7 @@ describe('model structure', () => {
 });
 
 // Each model with the adapter's own convolution kernels, and the smaller ones also with the
-// implicit GEMMs that GPUs use (engine/tuning.ts), whatever this adapter is.
+// implicit GEMMs that GPUs use (init({ conv: 'gemm' })), whatever this adapter is.
 const parityRuns = fixtures.cases.flatMap((c) => {
   const kernels: ('adapter' | 'gemm')[] = c.options.baseChannels === 64 ? ['adapter'] : ['adapter', 'gemm'];
   return kernels.map((conv) => [`${label(c)}${conv === 'gemm' ? ' (implicit-GEMM convolutions)' : ''}`, c, conv] as const);
@@ -73,12 +73,14 @@ const parityRuns = fixtures.cases.flatMap((c) => {
 
 describe(`parity with PyTorch ${fixtures.torch} at 2×3×64×64`, () => {
   test.each(parityRuns)('%s: logits (eval, train), loss and every gradient', async (name, c, conv) => {
-    const runtime = E.getRuntime();
-    const savedConv = runtime.tuning.conv;
-    if (conv === 'gemm') runtime.tuning.conv = 'gemm';
-    onTestFinished(() => {
-      runtime.tuning.conv = savedConv;
-    });
+    if (conv === 'gemm') {
+      E.shutdown();
+      await E.init({ conv: 'gemm' });
+      onTestFinished(async () => {
+        E.shutdown();
+        await E.init();
+      });
+    }
     const model = createModel(c.model, c.options);
     fillFixtureState(model);
     const x = E.tensor(fixtureValues(424242, 2 * 3 * 64 * 64), [2, 3, 64, 64]);

@@ -22,6 +22,7 @@ import { encodePng } from './images.js';
 import { BatchLoader, disposeBatch, epochGenerator, shuffledOrder, type Batch } from './loader.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import { SummaryWriter } from './tfevents.js';
+import { autotuneModel } from './tune.js';
 
 export const RUN_FILES = {
   best: 'best.safetensors',
@@ -244,6 +245,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     say(`resuming ${lastFile} after epoch ${startEpoch} (best valid loss ${best.valid_loss.toFixed(4)} at epoch ${best.epoch})`);
   }
+
+  // The convolution kernels of this run's shapes, measured once per adapter (engine/autotune.ts)
+  // before the first step, so every step of this run and of a resumed one runs the same kernels.
+  const lastBatch = trainSamples.length % o.batchSize;
+  const batchShape = (n: number) => [n, 3, o.imgSize, o.imgSize];
+  const tuned = await autotuneModel(model, lastBatch ? [batchShape(o.batchSize), batchShape(lastBatch)] : [batchShape(o.batchSize)], true);
+  if (tuned.tuned.length) say(`autotuned ${tuned.tuned.length} convolution shapes in ${tuned.seconds.toFixed(1)} s (kept for this adapter; PETSEG_AUTOTUNE=0 turns it off)`);
 
   const writer = o.logDir ? new SummaryWriter(o.logDir) : null;
   const info = (epoch: number, metrics: Record<string, number>) => ({

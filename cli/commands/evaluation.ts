@@ -11,6 +11,7 @@ import { MODELS } from '../../models/registry.js';
 import { loadSplitCached } from '../../train/cache.js';
 import type { Split } from '../../train/dataset.js';
 import { evaluateSamples } from '../../train/trainer.js';
+import { autotuneModel } from '../../train/tune.js';
 import type { OptionSpec, ParsedArgs } from './args.js';
 
 export const CHECKPOINT_OPTIONS: Record<string, OptionSpec> = {
@@ -76,7 +77,9 @@ export async function evaluateSplit(opened: OpenedModel, args: ParsedArgs, split
     },
   });
   const threshold = args.mask_threshold as number;
-  const result = await evaluateSamples(opened.model, samples, { batchSize: args.batch_size as number, size: opened.size, threshold });
+  const batchSize = args.batch_size as number;
+  await autotuneModel(opened.model, [[Math.min(batchSize, Math.max(samples.length, 1)), 3, opened.size, opened.size]], false);
+  const result = await evaluateSamples(opened.model, samples, { batchSize, size: opened.size, threshold });
   return {
     split,
     images: result.images,

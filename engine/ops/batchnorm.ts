@@ -58,12 +58,13 @@ export function batchNorm2d(
   if (!options.training && !runningMean) throw new Error('batchNorm2d: eval mode needs running statistics');
   const eps = options.eps ?? 1e-5;
   const runtime = getRuntime();
-  const { batchNormSerialMax, batchNormSerialWorkgroup: serialWorkgroup, batchNormSerialChunksAbove } = runtime.tuning;
-  const { params, chunks, serial } = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1, batchNormSerialMax, batchNormSerialChunksAbove);
+  const settings = runtime.settings.batchNorm;
+  const serialWorkgroup = settings.serialWorkgroup;
+  const { params, chunks, serial } = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1, settings.serialMax, settings.serialChunksAbove);
   // Planes of whole vec4s: every BatchNorm kernel reads and writes 4 values at a time.
   const vec4 = batchNormVec4(plane);
-  const run = batchNormElementRun(plane, runtime.tuning.batchNormElementRun);
-  const sums: BatchNormSums = serial ? 'serial' : runtime.tuning.batchNormTreeInLanes ? 'lanes' : 'tree';
+  const run = batchNormElementRun(plane, settings.elementRun);
+  const sums: BatchNormSums = serial ? 'serial' : settings.treeInLanes ? 'lanes' : 'tree';
   const partialGrid: [number, number, number] = sums === 'tree' ? [chunks, C, 1] : [Math.ceil((C * chunks) / serialWorkgroup), 1, 1];
 
   const gamma = weight ?? full([C], 1);

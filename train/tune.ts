@@ -1,0 +1,35 @@
+/**
+ * Autotuning for a model (engine/autotune.ts): one forward and backward pass per batch shape, in
+ * eval mode so that no BatchNorm statistic moves, finds the convolutions a training step (or,
+ * without backward, an inference) runs; the model's parameters and gradients are left as found.
+ */
+import { autotune, type AutotuneReport } from '../engine/autotune.js';
+import { noGrad } from '../engine/autograd.js';
+import type { Module } from '../engine/nn/module.js';
+import { zeros } from '../engine/ops/creation.js';
+import { tidy } from '../engine/scope.js';
+
+export async function autotuneModel(model: Module, batchShapes: readonly number[][], backward: boolean): Promise<AutotuneReport> {
+  const wasTraining = model.training;
+  const params = model.parameters();
+  const grads = params.map((p) => p.grad);
+  for (const p of params) p.grad = null;
+  model.eval();
+  try {
+    return await autotune(() => {
+      for (const shape of batchShapes) {
+        const x = zeros([...shape]);
+        if (backward) tidy(() => model.forward(x).sum().backward());
+        else noGrad(() => tidy(() => model.forward(x)).dispose());
+        x.dispose();
+        for (const p of params) {
+          p.grad?.dispose();
+          p.grad = null;
+        }
+      }
+    });
+  } finally {
+    model.train(wasTraining);
+    params.forEach((p, i) => (p.grad = grads[i]));
+  }
+}
