@@ -20,9 +20,9 @@ export interface TuneRequest {
 const bucket = (n: number) => (n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n)));
 
 /**
- * The key of a tuned choice: the direction, the exact kernel window and channels (they change
- * which kernels apply), and the batch and plane sizes bucketed (a short last batch shares the
- * full batches' choice).
+ * The shape part of a tuned choice's key: the direction, the exact kernel window and channels,
+ * and the batch and plane sizes bucketed (a short last batch shares the full batches' choice).
+ * The engine appends the candidates' names (engine/ops/conv.ts).
  */
 export function tuneKey(direction: ConvDirection, g: ConvGeometry): string {
   return `${direction} ${g.kh}x${g.kw}/s${g.strideH}x${g.strideW}/p${g.padH}x${g.padW} c${g.srcChannels}>${g.dstChannels} n${bucket(g.batch)} ${bucket(g.srcH)}x${bucket(g.srcW)}>${bucket(g.dstH)}x${bucket(g.dstW)}`;

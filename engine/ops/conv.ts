@@ -41,7 +41,11 @@ function planned(runtime: Runtime, direction: ConvDirection, layer: ConvGeometry
   if (!cache) planCache.set(runtime, (cache = new Map()));
   const id = `${direction}|${Object.values(layer).join(',')}|${hasBias}`;
   let entry = cache.get(id);
-  if (!entry) cache.set(id, (entry = { key: tuneKey(direction, layer), plans: convPlans(direction, layer, runtime.caps, hasBias, runtime.settings.conv) }));
+  if (!entry) {
+    const plans = convPlans(direction, layer, runtime.caps, hasBias, runtime.settings.conv);
+    // The candidates are part of the key: a choice made among other candidates (an older build, other exclusions) is not reused.
+    cache.set(id, (entry = { key: `${tuneKey(direction, layer)} [${plans.map((p) => p.kernel).join(' ')}]`, plans }));
+  }
   return entry;
 }
 

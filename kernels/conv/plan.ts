@@ -265,7 +265,9 @@ export function tilesExactly(g: ConvGeometry): boolean {
   return g.strideH === g.kh && g.strideW === g.kw && g.padH === 0 && g.padW === 0 && g.dstH === g.srcH * g.kh && g.dstW === g.srcW * g.kw;
 }
 
+/** The exact tiling is also a scatter: the stride-class subgroup scatter serves it too where it applies. */
 const TILED: Candidate[] = [
+  SCATTER[0],
   {
     name: 'transpose-tiled',
     adapter: anyAdapter,
