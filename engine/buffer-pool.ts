@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * Reuses GPU buffers by size class and usage, so a training step allocates nothing once warm.
  *

@@ -16,8 +16,8 @@ export interface AdapterCaps {
   readonly timestampQuery: boolean;
   /**
    * How many live values the shader compiler handles in reasonable time. `small`: SwiftShader,
-   * whose compiler is super-linear in them (the 3×3 weight-gradient kernel compiles in 0.45 s
-   * with 5 taps' sums live, 51 s with 9), so kernels with many accumulators are not planned there.
+   * whose compiler is super-linear in them (a 9-tap weight gradient takes it tens of seconds), so
+   * kernels with many accumulators are not planned there.
    */
   readonly compilerBudget: 'small' | 'large';
   readonly maxWorkgroupStorageBytes: number;

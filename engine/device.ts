@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * One way to get a WebGPU adapter and device, in Node (Dawn's `webgpu` package) and in the
  * browser (`navigator.gpu`), with a report of what was found and a clear error when nothing was.

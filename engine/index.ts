@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * petseg/engine — GPU tensors on WebGPU with a tape-based autograd.
  *

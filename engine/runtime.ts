@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * The runtime owns the device, the buffer pool, the pipeline cache and the command encoder.
  *

@@ -151,7 +151,7 @@ const CHUNK_RANGE = `
  * the chunks. Chunks are sized so that there are about TARGET_GROUPS workgroups. Above
  * `serialChunksAbove` values (CPU adapters), chunks of `serialMax` values are summed by one
  * invocation each instead (no workgroup barriers: on lavapipe each one switches between all of a
- * workgroup's subgroups) and combined the same way: 1.6–2.8× per BatchNorm forward+backward there.
+ * workgroup's subgroups) and combined the same way.
  */
 const TARGET_GROUPS = 512;
 const MIN_CHUNK = 4096;
@@ -184,8 +184,7 @@ export function batchNormChunks(
  *   workgroup memory (GPUs);
  * - `lanes`: one invocation per (channel, chunk), `serialWorkgroup` per workgroup, replaying the
  *   tree's 256 strided sums and its additions in order — bit-identical to `tree` without its
- *   barriers, which lavapipe pays by switching between all of a workgroup's subgroups (1.3–3.6×
- *   per BatchNorm forward+backward there);
+ *   barriers, which lavapipe pays by switching between all of a workgroup's subgroups;
  * - `serial` (few values per channel, or CPU adapters' serial chunks — batchNormChunks): one
  *   invocation per (channel, chunk) loops over the chunk in order — a 256-invocation tree sum
  *   over 16 values costs far more than the sum.

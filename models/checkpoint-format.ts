@@ -59,13 +59,8 @@ export function checkpointInfoOf(file: Safetensors): CheckpointInfo | null {
   return file.metadata.petseg ? (JSON.parse(file.metadata.petseg) as CheckpointInfo) : null;
 }
 
-/**
- * Rebuild the model a checkpoint was saved from and load its weights. `source` names the file in
- * messages. `expectModel` (e.g. the CLI's --model) must agree with the metadata; files without
- * petseg metadata need it.
- */
-export function decodeCheckpoint(bytes: Uint8Array, source: string, expectModel?: string): LoadedCheckpoint {
-  const file = decodeSafetensors(bytes, source);
+/** The model a decoded file holds: its petseg metadata, or `expectModel` for files exported elsewhere (which must agree with the metadata when both exist). */
+export function resolveCheckpointInfo(file: Safetensors, source: string, expectModel?: string): CheckpointInfo {
   let info = checkpointInfoOf(file);
   if (info) {
     if (expectModel && expectModel !== info.model) {
@@ -78,6 +73,17 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string, expectModel?
     if (!isModelName(expectModel)) throw new Error(`unknown model '${expectModel}'; choose one of: ${Object.keys(MODELS).join(', ')}`);
     info = { model: expectModel, options: inferOptions(expectModel, file.tensors) };
   }
+  return info;
+}
+
+/**
+ * Rebuild the model a checkpoint was saved from and load its weights. `source` names the file in
+ * messages. `expectModel` (e.g. the CLI's --model) must agree with the metadata; files without
+ * petseg metadata need it.
+ */
+export function decodeCheckpoint(bytes: Uint8Array, source: string, expectModel?: string): LoadedCheckpoint {
+  const file = decodeSafetensors(bytes, source);
+  const info = resolveCheckpointInfo(file, source, expectModel);
   const model = createModel(info.model, info.options);
   const state = new Map([...file.tensors].map(([name, t]) => [name, tensor(t.data, t.shape)] as [string, Tensor]));
   try {

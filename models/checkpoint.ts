@@ -8,7 +8,7 @@ import type { Module } from '../engine/nn/module.js';
 import { decodeSafetensors, encodeSafetensors } from '../engine/safetensors.js';
 import { tensor } from '../engine/ops/creation.js';
 import type { Tensor } from '../engine/tensor.js';
-import { checkpointInfoOf, decodeCheckpoint, encodeCheckpoint, hostTensors, type CheckpointInfo, type LoadedCheckpoint } from './checkpoint-format.js';
+import { checkpointInfoOf, decodeCheckpoint, encodeCheckpoint, hostTensors, resolveCheckpointInfo, type CheckpointInfo, type LoadedCheckpoint } from './checkpoint-format.js';
 
 /** Write `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename. */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
@@ -49,6 +49,11 @@ function readSafetensors(path: string) {
 /** A checkpoint's petseg metadata without building the model (null for files exported elsewhere). */
 export function readCheckpointInfo(path: string): CheckpointInfo | null {
   return checkpointInfoOf(readSafetensors(path));
+}
+
+/** The model a checkpoint file holds, without building it (see resolveCheckpointInfo). */
+export function checkpointInfo(path: string, expectModel?: string): CheckpointInfo {
+  return resolveCheckpointInfo(readSafetensors(path), path, expectModel);
 }
 
 /** Load a checkpoint file (see decodeCheckpoint). */

@@ -25,6 +25,22 @@ function clock(seconds: number): string {
   return h ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
 }
 
+/**
+ * The in-place line within `width` columns: the bar shrinks first (to nothing), then the
+ * statistics go, so the counts and the ETA always show.
+ */
+export function ttyLine(label: string, u: ProgressUpdate, stats: string, eta: string, width: number): string {
+  const counts = `${u.done}/${u.total}`;
+  const tail = ` ${counts} ${stats} ETA ${eta}`;
+  const bar = Math.min(24, width - label.length - tail.length - 3);
+  if (bar >= 4) {
+    const filled = Math.round((bar * u.done) / u.total);
+    return `${label} [${'#'.repeat(filled)}${'.'.repeat(bar - filled)}]${tail}`;
+  }
+  const short = `${label} ${counts} ${stats} ETA ${eta}`;
+  return short.length <= width ? short : `${label} ${counts} ETA ${eta}`.slice(-Math.max(width, 1));
+}
+
 export class ProgressBar {
   private readonly started = performance.now();
   private lastPlainQuarter = 0;
@@ -40,10 +56,7 @@ export class ProgressBar {
     const eta = u.done > 0 ? (seconds / u.done) * (u.total - u.done) : Infinity;
     const stats = `loss ${u.loss.toFixed(4)} dice ${u.dice.toFixed(4)} ${rate.toFixed(1)} img/s`;
     if (this.stream.isTTY) {
-      const width = 24;
-      const filled = Math.round((width * u.done) / u.total);
-      const line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${u.done}/${u.total} ${stats} ETA ${clock(eta)}`;
-      this.stream.write(`\r${line.slice(0, (this.stream.columns ?? 200) - 1)}\x1b[K`);
+      this.stream.write(`\r${ttyLine(this.label, u, stats, clock(eta), (this.stream.columns ?? 80) - 1)}\x1b[K`);
       return;
     }
     const quarter = Math.floor((4 * u.done) / u.total);

@@ -3,8 +3,8 @@
  * checkpoint by validation loss and the last one (with optimizer state, for an exact resume),
  * metrics.jsonl, TensorBoard scalars and example images, and a progress bar.
  */
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { noGrad } from '../engine/autograd.js';
 import type { Module } from '../engine/nn/module.js';
 import { concat } from '../engine/ops/layout.js';
@@ -17,6 +17,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { loadCheckpoint, loadOptimizerState, readCheckpointInfo, saveCheckpoint, saveOptimizerState } from '../models/checkpoint.js';
 import { createModel, MODELS, type ModelName, type ModelOptions } from '../models/registry.js';
 import { loadSplitCached } from './cache.js';
+import { readSplit } from './dataset.js';
 import type { Sample } from './pixels.js';
 import { encodePng } from './images.js';
 import { BatchLoader, disposeBatch, epochGenerator, shuffledOrder, type Batch } from './loader.js';
@@ -193,13 +194,33 @@ function previousRun(saveDir: string): { epoch: number } | null {
   return { epoch: readCheckpointInfo(last)?.epoch ?? 0 };
 }
 
-/** Train as the lab does; see TrainOptions. Throws DatasetError / RangeError / Error with a one-line message on bad input. */
-export async function train(o: TrainOptions): Promise<TrainResult> {
+/** `dir` exists as a writable folder, or can be made: its nearest existing ancestor is a writable folder. */
+function checkWritableFolder(dir: string, what: string): void {
+  let at = dir;
+  while (!existsSync(at)) {
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  if (!statSync(at).isDirectory()) throw new Error(`${what} ${dir}: ${at} is a file, not a folder; choose another ${what}`);
+  try {
+    accessSync(at, constants.W_OK);
+  } catch {
+    throw new Error(`${what} ${dir}: ${at} is not writable; choose another ${what}`);
+  }
+}
+
+/**
+ * Every check of the options that needs no GPU — values, the dataset layout, the run folder
+ * (writable; holding a run only with resume) — so that a command can refuse bad input before
+ * it opens a device or writes anything. train() runs it too.
+ */
+export function checkTrainOptions(o: TrainOptions): void {
   checkOptions(o);
-  const warn = o.warn ?? ((line: string) => console.warn(line));
-  const out = o.out ?? process.stdout;
-  const say = (line: string) => out.write(`${line}\n`);
-  mkdirSync(o.saveDir, { recursive: true });
+  readSplit(o.dataPath, 'train');
+  readSplit(o.dataPath, 'valid');
+  checkWritableFolder(o.saveDir, '--save_dir');
+  if (o.logDir) checkWritableFolder(o.logDir, '--log_dir');
   const lastFile = join(o.saveDir, RUN_FILES.last);
   const previous = previousRun(o.saveDir);
   if (previous && !o.resume) {
@@ -209,6 +230,16 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (previous && previous.epoch >= o.epochs) {
     throw new RangeError(`--resume: ${lastFile} has already trained ${previous.epoch} epochs; pass --epochs greater than ${previous.epoch} to train further`);
   }
+}
+
+/** Train as the lab does; see TrainOptions. Throws DatasetError / RangeError / Error with a one-line message on bad input. */
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  checkTrainOptions(o);
+  const warn = o.warn ?? ((line: string) => console.warn(line));
+  const out = o.out ?? process.stdout;
+  const say = (line: string) => out.write(`${line}\n`);
+  const lastFile = join(o.saveDir, RUN_FILES.last);
+  const previous = previousRun(o.saveDir);
 
   const cacheDir = o.cacheDir ?? join(o.dataPath, '.petseg-cache');
   const load = (split: 'train' | 'valid') => {
@@ -218,6 +249,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   };
   const trainSamples = load('train');
   const validSamples = load('valid');
+  // The run folder is made only once the data is known to load.
+  mkdirSync(o.saveDir, { recursive: true });
 
   let model: Module;
   let startEpoch = 0;

@@ -1,4 +1,9 @@
-/** A small `--name value` / `--flag` parser with typed options, defaults, ranges and --help. */
+/**
+ * A small `--name value` / `--name=value` / `--flag` parser with typed options, defaults, ranges,
+ * --help and --version, and the commands' exit codes: 0 success, 1 a failure while running, 2 a
+ * bad argument (UsageError), always before a device opens or a file is written.
+ */
+import { readFileSync } from 'node:fs';
 
 export interface OptionSpec {
   type: 'number' | 'integer' | 'string' | 'boolean';
@@ -10,25 +15,35 @@ export interface OptionSpec {
 
 export type ParsedArgs = Record<string, number | string | boolean | undefined>;
 
+/** A bad argument: one line naming it and the fix; exit code 2. */
 export class UsageError extends Error {}
 
+/** petseg's version (package.json). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** The `petseg` subcommand a command file answers to (the file names predate the bin). */
+const SUBCOMMANDS: Record<string, string> = { inference: 'infer' };
+
 export function usage(command: string, summary: string, specs: Record<string, OptionSpec>): string {
-  const lines = [`usage: node cli/${command}.js [options]`, '', summary, '', 'options:'];
+  const lines = [`usage: petseg ${SUBCOMMANDS[command] ?? command} [options]   (or: node cli/${command}.js [options])`, '', summary, '', 'options:'];
   for (const [name, spec] of Object.entries(specs)) {
     const value = spec.type === 'boolean' ? '' : ` <${spec.type}>`;
     const dflt = spec.default === undefined ? '' : ` (default: ${spec.default})`;
     lines.push(`  --${name}${value}`.padEnd(28) + spec.help + dflt);
   }
-  lines.push('  --help'.padEnd(28) + 'show this help');
+  lines.push('  --help'.padEnd(28) + 'show this help', '  --version'.padEnd(28) + "print petseg's version");
   return lines.join('\n');
 }
 
-export function parseArgs(argv: string[], specs: Record<string, OptionSpec>): ParsedArgs | 'help' {
+export function parseArgs(argv: string[], specs: Record<string, OptionSpec>): ParsedArgs | 'help' | 'version' {
   const out: ParsedArgs = {};
   for (const [name, spec] of Object.entries(specs)) out[name] = spec.default;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') return 'help';
+    if (arg === '--version') return 'version';
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}' (options start with --; see --help)`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
     const spec = specs[name];
@@ -62,8 +77,9 @@ export function parseArgs(argv: string[], specs: Record<string, OptionSpec>): Pa
 export function parseCommandArgs(command: string, summary: string, argv: string[], specs: Record<string, OptionSpec>): ParsedArgs | number {
   try {
     const args = parseArgs(argv, specs);
-    if (args !== 'help') return args;
-    console.log(usage(command, summary, specs));
+    if (args === 'version') console.log(version());
+    else if (args === 'help') console.log(usage(command, summary, specs));
+    else return args;
     return 0;
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
@@ -79,11 +95,11 @@ export function givenOptions(argv: readonly string[]): Set<string> {
 
 /**
  * Print a fatal error as one line naming the command (the stack too when PETSEG_DEBUG is set)
- * and return the exit code 1.
+ * and return the exit code: 2 for a bad argument, else 1.
  */
 export function reportError(command: string, err: unknown): number {
   const message = err instanceof Error ? err.message : String(err);
   console.error(`${command}: ${message}`);
   if (process.env.PETSEG_DEBUG && err instanceof Error && err.stack) console.error(err.stack);
-  return 1;
+  return err instanceof UsageError ? 2 : 1;
 }

@@ -7,9 +7,9 @@ import * as E from '../../engine/index.js';
 import { ablate, formatAblation } from '../../bench/ablate.js';
 import { CHECK_TOLERANCE, formatReport, runBench } from '../../bench/main.js';
 import { MODELS, isModelName, type ModelName } from '../../models/registry.js';
-import { givenOptions, parseCommandArgs, reportError, type OptionSpec } from './args.js';
+import { UsageError, givenOptions, parseCommandArgs, reportError, type OptionSpec } from './args.js';
 
-const OPTIONS: Record<string, OptionSpec> = {
+export const OPTIONS: Record<string, OptionSpec> = {
   img_size: { type: 'integer', default: 64, min: 32, help: 'input size (--full: 256)' },
   batch_size: { type: 'integer', default: 4, min: 1, help: 'batch (--full: 8)' },
   base_channels: { type: 'integer', default: 16, min: 1, help: 'UNet width (--full: 64)' },
@@ -32,7 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     const given = givenOptions(argv);
     const pick = (name: string, fullValue: number) => (full && !given.has(name) ? fullValue : (args[name] as number));
     const models = (args.models as string).split(',').filter(Boolean);
-    for (const m of models) if (!isModelName(m)) throw new RangeError(`--models: unknown model ${m}; use ${Object.keys(MODELS).join(' and/or ')}`);
+    for (const m of models) if (!isModelName(m)) throw new UsageError(`--models: unknown model ${m}; use ${Object.keys(MODELS).join(' and/or ')}`);
     const config = {
       img_size: pick('img_size', 256),
       batch_size: pick('batch_size', 8),

@@ -4,7 +4,7 @@ import { readSplit } from '../../train/dataset.js';
 import { OXFORD_PET_ARCHIVES, downloadDataset, type DownloadProgress } from '../../train/download.js';
 import { parseCommandArgs, reportError, type OptionSpec } from './args.js';
 
-const OPTIONS: Record<string, OptionSpec> = {
+export const OPTIONS: Record<string, OptionSpec> = {
   data_path: { type: 'string', default: 'dataset/oxford-iiit-pet', help: 'folder to download and extract into (then pass it to train.js --data_path)' },
   base_url: { type: 'string', help: 'fetch the archives from this folder URL instead (a mirror); the MD5s are still checked' },
 };

@@ -5,14 +5,14 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as E from '../../engine/index.js';
-import { loadCheckpoint } from '../../models/checkpoint.js';
-import { trainedImageSize, type LoadedCheckpoint } from '../../models/checkpoint-format.js';
+import { checkpointInfo, loadCheckpoint } from '../../models/checkpoint.js';
+import { trainedImageSize, type CheckpointInfo, type LoadedCheckpoint } from '../../models/checkpoint-format.js';
 import { MODELS } from '../../models/registry.js';
 import { loadSplitCached } from '../../train/cache.js';
-import type { Split } from '../../train/dataset.js';
+import { readSplit, type Split } from '../../train/dataset.js';
 import { evaluateSamples } from '../../train/trainer.js';
 import { autotuneModel } from '../../train/tune.js';
-import type { OptionSpec, ParsedArgs } from './args.js';
+import { UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 
 export const CHECKPOINT_OPTIONS: Record<string, OptionSpec> = {
   model_path: { type: 'string', help: 'checkpoint (.safetensors) written by train.js (or exported from PyTorch with --model)' },
@@ -32,20 +32,47 @@ export interface OpenedModel extends LoadedCheckpoint {
   size: number;
 }
 
-/** Load --model_path (required) and settle the input size; the model is put in eval mode. */
-export function openCheckpoint(args: ParsedArgs): OpenedModel {
-  if (args.model_path === undefined) throw new RangeError('--model_path is required (a .safetensors checkpoint from train.js, e.g. saved_models/<run>/best.safetensors)');
+/** The checkpoint a command will load, checked without a device: the file, its metadata and the input size. */
+export interface CheckedCheckpoint {
+  path: string;
+  info: CheckpointInfo;
+  size: number;
+}
+
+/** --model_path (required) and --img_size, checked from the file's header before any device opens. */
+export function checkCheckpointArgs(args: ParsedArgs): CheckedCheckpoint {
+  if (args.model_path === undefined) throw new UsageError('--model_path is required (a .safetensors checkpoint from train.js, e.g. saved_models/<run>/best.safetensors)');
   const path = resolve(args.model_path as string);
-  if (!existsSync(path)) throw new RangeError(`--model_path ${path} does not exist`);
-  const loaded = loadCheckpoint(path, args.model as string | undefined);
-  const size = (args.img_size as number | undefined) ?? trainedImageSize(loaded.info);
-  const stride = MODELS[loaded.info.model].stride;
-  if (size % stride !== 0) {
-    loaded.model.dispose();
-    throw new RangeError(`--img_size ${size} must be a multiple of ${stride} for ${loaded.info.model}`);
+  if (!existsSync(path)) throw new UsageError(`--model_path ${path} does not exist`);
+  let info: CheckpointInfo;
+  try {
+    info = checkpointInfo(path, args.model as string | undefined);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
+  const size = (args.img_size as number | undefined) ?? trainedImageSize(info);
+  const stride = MODELS[info.model].stride;
+  if (size % stride !== 0) throw new UsageError(`--img_size ${size} must be a multiple of ${stride} for ${info.model}`);
+  return { path, info, size };
+}
+
+/** Load a checked checkpoint; the model is put in eval mode. */
+export function openCheckpoint(checked: CheckedCheckpoint, args: ParsedArgs): OpenedModel {
+  const loaded = loadCheckpoint(checked.path, args.model as string | undefined);
   loaded.model.eval();
-  return { ...loaded, path, size };
+  return { ...loaded, path: checked.path, size: checked.size };
+}
+
+/** --data_path (required) and its split, checked before any device opens. */
+export function checkDataArgs(args: ParsedArgs, split: Split): string {
+  if (args.data_path === undefined) throw new UsageError('--data_path is required (the Oxford-IIIT Pet folder; fetch it with `petseg download`)');
+  const dataPath = resolve(args.data_path as string);
+  try {
+    readSplit(dataPath, split);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return dataPath;
 }
 
 export interface SplitReport {
@@ -65,9 +92,7 @@ export interface SplitReport {
 }
 
 /** Score the checkpoint on one split of --data_path. */
-export async function evaluateSplit(opened: OpenedModel, args: ParsedArgs, split: Split): Promise<SplitReport> {
-  if (args.data_path === undefined) throw new RangeError('--data_path is required (the Oxford-IIIT Pet folder; fetch it with `node cli/download.js`)');
-  const dataPath = resolve(args.data_path as string);
+export async function evaluateSplit(opened: OpenedModel, args: ParsedArgs, split: Split, dataPath: string): Promise<SplitReport> {
   const warnings: string[] = [];
   const { samples } = loadSplitCached(dataPath, split, opened.size, {
     cacheDir: join(dataPath, '.petseg-cache'),

@@ -6,10 +6,10 @@
 import { resolve } from 'node:path';
 import { ImageDecodeError } from '../../train/images.js';
 import { predictFile, type PredictedFile } from '../../train/predict.js';
-import { CHECKPOINT_OPTIONS, SPLIT_OPTIONS, evaluateSplit, openCheckpoint, printReport, startRuntime } from './evaluation.js';
-import { parseCommandArgs, reportError, usage, type OptionSpec } from './args.js';
+import { CHECKPOINT_OPTIONS, SPLIT_OPTIONS, checkCheckpointArgs, checkDataArgs, evaluateSplit, openCheckpoint, printReport, startRuntime } from './evaluation.js';
+import { UsageError, parseCommandArgs, reportError, type OptionSpec } from './args.js';
 
-const OPTIONS: Record<string, OptionSpec> = {
+export const OPTIONS: Record<string, OptionSpec> = {
   ...CHECKPOINT_OPTIONS,
   ...SPLIT_OPTIONS,
   images: { type: 'string', help: 'image files to segment (several may follow --images) instead of scoring --data_path' },
@@ -19,7 +19,7 @@ const OPTIONS: Record<string, OptionSpec> = {
 const SUMMARY = 'Dice and IoU of a checkpoint on the test split (annotations/test.txt), or masks and overlays for --images.';
 
 /** --images takes every following argument up to the next option. */
-function takeImages(argv: string[]): { rest: string[]; images: string[] | null } {
+export function takeImages(argv: string[]): { rest: string[]; images: string[] | null } {
   const at = argv.indexOf('--images');
   if (at < 0) return { rest: argv, images: null };
   let end = at + 1;
@@ -33,13 +33,15 @@ export async function main(argv: string[]): Promise<number> {
   if (typeof args === 'number') return args;
   try {
     const json = args.json as boolean;
-    if (images !== null && images.length === 0) throw new RangeError(`--images needs at least one file\n${usage('inference', SUMMARY, OPTIONS).split('\n')[0]}`);
-    if (images && args.data_path !== undefined) throw new RangeError('give either --data_path (score the test split) or --images (write masks), not both');
+    if (images !== null && images.length === 0) throw new UsageError('--images needs at least one file');
+    if (images && args.data_path !== undefined) throw new UsageError('give either --data_path (score the test split) or --images (write masks), not both');
+    const checked = checkCheckpointArgs(args);
+    const dataPath = images ? null : checkDataArgs(args, 'test');
     await startRuntime(json);
-    const opened = openCheckpoint(args);
+    const opened = openCheckpoint(checked, args);
     try {
       if (!images) {
-        printReport(await evaluateSplit(opened, args, 'test'), json);
+        printReport(await evaluateSplit(opened, args, 'test', dataPath!), json);
         return 0;
       }
       const outDir = resolve(args.out as string);

@@ -3,7 +3,7 @@ import * as E from '../../engine/index.js';
 import { createModel, MODELS, summarize } from '../../models/index.js';
 import { parseCommandArgs, type OptionSpec } from './args.js';
 
-const OPTIONS: Record<string, OptionSpec> = {
+export const OPTIONS: Record<string, OptionSpec> = {
   model: { type: 'string', default: 'UNet', help: `model: ${Object.keys(MODELS).join(' | ')}` },
   base_channels: { type: 'integer', default: 64, min: 1, help: 'UNet width (64 = the lab\'s)' },
 };

@@ -10,10 +10,10 @@ import * as E from '../../engine/index.js';
 import { readCheckpointInfo } from '../../models/checkpoint.js';
 import { isModelName, MODELS, type ModelName } from '../../models/registry.js';
 import { ensureSyntheticDataset } from '../../train/synthetic.js';
-import { RUN_FILES, train } from '../../train/trainer.js';
-import { givenOptions, parseCommandArgs, reportError, type OptionSpec, type ParsedArgs } from './args.js';
+import { RUN_FILES, checkTrainOptions, train, type TrainOptions } from '../../train/trainer.js';
+import { UsageError, givenOptions, parseCommandArgs, reportError, type OptionSpec, type ParsedArgs } from './args.js';
 
-const OPTIONS: Record<string, OptionSpec> = {
+export const OPTIONS: Record<string, OptionSpec> = {
   data_path: { type: 'string', help: 'Oxford-IIIT Pet folder (images/, annotations/); omitted: the built-in synthetic set' },
   model: { type: 'string', default: 'UNet', help: `model: ${Object.keys(MODELS).join(' or ')}` },
   epochs: { type: 'integer', default: 100, min: 1, help: 'epochs (synthetic preset: 5)' },
@@ -49,12 +49,12 @@ function syntheticRoot(): string {
 /** For --resume: the run's recorded arguments fill what is not given; a given value must agree. */
 function mergeResumedArgs(args: ParsedArgs, given: Set<string>, saveDir: string): void {
   const last = join(saveDir, RUN_FILES.last);
-  if (!existsSync(last)) throw new Error(`--resume: ${last} does not exist; nothing to resume (drop --resume to start a run)`);
+  if (!existsSync(last)) throw new UsageError(`--resume: ${last} does not exist; nothing to resume (drop --resume to start a run)`);
   const recorded = readCheckpointInfo(last)?.args ?? {};
   for (const name of RUN_DEFINING) {
     if (!(name in recorded)) continue;
     if (given.has(name) && recorded[name] !== args[name]) {
-      throw new Error(`--resume: ${last} was trained with --${name} ${String(recorded[name])}, not ${String(args[name])}; drop --${name} or start a new --save_dir`);
+      throw new UsageError(`--resume: ${last} was trained with --${name} ${String(recorded[name])}, not ${String(args[name])}; drop --${name} or start a new --save_dir`);
     }
     args[name] = recorded[name] as ParsedArgs[string];
   }
@@ -67,8 +67,8 @@ export async function main(argv: string[]): Promise<number> {
   const given = givenOptions(argv);
   try {
     const model = args.model as string;
-    if (!isModelName(model)) throw new RangeError(`--model ${model} is not a model; choose ${Object.keys(MODELS).join(' or ')}`);
-    if (args.resume && !given.has('save_dir')) throw new RangeError('--resume needs the --save_dir of the run to continue');
+    if (!isModelName(model)) throw new UsageError(`--model ${model} is not a model; choose ${Object.keys(MODELS).join(' or ')}`);
+    if (args.resume && !given.has('save_dir')) throw new UsageError('--resume needs the --save_dir of the run to continue');
     const saveDir = resolve((args.save_dir as string | undefined) ?? join('saved_models', `${model}-${timestamp()}`));
     if (args.resume) mergeResumedArgs(args, given, saveDir);
 
@@ -76,27 +76,22 @@ export async function main(argv: string[]): Promise<number> {
     if (synthetic) {
       for (const [name, value] of Object.entries(SYNTHETIC_PRESET)) if (!given.has(name) && !args.resume) args[name] = value;
     }
-    if (args.model !== 'UNet' && given.has('base_channels')) throw new RangeError(`--base_channels applies to UNet only, not ${String(args.model)}`);
-
-    const runtime = await E.init();
-    console.log(`petseg training on ${runtime.adapterName}`);
+    if (args.model !== 'UNet' && given.has('base_channels')) throw new UsageError(`--base_channels applies to UNet only, not ${String(args.model)}`);
     let dataPath: string;
+    let dataLine: string | null = null;
     if (synthetic) {
       dataPath = syntheticRoot();
       const created = ensureSyntheticDataset(dataPath);
-      console.log(
-        `no --data_path: ${created ? 'wrote' : 'using'} the built-in synthetic set in ${dataPath}; preset ${Object.entries(SYNTHETIC_PRESET)
-          .map(([k, v]) => `--${k} ${String(args[k])}${given.has(k) ? '' : ` (preset ${v})`}`)
-          .join(' ')}`,
-      );
+      dataLine = `no --data_path: ${created ? 'wrote' : 'using'} the built-in synthetic set in ${dataPath}; preset ${Object.entries(SYNTHETIC_PRESET)
+        .map(([k, v]) => `--${k} ${String(args[k])}${given.has(k) ? '' : ` (preset ${v})`}`)
+        .join(' ')}`;
     } else {
       dataPath = resolve(args.data_path as string);
     }
     const modelName = args.model as ModelName;
     const logDir = args.log_dir === 'none' ? null : resolve((args.log_dir as string | undefined) ?? join(saveDir, 'tensorboard'));
-    console.log(`run folder ${saveDir}${logDir ? `; TensorBoard: tensorboard --logdir ${logDir}` : ''}`);
     const recordedArgs = Object.fromEntries(Object.entries(args).filter(([k, v]) => v !== undefined && k !== 'resume' && (k !== 'data_path' || !synthetic)));
-    const result = await train({
+    const options: TrainOptions = {
       dataPath,
       model: modelName,
       modelOptions: modelName === 'UNet' ? { baseChannels: args.base_channels as number } : {},
@@ -112,7 +107,19 @@ export async function main(argv: string[]): Promise<number> {
       logDir,
       resume: args.resume as boolean,
       args: recordedArgs,
-    });
+    };
+    // Every argument is checked before the device opens or anything is written.
+    try {
+      checkTrainOptions(options);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+
+    const runtime = await E.init();
+    console.log(`petseg training on ${runtime.adapterName}`);
+    if (dataLine) console.log(dataLine);
+    console.log(`run folder ${saveDir}${logDir ? `; TensorBoard: tensorboard --logdir ${logDir}` : ''}`);
+    const result = await train(options);
     result.model.dispose();
     console.log(
       `done: best valid loss ${result.best.valid_loss.toFixed(4)}, Dice ${result.best.valid_dice.toFixed(4)} at epoch ${result.best.epoch}; ` +

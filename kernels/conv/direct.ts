@@ -117,12 +117,11 @@ export function convScatterKernel(hasBias: boolean): KernelSpec {
 /**
  * Weights of a gather repacked as [srcC, KH, KW, ceil(dstC/4)] vec4s (zero-padded channels), so
  * the gather loads the 4 destination channels of a tap in one 16-byte read instead of four
- * scattered ones (6–18% faster on lavapipe); weights change every step, so they are packed at
- * each call. `flipped` reads w[s, d, KH−1−kh, KW−1−kw]: conv2d's stride-1 grad-input as a gather
- * over dY (faster than the scatter form). One invocation per (source channel, 4 destination
- * channels) reads those channels' taps — contiguous in either layout — and writes a vec4 per tap:
- * one invocation per value, reading across channels, took 49 ms for a 512×512×3×3 weight on
- * lavapipe, as long as the convolution itself. Launch: convPackWeightsLaunch.
+ * scattered ones; weights change every step, so they are packed at each call. `flipped` reads
+ * w[s, d, KH−1−kh, KW−1−kw]: conv2d's stride-1 grad-input as a gather over dY. One invocation per
+ * (source channel, 4 destination channels) reads those channels' taps — contiguous in either
+ * layout — and writes a vec4 per tap (one invocation per value would read across channels, as
+ * slowly as the convolution itself). Launch: packWeightsLaunch.
  */
 export function convPackWeightsKernel(flipped: boolean): KernelSpec {
   return cachedKernel('conv-pack-weights', flipped ? 'flipped' : 'plain', () => {

@@ -27,8 +27,7 @@ export const weightRowTaps = (sum: string, kh: number, indent: string) =>
  * each row, read as 3 aligned vec4 loads (left, middle, right) instead of 12 bounds-checked
  * scalar loads — CPU adapters pay per load, not per multiply-add. Same tile and packed weights
  * as the generic gather; taps go straight into the 16-channel block sums (one accumulator level
- * fewer, which lavapipe keeps in registers: 10–30% faster on the larger layers); outputs are
- * stored as vec4 rows.
+ * fewer, which lavapipe keeps in registers); outputs are stored as vec4 rows.
  */
 export function convGather3x3RowsKernel(hasBias: boolean): KernelSpec {
   return cachedKernel('conv-gather-3x3-rows', hasBias ? 'bias' : 'nobias', () => {
@@ -77,7 +76,7 @@ ${entryPoint(WORKGROUP)} {
 
 /**
  * convWeightKernel for 3×3, stride 1, padding 1 with rows a whole number of vec4s (see
- * convGather3x3RowsApplies), all 9 taps in one pass: an invocation takes 4 neighbouring
+ * geometry.ts isRows3x3), all 9 taps in one pass: an invocation takes 4 neighbouring
  * positions (one vec4 of columns) per step and reads g as 4 vec4s (one per output channel) and
  * the source rows as 3 × 3 aligned vec4s, instead of 4 + 9 scalar loads per position. Same
  * workgroups, chunks (`p.chunkLength` counted in vec4 groups of positions) and tree sum.
@@ -155,8 +154,9 @@ ${entryPoint(WORKGROUP)} {
  * Weight gradient of a 1×1, stride-1 convolution (UNet's head) on CPU adapters: dw[a, b] is the
  * dot product of g's channel a and the source's channel b over every position, so one invocation
  * per (a, b) reads both planes as vec4s (2 loads per 4 positions), summing blocks of 64 vec4s,
- * blocks per image, images, then the 4 lanes (error growing with their sizes' sum, not product). The generic kernels tile 4 output channels, 3 of them idle for
- * the head's single channel, and reduce through workgroup memory (4× slower than TF.js there).
+ * blocks per image, images, then the 4 lanes (error growing with their sizes' sum, not
+ * product). The generic kernels tile 4 output channels, 3 of them idle for the head's single
+ * channel, and reduce through workgroup memory.
  * total = A·B.
  */
 export function convWeight1x1RowsKernel(): KernelSpec {
