@@ -31,6 +31,7 @@ export { batchNorm2d, type BatchNormOptions } from './ops/batchnorm.js';
 export { maxPool2d, type MaxPool2dOptions } from './ops/pool.js';
 export { bceWithLogits, type BceOptions } from './ops/loss.js';
 export { segmentationMetrics, summarizeMetrics, checkThreshold, type MetricSummary } from './ops/metrics.js';
+export { allFinite } from './ops/finite.js';
 export { Adam, type AdamOptions, type AdamState } from './optim.js';
 export { encodeSafetensors, decodeSafetensors, SafetensorsError, type Safetensors, type SafetensorsTensor, type SafetensorsDtype } from './safetensors.js';
 export { Module, Conv2d, ConvTranspose2d, BatchNorm2d, MaxPool2d, ReLU, Sequential, ModuleList, type StateDict, type StateDtype, type ConvOptions } from './nn/index.js';

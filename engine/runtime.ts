@@ -121,6 +121,10 @@ export class Runtime {
 
   /** A buffer for `bytes` of tensor data (contents undefined). */
   allocate(bytes: number): PooledBuffer {
+    if (bytes > this.caps.maxBufferBytes) {
+      const mb = (v: number) => `${(v / 2 ** 20).toFixed(0)} MB`;
+      throw new RangeError(`a tensor of ${mb(bytes)} is larger than this adapter's largest buffer (${mb(this.caps.maxBufferBytes)}); use a smaller batch or input size`);
+    }
     return this.pool.acquire(Math.max(bytes, 4), TENSOR_USAGE);
   }
 

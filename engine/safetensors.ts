@@ -55,52 +55,113 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, SafetensorsTensor
   return out;
 }
 
-/** Parse and validate; `source` (a file name) prefixes every error. */
-export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): Safetensors {
+/** Largest header petseg reads (the format's own limit), and most tensors: petseg's models have a few hundred. */
+export const MAX_HEADER_BYTES = 100 * 2 ** 20;
+export const MAX_TENSORS = 65536;
+const MAX_RANK = 8;
+
+/** One tensor of a header: where its bytes lie in the data section. */
+export interface SafetensorsEntry {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  entries: Map<string, SafetensorsEntry>;
+  metadata: Record<string, string>;
+  /** Byte offset of the data section in the file. */
+  dataStart: number;
+}
+
+/** The header length a file's first 8 bytes declare, checked against the file's size. */
+export function safetensorsHeaderLength(first8: Uint8Array, fileBytes: number, source = 'safetensors data'): number {
   const fail = (message: string): never => {
     throw new SafetensorsError(source, message);
   };
-  if (bytes.length < 8) fail(`not a safetensors file: ${bytes.length} bytes is shorter than the 8-byte header length (truncated or empty?)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  if (headerLength > bytes.length - 8) fail(`header length ${headerLength} exceeds the file size ${bytes.length} (truncated, or not a safetensors file)`);
-  let header: Record<string, unknown>;
+  if (first8.length < 8 || fileBytes < 8) fail(`not a safetensors file: ${fileBytes} bytes is shorter than the 8-byte header length (truncated or empty?)`);
+  const length = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (length > BigInt(MAX_HEADER_BYTES)) fail(`the header claims ${length} bytes, more than the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
+  if (Number(length) > fileBytes - 8) fail(`header length ${length} exceeds the file size ${fileBytes} (truncated, or not a safetensors file)`);
+  return Number(length);
+}
+
+/**
+ * Parse and validate a header (the JSON after the 8-byte length) without touching the data:
+ * an object of at most MAX_TENSORS entries, each a known dtype, a shape of at most 8
+ * non-negative integers and byte offsets that match it; together the entries cover the data
+ * section exactly, without overlapping. Linear in the header (one sort).
+ */
+export function parseSafetensorsHeader(json: Uint8Array, fileBytes: number, source = 'safetensors data'): SafetensorsHeader {
+  const fail = (message: string): never => {
+    throw new SafetensorsError(source, message);
+  };
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
+    header = JSON.parse(new TextDecoder().decode(json));
   } catch {
     return fail('the header is not valid JSON (not a safetensors file?)');
   }
-  const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
-  const tensors = new Map<string, SafetensorsTensor>();
-  let covered = 0;
-  for (const [name, raw] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const entry = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-    if (entry.dtype !== 'F32' && entry.dtype !== 'I64') {
-      fail(`tensor '${name}' has dtype ${entry.dtype}; petseg reads float32 weights (and int64 counters) — convert the checkpoint to float32`);
-    }
-    const dtype = entry.dtype as SafetensorsDtype;
-    const shape = entry.shape ?? [];
-    const [begin, end] = entry.data_offsets ?? [NaN, NaN];
-    const elements = shape.reduce((a, b) => a * b, 1);
-    if (!(begin >= 0 && end >= begin && end <= dataLength)) fail(`tensor '${name}' lies outside the file (offsets ${begin}..${end} of ${dataLength} data bytes): truncated?`);
-    if (end - begin !== elements * BYTES[dtype]) fail(`tensor '${name}' has ${end - begin} bytes for shape [${shape}] of ${dtype}`);
-    covered += end - begin;
-    const at0 = bytes.byteOffset + dataStart + begin;
-    if (dtype === 'F32' && at0 % 4 === 0) {
-      // Aligned float32 (the usual case): one copy instead of a loop (every supported host is little-endian).
-      tensors.set(name, { dtype, shape, data: new Float32Array(bytes.buffer.slice(at0, at0 + elements * 4)) });
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail('the header is not a JSON object (not a safetensors file?)');
+  const dataStart = 8 + json.length;
+  const dataLength = fileBytes - dataStart;
+  const fields = Object.entries(header as Record<string, unknown>);
+  if (fields.length > MAX_TENSORS + 1) fail(`the header lists ${fields.length - 1} tensors, more than petseg reads (${MAX_TENSORS})`);
+  let metadata: Record<string, string> = {};
+  const entries = new Map<string, SafetensorsEntry>();
+  for (const [name, raw] of fields) {
+    if (name === '__metadata__') {
+      if (typeof raw !== 'object' || raw === null || !Object.values(raw).every((v) => typeof v === 'string')) fail('__metadata__ is not an object of strings');
+      metadata = raw as Record<string, string>;
       continue;
     }
-    const data = new Float32Array(elements);
-    for (let i = 0; i < elements; i++) {
-      const at = dataStart + begin + i * BYTES[dtype];
-      data[i] = dtype === 'F32' ? view.getFloat32(at, true) : Number(view.getBigInt64(at, true));
+    const entry = (typeof raw === 'object' && raw !== null ? raw : {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (entry.dtype !== 'F32' && entry.dtype !== 'I64') {
+      fail(`tensor '${name}' has dtype ${String(entry.dtype)}; petseg reads float32 weights (and int64 counters) — convert the checkpoint to float32`);
     }
-    tensors.set(name, { dtype, shape, data });
+    const shape = entry.shape;
+    if (!Array.isArray(shape) || shape.length > MAX_RANK || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor '${name}' has no valid shape (${JSON.stringify(shape)})`);
+    const offsets = entry.data_offsets;
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) fail(`tensor '${name}' has no valid data_offsets (${JSON.stringify(offsets)})`);
+    const [begin, end] = offsets as [number, number];
+    const dtype = entry.dtype as SafetensorsDtype;
+    const elements = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (!(end >= begin && end <= dataLength)) fail(`tensor '${name}' lies outside the file (offsets ${begin}..${end} of ${dataLength} data bytes): truncated?`);
+    if (end - begin !== elements * BYTES[dtype]) fail(`tensor '${name}' has ${end - begin} bytes for shape [${String(shape)}] of ${dtype}`);
+    entries.set(name, { dtype, shape: shape as number[], begin, end });
   }
-  if (covered !== dataLength) fail(`the tensors cover ${covered} of ${dataLength} data bytes (corrupt or truncated file)`);
-  return { tensors, metadata };
+  const ranges = [...entries.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  for (const r of ranges) {
+    if (r.begin < covered) fail(`two tensors share bytes ${r.begin}..${covered} of the data (corrupt file)`);
+    covered = r.end;
+  }
+  const total = ranges.reduce((s, r) => s + (r.end - r.begin), 0);
+  if (total !== dataLength) fail(`the tensors cover ${total} of ${dataLength} data bytes (corrupt or truncated file)`);
+  return { entries, metadata, dataStart };
+}
+
+/** One tensor's values, from the file's bytes (`bytes` holds the whole file). */
+export function readSafetensorsTensor(bytes: Uint8Array, header: SafetensorsHeader, entry: SafetensorsEntry): Float32Array {
+  const elements = (entry.end - entry.begin) / BYTES[entry.dtype];
+  const at0 = bytes.byteOffset + header.dataStart + entry.begin;
+  // Aligned float32 (the usual case): one copy instead of a loop (every supported host is little-endian).
+  if (entry.dtype === 'F32' && at0 % 4 === 0) return new Float32Array(bytes.buffer.slice(at0, at0 + elements * 4));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const data = new Float32Array(elements);
+  for (let i = 0; i < elements; i++) {
+    const at = header.dataStart + entry.begin + i * BYTES[entry.dtype];
+    data[i] = entry.dtype === 'F32' ? view.getFloat32(at, true) : Number(view.getBigInt64(at, true));
+  }
+  return data;
+}
+
+/** Parse and validate a whole file's bytes; `source` (a file name) prefixes every error. */
+export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): Safetensors {
+  const headerLength = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, source);
+  const header = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length, source);
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const [name, entry] of header.entries) tensors.set(name, { dtype: entry.dtype, shape: entry.shape, data: readSafetensorsTensor(bytes, header, entry) });
+  return { tensors, metadata: header.metadata };
 }

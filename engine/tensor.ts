@@ -33,6 +33,36 @@ export class Storage {
   }
 }
 
+/** The storage of every tensor made inside shapesOnly(): no memory, nothing to release. */
+class NoStorage extends Storage {
+  constructor() {
+    super(null as unknown as Runtime, null as unknown as PooledBuffer);
+  }
+
+  override release(): void {}
+}
+
+let shapeOnlyDepth = 0;
+
+/**
+ * Runs `make` with tensor creation reduced to shapes: no GPU memory, no uploads, no kernels, no
+ * random numbers drawn (and no runtime needed). What a module would hold, e.g. a model's state
+ * shapes, can be known this way before anything is allocated; such tensors hold no data.
+ */
+export function shapesOnly<T>(make: () => T): T {
+  shapeOnlyDepth++;
+  try {
+    return make();
+  } finally {
+    shapeOnlyDepth--;
+  }
+}
+
+/** Inside shapesOnly(). */
+export function makingShapesOnly(): boolean {
+  return shapeOnlyDepth > 0;
+}
+
 let nextTensorId = 0;
 
 export interface TensorOptions {
@@ -60,8 +90,10 @@ export class Tensor {
   }
 
   /** A new tensor with uninitialised storage (kernels fill it). */
-  static empty(shape: readonly number[], runtime: Runtime = getRuntime()): Tensor {
-    return new Tensor(new Storage(runtime, runtime.allocate(sizeOf(shape) * 4)), shape);
+  static empty(shape: readonly number[], runtime?: Runtime): Tensor {
+    if (shapeOnlyDepth > 0) return new Tensor(new NoStorage(), shape);
+    const rt = runtime ?? getRuntime();
+    return new Tensor(new Storage(rt, rt.allocate(sizeOf(shape) * 4)), shape);
   }
 
   get storage(): Storage {

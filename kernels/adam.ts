@@ -9,6 +9,9 @@
  * The scalars that change every step (lr, step size, bias correction) come from a small storage
  * buffer written once per step and shared by every parameter's launch, so each launch's
  * parameter block and bind group stay the same from step to step (and are reused).
+ * Every launch also checks its gradient: a NaN or ±Inf value lowers `Flag[0]` to the step's
+ * number (atomicMin), so the first step with a non-finite gradient is known after any number of
+ * steps from one read — a check that costs no extra pass over the gradients.
  * Launch layout: 256 invocations per workgroup, one element each (four: see adamKernel).
  */
 import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
@@ -27,7 +30,12 @@ export interface AdamStepScalars {
   lr: number;
   stepSize: number;
   biasCorrection2Sqrt: number;
+  /** The step's number (1, 2, …), recorded in Flag when its gradient is not finite. */
+  index: number;
 }
+
+/** Flag's value while no step had a non-finite gradient. */
+export const ADAM_ALL_FINITE = 0xffffffff;
 
 /**
  * `vec4`: 4 values per invocation (vec4 loads and stores) for tensors of a multiple of 4 values;
@@ -39,11 +47,11 @@ export function adamKernel(decoupled: boolean, vec4: boolean): KernelSpec {
     name: 'adam',
     key: `${decoupled ? 'adamw' : 'adam'}-${vec4 ? 'vec4' : 'scalar'}`,
     source: () => /* wgsl */ `
-struct Step { lr: f32, stepSize: f32, bc2Sqrt: f32 }
+struct Step { lr: f32, stepSize: f32, bc2Sqrt: f32, index: u32 }
 ${kernelHeader({
   params: 'total: u32, beta1: u32, beta2: u32, eps: u32, weightDecay: u32, oneMinusBeta1: u32, oneMinusBeta2: u32',
   inputs: [['G', value], ['step', 'Step']],
-  outputs: [['P', value], ['M', value], ['V', value]],
+  outputs: [['P', value], ['M', value], ['V', value], ['Flag', 'atomic<u32>']],
 })}
 
 ${entryPoint(WORKGROUP)} {
@@ -54,6 +62,8 @@ ${entryPoint(WORKGROUP)} {
   let wd = bitcast<f32>(p.weightDecay);
   var param = P[i];
   var g = G[i];
+  // All exponent bits set: NaN or ±Inf.
+  if (${vec4 ? 'any((bitcast<vec4u>(g) & vec4u(0x7f800000u)) == vec4u(0x7f800000u))' : '(bitcast<u32>(g) & 0x7f800000u) == 0x7f800000u'}) { atomicMin(&Flag[0], step.index); }
   ${decoupled ? 'param = param * (1.0 - step.lr * wd);' : 'g = g + wd * param;'}
   let m = beta1 * M[i] + bitcast<f32>(p.oneMinusBeta1) * g;
   let v = beta2 * V[i] + bitcast<f32>(p.oneMinusBeta2) * g * g;
@@ -70,9 +80,11 @@ export function adamParams(total: number, c: AdamConstants): number[] {
   return [total, ...[c.beta1, c.beta2, c.eps, c.weightDecay, 1 - c.beta1, 1 - c.beta2].map(f32Bits)];
 }
 
-/** The per-step storage block (f32 each, in the kernel's Step order). */
+/** The per-step storage block (in the kernel's Step order: three f32, then the u32 index). */
 export function adamStepValues(s: AdamStepScalars): Float32Array {
-  return Float32Array.of(s.lr, s.stepSize, s.biasCorrection2Sqrt);
+  const out = Float32Array.of(s.lr, s.stepSize, s.biasCorrection2Sqrt, 0);
+  new Uint32Array(out.buffer)[3] = s.index;
+  return out;
 }
 
 /** Whether a tensor of `total` values takes the vec4 kernel. */

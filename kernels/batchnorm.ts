@@ -6,7 +6,7 @@
  * use 256 invocations per workgroup, one element each.
  */
 import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
-import { entryPoint, kernelHeader } from './wgsl.js';
+import { RELU_FNS, entryPoint, kernelHeader } from './wgsl.js';
 
 const WORKGROUP = 256;
 
@@ -332,7 +332,7 @@ const ELEMENTS = (vec4: boolean, run: number, perChannel: string, body: string) 
  */
 const zeroOf = (vec4: boolean) => (vec4 ? 'vec4f(0.0)' : '0.0');
 
-/** y = (x − mean[c])·invstd[c]·gamma[c] + beta[c] (then max(y, 0) with `relu`). */
+/** y = (x − mean[c])·invstd[c]·gamma[c] + beta[c] (then ReLU, keeping NaN, with `relu`). */
 export function batchNormNormalizeKernel(vec4: boolean, relu = false, run = 1): KernelSpec {
   const value = vec4 ? 'vec4f' : 'f32';
   const normalized = '(X[i] - mean) * invstd * gamma + beta';
@@ -341,12 +341,13 @@ export function batchNormNormalizeKernel(vec4: boolean, relu = false, run = 1): 
     key: `${vec4 ? 'vec4' : 'scalar'}${relu ? '-relu' : ''}-run${run}`,
     source: () => /* wgsl */ `
 ${kernelHeader({ params: PARAMS, inputs: [['X', value], ['Mean', 'f32'], ['InvStd', 'f32'], ['Gamma', 'f32'], ['Beta', 'f32']], outputs: [['Y', value]] })}
+${relu ? RELU_FNS : ''}
 
 ${entryPoint(WORKGROUP)} {${ELEMENTS(
       vec4,
       run,
       'let mean = Mean[c]; let invstd = InvStd[c]; let gamma = Gamma[c]; let beta = Beta[c];',
-      `Y[i] = ${relu ? `max(${normalized}, ${zeroOf(vec4)})` : normalized};`,
+      `Y[i] = ${relu ? `${vec4 ? 'relu4' : 'relu'}(${normalized})` : normalized};`,
     )}
 }`,
   };

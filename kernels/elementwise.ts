@@ -5,13 +5,13 @@
  * output index; broadcast inputs through strides (0 on broadcast dims) in the parameter block.
  */
 import { LINEAR_GROUP_INDEX, MAX_RANK, f32Bits, grid, type KernelSpec } from './kernel.js';
-import { entryPoint, kernelHeader } from './wgsl.js';
+import { RELU_FNS, entryPoint, kernelHeader } from './wgsl.js';
 
 /** Body of `fn op(a: f32, b: f32, s: f32) -> f32` for each op; `s` is the scalar operand. */
 const OP_BODIES = {
   copy: 'return a;',
   neg: 'return -a;',
-  relu: 'return max(a, 0.0);',
+  relu: 'return relu(a);',
   // exp of a non-positive number only, so large |a| saturates instead of overflowing.
   sigmoid: 'let e = exp(-abs(a)); return select(e / (1.0 + e), 1.0 / (1.0 + e), a >= 0.0);',
   exp: 'return exp(a);',
@@ -60,6 +60,7 @@ export function elementwiseKernel(op: ElementwiseOp, arity: 1 | 2, rank: number,
       const head = (params: string, value: string, count: string) => /* wgsl */ `
 ${kernelHeader({ params, inputs: [['A', value], b ? ['B', value] : null], outputs: [['O', value]] })}
 
+${op === 'relu' ? RELU_FNS : ''}
 fn op(a: f32, b: f32, s: f32) -> f32 { ${OP_BODIES[op]} }
 
 ${entryPoint(WORKGROUP)} {

@@ -55,3 +55,11 @@ export type Builtin = keyof typeof BUILTINS;
 export function entryPoint(workgroupSize: number | string, builtins: readonly Builtin[] = ['wid', 'nwg', 'lid']): string {
   return `@compute @workgroup_size(${workgroupSize})\nfn main(${builtins.map((b) => BUILTINS[b]).join(', ')})`;
 }
+
+/**
+ * ReLU that keeps NaN, as PyTorch's (`relu(x)` and `relu4(x)`): WGSL's `max(x, 0)` may return
+ * either operand when one is NaN, and lavapipe returns 0, which would hide a diverged run. NaN is
+ * recognised by its bits, so no fast-math assumption can fold the test away.
+ */
+export const RELU_FNS = `fn relu(x: f32) -> f32 { return select(0.0, x, x > 0.0 || (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u); }
+fn relu4(x: vec4f) -> vec4f { return select(vec4f(0.0), x, (x > vec4f(0.0)) | ((bitcast<vec4u>(x) & vec4u(0x7fffffffu)) > vec4u(0x7f800000u))); }`;

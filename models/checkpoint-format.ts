@@ -5,9 +5,10 @@
  * training arguments — so that inference needs only the file.
  */
 import type { Module } from '../engine/nn/module.js';
-import { decodeSafetensors, encodeSafetensors, type Safetensors, type SafetensorsTensor } from '../engine/safetensors.js';
 import { tensor } from '../engine/ops/creation.js';
-import type { Tensor } from '../engine/tensor.js';
+import { encodeSafetensors, parseSafetensorsHeader, readSafetensorsTensor, safetensorsHeaderLength, type Safetensors, type SafetensorsHeader, type SafetensorsTensor } from '../engine/safetensors.js';
+import { formatShape } from '../engine/shape.js';
+import { shapesOnly, type Tensor } from '../engine/tensor.js';
 import { createModel, isModelName, MODELS, type ModelName, type ModelOptions } from './registry.js';
 
 export const CHECKPOINT_FORMAT = 'petseg-checkpoint-v1';
@@ -19,6 +20,8 @@ export interface CheckpointInfo {
   metrics?: Record<string, number>;
   /** The training arguments (CLI options) that produced the weights. */
   args?: Record<string, unknown>;
+  /** The pretrained encoder weights the run started from (ResNet34_UNet with --encoder_weights). */
+  encoderWeights?: { file: string; sha256: string };
 }
 
 export interface LoadedCheckpoint {
@@ -48,21 +51,41 @@ export async function encodeCheckpoint(model: Module, info: CheckpointInfo): Pro
 }
 
 /** Options of a checkpoint that carries no petseg metadata (e.g. exported from PyTorch), read off its shapes. */
-function inferOptions(model: ModelName, tensors: ReadonlyMap<string, SafetensorsTensor>): ModelOptions {
+function inferOptions(model: ModelName, shapes: ReadonlyMap<string, { shape: number[] }>): ModelOptions {
   if (model !== 'UNet') return {};
-  const first = tensors.get('encoders.0.block.0.weight');
-  return first ? { baseChannels: first.shape[0], inChannels: first.shape[1] } : {};
+  const first = shapes.get('encoders.0.block.0.weight');
+  return first && first.shape.length === 4 ? { baseChannels: first.shape[0], inChannels: first.shape[1] } : {};
 }
 
-/** A decoded file's petseg metadata (null for files exported elsewhere). */
-export function checkpointInfoOf(file: Safetensors): CheckpointInfo | null {
-  return file.metadata.petseg ? (JSON.parse(file.metadata.petseg) as CheckpointInfo) : null;
+/** A decoded file's petseg metadata (null for files exported elsewhere); throws, naming `source`, when it is not valid JSON. */
+export function checkpointInfoOf(file: Pick<Safetensors, 'metadata'>, source = 'checkpoint'): CheckpointInfo | null {
+  if (file.metadata.format === 'petseg-adam-v1') {
+    throw new Error(`${source}: this is Adam's optimizer state (last.optim.safetensors), not a model; pass last.safetensors or best.safetensors`);
+  }
+  if (!file.metadata.petseg) return null;
+  let info: unknown;
+  try {
+    info = JSON.parse(file.metadata.petseg);
+  } catch {
+    throw new Error(`${source}: its petseg metadata is not valid JSON (damaged file?)`);
+  }
+  const i = info as Partial<CheckpointInfo> | null;
+  if (typeof i !== 'object' || i === null || typeof i.model !== 'string' || (i.options !== undefined && (typeof i.options !== 'object' || i.options === null))) {
+    throw new Error(`${source}: its petseg metadata does not describe a model (damaged file?)`);
+  }
+  return { ...i, options: i.options ?? {} } as CheckpointInfo;
 }
 
-/** The model a decoded file holds: its petseg metadata, or `expectModel` for files exported elsewhere (which must agree with the metadata when both exist). */
-export function resolveCheckpointInfo(file: Safetensors, source: string, expectModel?: string): CheckpointInfo {
-  let info = checkpointInfoOf(file);
+/**
+ * The model a file holds — its petseg metadata, or `expectModel` for files exported elsewhere
+ * (which must agree with the metadata when both exist) — checked against the header before
+ * anything is allocated: the model's state (its shapes computed without memory, shapesOnly) must
+ * be exactly the file's tensors, name for name and shape for shape.
+ */
+export function resolveCheckpointInfo(header: Pick<SafetensorsHeader, 'metadata' | 'entries'>, source: string, expectModel?: string): CheckpointInfo {
+  let info = checkpointInfoOf(header, source);
   if (info) {
+    if (!isModelName(info.model)) throw new Error(`${source}: holds an unknown model '${info.model}'; petseg has ${Object.keys(MODELS).join(' and ')}`);
     if (expectModel && expectModel !== info.model) {
       throw new Error(`${source}: this checkpoint holds a ${info.model} model, not ${expectModel}; pass --model ${info.model} or another file`);
     }
@@ -71,21 +94,38 @@ export function resolveCheckpointInfo(file: Safetensors, source: string, expectM
       throw new Error(`${source}: no petseg metadata (exported elsewhere?); say which model it is: --model ${Object.keys(MODELS).join(' or --model ')}`);
     }
     if (!isModelName(expectModel)) throw new Error(`unknown model '${expectModel}'; choose one of: ${Object.keys(MODELS).join(', ')}`);
-    info = { model: expectModel, options: inferOptions(expectModel, file.tensors) };
+    info = { model: expectModel, options: inferOptions(expectModel, header.entries) };
   }
+  let expected: Map<string, readonly number[]>;
+  try {
+    expected = new Map([...shapesOnly(() => createModel(info.model, info.options)).stateDict()].map(([k, t]) => [k, t.shape]));
+  } catch (err) {
+    throw new Error(`${source}: its metadata describes no buildable ${info.model} (${(err as Error).message})`);
+  }
+  const describe = (keys: string[]) => `${keys.slice(0, 5).join(', ')}${keys.length > 5 ? `, … (${keys.length})` : ''}`;
+  const missing = [...expected.keys()].filter((k) => !header.entries.has(k));
+  const unexpected = [...header.entries.keys()].filter((k) => !expected.has(k));
+  const misshaped = [...expected].filter(([k, shape]) => header.entries.has(k) && formatShape(header.entries.get(k)!.shape) !== formatShape(shape)).map(([k, shape]) => `${k} ${formatShape(header.entries.get(k)!.shape)} (expected ${formatShape(shape)})`);
+  const problems = [
+    missing.length ? `missing ${describe(missing)}` : '',
+    unexpected.length ? `unexpected ${describe(unexpected)}` : '',
+    misshaped.length ? `wrong shapes ${describe(misshaped)}` : '',
+  ].filter(Boolean);
+  if (problems.length) throw new Error(`${source}: not a checkpoint of ${info.model} ${JSON.stringify(info.options)} — ${problems.join('; ')}`);
   return info;
 }
 
 /**
  * Rebuild the model a checkpoint was saved from and load its weights. `source` names the file in
  * messages. `expectModel` (e.g. the CLI's --model) must agree with the metadata; files without
- * petseg metadata need it.
+ * petseg metadata need it. Everything is checked against the header before the model is built.
  */
 export function decodeCheckpoint(bytes: Uint8Array, source: string, expectModel?: string): LoadedCheckpoint {
-  const file = decodeSafetensors(bytes, source);
-  const info = resolveCheckpointInfo(file, source, expectModel);
+  const headerLength = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, source);
+  const header = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length, source);
+  const info = resolveCheckpointInfo(header, source, expectModel);
   const model = createModel(info.model, info.options);
-  const state = new Map([...file.tensors].map(([name, t]) => [name, tensor(t.data, t.shape)] as [string, Tensor]));
+  const state = new Map([...header.entries].map(([name, entry]) => [name, tensor(readSafetensorsTensor(bytes, header, entry), entry.shape)] as [string, Tensor]));
   try {
     model.loadStateDict(state);
   } catch (err) {

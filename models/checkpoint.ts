@@ -2,10 +2,10 @@
  * Checkpoint files (format in checkpoint-format.ts); optimizer state goes to a second file.
  * Writes are atomic.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import type { Adam } from '../engine/optim.js';
 import type { Module } from '../engine/nn/module.js';
-import { decodeSafetensors, encodeSafetensors } from '../engine/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, parseSafetensorsHeader, safetensorsHeaderLength, type SafetensorsHeader } from '../engine/safetensors.js';
 import { tensor } from '../engine/ops/creation.js';
 import type { Tensor } from '../engine/tensor.js';
 import { checkpointInfoOf, decodeCheckpoint, encodeCheckpoint, hostTensors, resolveCheckpointInfo, type CheckpointInfo, type LoadedCheckpoint } from './checkpoint-format.js';
@@ -25,7 +25,7 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
     renameSync(temporary, path);
   } catch (err) {
     rmSync(temporary, { force: true });
-    throw err;
+    throw new Error(`cannot write ${path} (${why(err)}${(err as NodeJS.ErrnoException).code === 'ENOSPC' ? ': the disk is full' : ''}); the previous file, if any, is unchanged`);
   }
 }
 
@@ -34,11 +34,16 @@ export async function saveCheckpoint(path: string, model: Module, info: Checkpoi
   writeFileAtomic(path, await encodeCheckpoint(model, info));
 }
 
+/** Node's error code, or the message, for "cannot read/write FILE (…)" lines. */
+function why(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+}
+
 function readBytes(path: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new Error(`${path}: cannot read the checkpoint (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new Error(`${path}: cannot read the checkpoint (${why(err)})`);
   }
 }
 
@@ -46,14 +51,35 @@ function readSafetensors(path: string) {
   return decodeSafetensors(readBytes(path), path);
 }
 
-/** A checkpoint's petseg metadata without building the model (null for files exported elsewhere). */
-export function readCheckpointInfo(path: string): CheckpointInfo | null {
-  return checkpointInfoOf(readSafetensors(path));
+/** A safetensors file's header alone: the length, then the JSON, read without the tensor data. */
+export function readSafetensorsHeader(path: string): SafetensorsHeader {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new Error(`${path}: cannot read the checkpoint (${why(err)})`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const first8 = new Uint8Array(8);
+    readSync(fd, first8, 0, Math.min(8, size), 0);
+    const length = safetensorsHeaderLength(first8, size, path);
+    const json = new Uint8Array(length);
+    readSync(fd, json, 0, length, 8);
+    return parseSafetensorsHeader(json, size, path);
+  } finally {
+    closeSync(fd);
+  }
 }
 
-/** The model a checkpoint file holds, without building it (see resolveCheckpointInfo). */
+/** A checkpoint's petseg metadata without building the model (null for files exported elsewhere); reads the header only. */
+export function readCheckpointInfo(path: string): CheckpointInfo | null {
+  return checkpointInfoOf(readSafetensorsHeader(path), path);
+}
+
+/** The model a checkpoint file holds, checked against its header without building it or reading its data (see resolveCheckpointInfo). */
 export function checkpointInfo(path: string, expectModel?: string): CheckpointInfo {
-  return resolveCheckpointInfo(readSafetensors(path), path, expectModel);
+  return resolveCheckpointInfo(readSafetensorsHeader(path), path, expectModel);
 }
 
 /** Load a checkpoint file (see decodeCheckpoint). */
@@ -61,27 +87,59 @@ export function loadCheckpoint(path: string, expectModel?: string): LoadedCheckp
   return decodeCheckpoint(readBytes(path), path, expectModel);
 }
 
-/** Adam's step and moments, keyed `<parameter>.exp_avg` / `.exp_avg_sq` by the model's parameter names. */
-export async function saveOptimizerState(path: string, optimizer: Adam, model: Module): Promise<void> {
-  const names = model.namedParameters().map(([name]) => name);
+/** The model's name of each of the optimizer's parameters, in the optimizer's order. */
+function optimizerNames(optimizer: Adam, model: Module): string[] {
+  const names = new Map(model.namedParameters().map(([name, t]) => [t, name]));
+  return optimizer.params.map((p) => {
+    const name = names.get(p);
+    if (name === undefined) throw new Error('optimizer state: the optimizer holds a parameter that is not in the model');
+    return name;
+  });
+}
+
+/**
+ * Adam's state as safetensors bytes, keyed `<parameter>.exp_avg` / `.exp_avg_sq` by the model's
+ * parameter names; the step count, the groups' learning rates and, where parameters were stepped
+ * differently (frozen for a while), each one's step count in the metadata.
+ */
+export async function encodeOptimizerState(optimizer: Adam, model: Module): Promise<Uint8Array> {
+  const names = optimizerNames(optimizer, model);
   const state = optimizer.state();
-  if (names.length !== state.m.length) throw new Error('saveOptimizerState: optimizer and model have different parameters');
   const entries: [string, Tensor][] = [];
   names.forEach((name, i) => entries.push([`${name}.exp_avg`, state.m[i]], [`${name}.exp_avg_sq`, state.v[i]]));
-  const metadata = { format: 'petseg-adam-v1', step: String(state.step), lr: String(optimizer.lr) };
-  writeFileAtomic(path, encodeSafetensors(await hostTensors(entries), metadata));
+  const metadata: Record<string, string> = { format: 'petseg-adam-v1', step: String(state.step), lr: JSON.stringify(optimizer.groups.map((g) => g.lr)) };
+  if (state.paramSteps) metadata.param_steps = JSON.stringify(Object.fromEntries(names.map((n, i) => [n, state.paramSteps![i]])));
+  return encodeSafetensors(await hostTensors(entries), metadata);
+}
+
+export async function saveOptimizerState(path: string, optimizer: Adam, model: Module): Promise<void> {
+  writeFileAtomic(path, await encodeOptimizerState(optimizer, model));
 }
 
 export function loadOptimizerState(path: string, optimizer: Adam, model: Module): void {
   const { tensors, metadata } = readSafetensors(path);
   if (metadata.format !== 'petseg-adam-v1') throw new Error(`${path}: not a petseg optimizer state file`);
-  const names = model.namedParameters().map(([name]) => name);
+  const names = optimizerNames(optimizer, model);
   const missing = names.flatMap((n) => [`${n}.exp_avg`, `${n}.exp_avg_sq`]).filter((k) => !tensors.has(k));
   if (missing.length) throw new Error(`${path}: optimizer state does not fit this model; missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
+  let paramSteps: number[] | undefined;
+  if (metadata.param_steps !== undefined) {
+    let steps: Record<string, unknown>;
+    try {
+      steps = JSON.parse(metadata.param_steps) as Record<string, unknown>;
+    } catch {
+      throw new Error(`${path}: damaged optimizer state (param_steps is not JSON)`);
+    }
+    paramSteps = names.map((n) => {
+      const t = steps?.[n];
+      if (!Number.isSafeInteger(t) || (t as number) < 0) throw new Error(`${path}: damaged optimizer state (no step count for ${n})`);
+      return t as number;
+    });
+  }
   const m = names.map((n) => tensor(tensors.get(`${n}.exp_avg`)!.data, tensors.get(`${n}.exp_avg`)!.shape));
   const v = names.map((n) => tensor(tensors.get(`${n}.exp_avg_sq`)!.data, tensors.get(`${n}.exp_avg_sq`)!.shape));
   try {
-    optimizer.loadState({ step: Number(metadata.step), m, v });
+    optimizer.loadState({ step: Number(metadata.step), m, v, paramSteps });
   } finally {
     for (const t of [...m, ...v]) t.dispose();
   }

@@ -7,11 +7,13 @@
  *   layer4 512@/32 → up 256@/16 ⊕ layer3 256 → 256 → up 128@/8 ⊕ layer2 128 → 128
  *   → up 64@/4 ⊕ layer1 64 → 64 → up 64@/2 ⊕ stem 64 → 64 → up 32@/1 → 32 → head 1
  *
- * Key names follow torchvision's resnet34 for the encoder and models/pytorch/definitions.py
- * for the decoder. Input H and W must be multiples of 32.
+ * Key names follow torchvision's resnet34 for the encoder (so its ImageNet weights load:
+ * encoder-weights.ts) and models/pytorch/definitions.py for the decoder. Input H and W must be
+ * multiples of 32. A frozen encoder (freezeEncoder) gets no gradients and keeps its BatchNorm
+ * layers in eval mode — running statistics used, not updated — whatever train() says.
  */
 import { BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d, ModuleList, Sequential } from '../engine/nn/index.js';
-import { Module } from '../engine/nn/module.js';
+import { Module, type StateDict } from '../engine/nn/module.js';
 import { concat } from '../engine/ops/layout.js';
 import { Generator } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -65,6 +67,7 @@ export class ResNet34UNet extends Module {
   readonly ups: ModuleList<ConvTranspose2d>;
   readonly decoders: ModuleList<DoubleConv>;
   readonly head: Conv2d;
+  private encoderFrozen = false;
 
   constructor(options: ResNet34UNetOptions = {}) {
     super();
@@ -94,16 +97,56 @@ export class ResNet34UNet extends Module {
     this.head = this.registerModule('head', new Conv2d(32, 1, 1, { generator }));
   }
 
-  forward(x: Tensor): Tensor {
+  /** The encoder's modules, whose state-dict names are torchvision's (conv1, bn1, layer1–layer4). */
+  encoderModules(): Module[] {
+    return [this.conv1, this.bn1, ...this.stages];
+  }
+
+  /** The encoder's state entries (parameters and BatchNorm statistics) under torchvision's names. */
+  encoderState(): StateDict {
+    const roots = new Set(['conv1', 'bn1', ...this.stages.map((_, i) => `layer${i + 1}`)]);
+    return new Map([...this.stateDict()].filter(([name]) => roots.has(name.split('.')[0])));
+  }
+
+  /** The encoder's parameters and the rest (decoder and head), e.g. for Adam parameter groups. */
+  parameterGroups(): { encoder: Tensor[]; decoder: Tensor[] } {
+    const encoder = new Set(this.encoderModules().flatMap((m) => m.parameters()));
+    return { encoder: [...encoder], decoder: this.parameters().filter((p) => !encoder.has(p)) };
+  }
+
+  get isEncoderFrozen(): boolean {
+    return this.encoderFrozen;
+  }
+
+  /** Freeze (true) or unfreeze the encoder: its weights get no gradients and its BatchNorm statistics stay as they are. */
+  freezeEncoder(frozen = true): this {
+    this.encoderFrozen = frozen;
+    for (const m of this.encoderModules()) m.requiresGrad_(!frozen);
+    return this.train(this.training);
+  }
+
+  override train(mode = true): this {
+    super.train(mode);
+    if (this.encoderFrozen) for (const m of this.encoderModules()) m.train(false);
+    return this;
+  }
+
+  /** The encoder's feature maps: the stem after its ReLU (/2), then layer1 (/4) … layer4 (/32). */
+  encode(x: Tensor): Tensor[] {
     checkInput('ResNet34_UNet', x, this.options.inChannels, ResNet34UNet.stride);
-    const stem = this.bn1.forwardRelu(this.conv1.forward(x)); // /2
-    const skips = [stem];
-    let h = this.maxpool.forward(stem); // /4
+    const stem = this.bn1.forwardRelu(this.conv1.forward(x));
+    const features = [stem];
+    let h = this.maxpool.forward(stem);
     for (const stage of this.stages) {
       h = stage.forward(h);
-      skips.push(h);
+      features.push(h);
     }
-    skips.pop(); // layer4 is the bottleneck
+    return features;
+  }
+
+  forward(x: Tensor): Tensor {
+    const skips = this.encode(x);
+    let h = skips.pop()!; // layer4 is the bottleneck
     this.ups.items.forEach((up, i) => {
       const upsampled = up.forward(h);
       const skip = skips.pop();

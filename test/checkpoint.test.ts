@@ -46,7 +46,7 @@ describe('safetensors format', () => {
     expect(() => E.decodeSafetensors(good.subarray(0, 5), 'x.safetensors')).toThrow(/x.safetensors: .*shorter than the 8-byte header/);
     expect(() => E.decodeSafetensors(good.subarray(0, good.length - 3), 'x.safetensors')).toThrow(/x.safetensors: tensor 'w' lies outside the file.*truncated/);
     const garbage = new Uint8Array(64).fill(0x41);
-    expect(() => E.decodeSafetensors(garbage, 'y.bin')).toThrow(/y.bin: header length/);
+    expect(() => E.decodeSafetensors(garbage, 'y.bin')).toThrow(/y.bin: the header claims \d+ bytes, more than the \d+-byte limit/);
     const header = new TextEncoder().encode(JSON.stringify({ w: { dtype: 'F16', shape: [2], data_offsets: [0, 4] } }));
     const f16 = new Uint8Array(8 + header.length + 4);
     new DataView(f16.buffer).setBigUint64(0, BigInt(header.length), true);
@@ -94,14 +94,14 @@ describe('checkpoints', () => {
     const { tensors } = E.decodeSafetensors(readFileSync(path));
     const lying = join(dir, 'lying.safetensors');
     writeFileSync(lying, E.encodeSafetensors(tensors, { petseg: JSON.stringify({ model: 'UNet', options: { baseChannels: 4 } }) }));
-    expect(() => loadCheckpoint(lying)).toThrow(/lying.safetensors: not a checkpoint of UNet \{"baseChannels":4\} — shape mismatches: encoders.0.block.0.weight \(checkpoint \[2, 3, 3, 3\], model \[4, 3, 3, 3\]\)/);
+    expect(() => loadCheckpoint(lying)).toThrow(/lying.safetensors: not a checkpoint of UNet \{"baseChannels":4\} — wrong shapes encoders.0.block.0.weight \[2, 3, 3, 3\] \(expected \[4, 3, 3, 3\]\)/);
     const bare = join(dir, 'bare.safetensors');
     writeFileSync(bare, E.encodeSafetensors(tensors));
     expect(() => loadCheckpoint(bare)).toThrow(/no petseg metadata.*--model UNet or --model ResNet34_UNet/);
     expect(() => loadCheckpoint(join(dir, 'nope.safetensors'))).toThrow(/nope.safetensors: cannot read the checkpoint \(ENOENT\)/);
     tensors.delete('head.bias');
     writeFileSync(bare, E.encodeSafetensors(tensors));
-    expect(() => loadCheckpoint(bare, 'UNet')).toThrow(/missing keys: head.bias/);
+    expect(() => loadCheckpoint(bare, 'UNet')).toThrow(/missing head.bias/);
     model.dispose();
   });
 

@@ -1,6 +1,6 @@
 /** The commands as a user runs them (built by set-up; npm test builds first). */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -49,7 +49,7 @@ describe.skipIf(!built)('command line', () => {
   test('--resume continues the run; arguments that define the run must agree', async () => {
     const mismatch = await cli('train', ['--save_dir', run, '--resume', '--epochs', '3', '--seed', '9']);
     expect(mismatch.status).toBe(2);
-    expect(mismatch.stderr).toMatch(/^train: --resume: .*last\.safetensors was trained with --seed 0, not 9; drop --seed or start a new --save_dir\n$/);
+    expect(mismatch.stderr).toMatch(/^train: --resume: the run in .* was trained with --seed 0, not 9; drop --seed or start a new --save_dir\n$/);
     const r = await cli('train', ['--save_dir', run, '--resume', '--epochs', '3']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -106,18 +106,52 @@ describe.skipIf(!built)('command line', () => {
     expect(ok.stdout).toMatch(/odd\.png: 37×23, \d+\.\d% pet → .*odd_mask\.png/);
   });
 
+  test('inference --images: same names get -2, -3; --images=FILE and repeated --images add up; a folder stands for its images', async () => {
+    const dir = join(work, 'same-names');
+    const sub = join(dir, 'sub');
+    mkdirSync(sub, { recursive: true });
+    const png = (w: number, h: number) => {
+      const image = new PNG({ width: w, height: h });
+      image.data.fill(90);
+      return PNG.sync.write(image);
+    };
+    writeFileSync(join(dir, 'cat.png'), png(9, 7));
+    writeFileSync(join(dir, 'cat.jpg'), readFileSync(join(data, 'images', 'synthetic_test_1.jpg')));
+    writeFileSync(join(sub, 'cat.png'), png(5, 6));
+    writeFileSync(join(dir, 'notes.txt'), 'not an image');
+    const out = join(work, 'same-out');
+    const model = join(run, 'best.safetensors');
+    const r = await cli('inference', ['--model_path', model, `--images=${join(dir, 'cat.png')}`, join(dir, 'cat.jpg'), '--out', out, '--images', join(sub, 'cat.png'), '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout) as { images: { image: string; mask: string; width: number }[] };
+    expect(report.images.map((i) => [i.image.slice(dir.length + 1), i.mask.slice(out.length + 1), i.width])).toEqual([
+      ['cat.png', 'cat_mask.png', 9],
+      ['cat.jpg', 'cat-2_mask.png', 40],
+      ['sub/cat.png', 'cat-3_mask.png', 5],
+    ]);
+    const folder = await cli('inference', ['--model_path', model, '--images', dir, '--out', join(work, 'folder-out'), '--json']);
+    expect(folder.status).toBe(0);
+    expect(folder.stderr).toMatch(/^inference: skipping .*notes\.txt \(in the folder .*, but not a \.jpg, \.png or \.gif file\)\ninference: skipping .*sub \(in the folder/);
+    expect((JSON.parse(folder.stdout) as { images: unknown[] }).images).toHaveLength(2);
+  });
+
   test('bad input: one clear line each, exit code 2 for a bad argument, found before any device opens or folder is made', async () => {
     const best = join(run, 'best.safetensors');
     const aFile = join(work, 'a-file');
     writeFileSync(aFile, 'not a folder');
     const cases: [string, string[], RegExp][] = [
       ['train', ['--epochs', '0'], /^train: --epochs must be in \[1, inf\], got 0\n$/],
+      ['train', ['--seed', '1e300'], /^train: --seed must be in \[0, 4294967295\], got 1e\+300\n$/],
+      ['train', ['--img_size', '100000'], /^train: --img_size must be in \[16, 4096\], got 100000\n$/],
       ['train', ['--bogus'], /^train: unknown option --bogus/],
       ['train', ['--mask_threshold', '1.5'], /^train: --mask_threshold must be in \[0, 1\], got 1.5\n$/],
       ['train', ['--data_path', join(work, 'nowhere'), ...TINY, '--save_dir', join(work, 'r2')], /^train: --data_path .*nowhere is not a folder; expected the Oxford-IIIT Pet layout/],
       ['train', ['--model', 'VGG'], /^train: --model VGG is not a model; choose UNet or ResNet34_UNet\n$/],
       ['train', ['--data_path', data, '--img_size', '40', '--save_dir', join(work, 'r3')], /^train: --img_size 40 must be a multiple of 16 for UNet/],
       ['train', ['--data_path', data, ...TINY, '--save_dir', join(aFile, 'run')], /^train: --save_dir .*a-file\/run: .*a-file is a file, not a folder; choose another --save_dir\n$/],
+      ['train', ['--data_path', data, ...TINY, '--save_dir', join(work, 'r4'), '--encoder_weights', aFile], /^train: --encoder_weights: only ResNet34_UNet has a pretrained encoder; pass --model ResNet34_UNet or drop it\n$/],
+      ['train', ['--data_path', data, '--model', 'ResNet34_UNet', '--img_size', '32', '--save_dir', join(work, 'r5'), '--encoder_weights', aFile], /^train: .*a-file: the header claims \d+ bytes, more than the 104857600-byte limit \(not a safetensors file\?\)\n$/],
       ['evaluate', ['--data_path', data], /^evaluate: --model_path is required/],
       ['evaluate', ['--model_path', join(work, 'none.safetensors'), '--data_path', data], /^evaluate: --model_path .*none\.safetensors does not exist\n$/],
       ['evaluate', ['--model_path', best], /^evaluate: --data_path is required/],

@@ -1,9 +1,14 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { sizeClass } from '../engine/buffer-pool.js';
 import { useGpu } from './helpers/gpu.js';
 import { UNet } from '../models/unet.js';
 import { segmentImage } from '../train/segment.js';
+import { writeSyntheticDataset } from '../train/synthetic.js';
+import { train } from '../train/trainer.js';
 
 useGpu();
 
@@ -171,5 +176,40 @@ describe('buffer pool and scopes', () => {
     const dispatches = stats[3].dispatches - stats[2].dispatches;
     expect(stats[3].bindGroupReuses - stats[2].bindGroupReuses).toBeGreaterThan(0.5 * dispatches);
     model.dispose();
+  });
+
+  test('the trainer: live GPU memory flat over 108 real steps with validation, checkpoints and TensorBoard', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'petseg-memory-'));
+    writeSyntheticDataset(join(work, 'data'), { trainval: 20, test: 2, size: 36, seed: 6 });
+    const live: number[] = [];
+    const created: number[] = [];
+    const before = E.memoryStats().liveBytes;
+    const result = await train({
+      dataPath: join(work, 'data'),
+      model: 'UNet',
+      modelOptions: { baseChannels: 4 },
+      seed: 1,
+      epochs: 12, // 9 steps of batch 2 per epoch
+      lr: 1e-3,
+      weightDecay: 1e-4,
+      batchSize: 2,
+      imgSize: 32,
+      augment: true,
+      maskThreshold: 0.5,
+      saveDir: join(work, 'run'),
+      logDir: join(work, 'run', 'tensorboard'),
+      resume: false,
+      out: { write: () => true, isTTY: false },
+      warn: () => {},
+      onEpoch: () => {
+        live.push(E.memoryStats().liveBytes);
+        created.push(E.memoryStats().createdBuffers);
+      },
+    });
+    expect(result.history.reduce((n, r) => n + (r.best ? 1 : 0), 0)).toBeGreaterThan(1); // best.safetensors rewritten
+    expect(new Set(live.slice(1)).size).toBe(1); // identical after the first epoch
+    expect(created[11]).toBe(created[2]); // the pool stops creating buffers
+    result.model.dispose();
+    expect(E.memoryStats().liveBytes).toBe(before); // model and optimizer state all returned
   });
 });

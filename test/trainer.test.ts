@@ -154,11 +154,11 @@ describe('training run', () => {
   test('bad input: one clear error each, and nothing overwritten', async () => {
     const a = join(runs, 'a');
     const lastBefore = readFileSync(join(a, RUN_FILES.last));
-    await expect(train(options('a'))).rejects.toThrow(/a already holds a run \(last\.safetensors at epoch 2\); pass --resume to continue it, or choose another --save_dir/);
+    await expect(train(options('a'))).rejects.toThrow(/a already holds a run \(finished epoch 2\); pass --resume to continue it, or choose another --save_dir/);
     await expect(train(options('a', { resume: true }))).rejects.toThrow(/already trained 2 epochs; pass --epochs greater than 2/);
     expect(readFileSync(join(a, RUN_FILES.last))).toEqual(lastBefore);
-    await expect(train(options('f', { resume: true }))).rejects.toThrow(/last\.safetensors does not exist; nothing to resume/);
-    await expect(train(options('a', { resume: true, epochs: 3, batchSize: 4 }))).rejects.toThrow(/holds 6 steps but last\.safetensors is at epoch 2 .*same --batch_size/);
+    await expect(train(options('f', { resume: true }))).rejects.toThrow(/holds no finished epoch to resume; run without --resume to start it/);
+    await expect(train(options('a', { resume: true, epochs: 3, batchSize: 4 }))).rejects.toThrow(/finished epoch 2 after 6 steps, but 2 epochs of batch 4 over this data take \d+ steps; resume with the run's --batch_size and data/);
     await expect(train(options('a', { resume: true, epochs: 3, model: 'ResNet34_UNet', imgSize: 32 }))).rejects.toThrow(/holds a UNet model, not ResNet34_UNet/);
     expect(readFileSync(join(a, RUN_FILES.last))).toEqual(lastBefore);
     await expect(train(options('g', { maskThreshold: 1.5 }))).rejects.toThrow(/--mask_threshold must be in \[0, 1\], got 1.5/);

@@ -47,11 +47,12 @@ export function loadSplitCached(root: string, split: Split, size: number, option
   const cacheDir = options.cacheDir ?? join(root, '.petseg-cache');
   const cacheFile = join(cacheDir, `${split}-${size}-${sourceFingerprint(root, names, size)}.bin`);
   if (existsSync(cacheFile)) {
-    const cached = readCache(cacheFile);
+    const cached = readCache(cacheFile, size);
     if (cached) {
       for (const s of cached.header.skipped) warn(`warning: skipping ${s.name}: ${s.reason}`);
       return { samples: cached.samples, cacheFile, fromCache: true };
     }
+    warn(`warning: the decode cache ${cacheFile} is damaged; decoding the images again to rebuild it`);
   }
   const { samples, skipped } = loadSamples(root, names, size, warn);
   const header = new TextEncoder().encode(JSON.stringify({ size, names: samples.map((s) => s.name), skipped } satisfies CacheHeader));
@@ -74,19 +75,26 @@ export function loadSplitCached(root: string, split: Split, size: number, option
   return { samples, cacheFile, fromCache: false };
 }
 
-function readCache(file: string): { header: CacheHeader; samples: Sample[] } | null {
-  const bytes = new Uint8Array(readFileSync(file));
-  if (new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC) return null;
-  const headerLength = new DataView(bytes.buffer).getUint32(MAGIC.length, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(MAGIC.length + 4, MAGIC.length + 4 + headerLength))) as CacheHeader;
-  const plane = header.size * header.size;
-  const n = header.names.length;
-  const imagesAt = MAGIC.length + 4 + headerLength;
-  if (bytes.length !== imagesAt + n * plane * 4) return null; // truncated: rebuild
-  const samples = header.names.map((name, i) => ({
-    name,
-    image: bytes.slice(imagesAt + i * plane * 3, imagesAt + (i + 1) * plane * 3),
-    mask: bytes.slice(imagesAt + n * plane * 3 + i * plane, imagesAt + n * plane * 3 + (i + 1) * plane),
-  }));
-  return { header, samples };
+/** The cached split, or null when the file is not a whole, well-formed cache of this size (it is then rebuilt). */
+function readCache(file: string, size: number): { header: CacheHeader; samples: Sample[] } | null {
+  try {
+    const bytes = new Uint8Array(readFileSync(file));
+    if (bytes.length < MAGIC.length + 4 || new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC) return null;
+    const headerLength = new DataView(bytes.buffer).getUint32(MAGIC.length, true);
+    if (MAGIC.length + 4 + headerLength > bytes.length) return null;
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(MAGIC.length + 4, MAGIC.length + 4 + headerLength))) as CacheHeader;
+    if (header?.size !== size || !Array.isArray(header.names) || !Array.isArray(header.skipped)) return null;
+    const plane = size * size;
+    const n = header.names.length;
+    const imagesAt = MAGIC.length + 4 + headerLength;
+    if (bytes.length !== imagesAt + n * plane * 4) return null;
+    const samples = header.names.map((name, i) => ({
+      name,
+      image: bytes.slice(imagesAt + i * plane * 3, imagesAt + (i + 1) * plane * 3),
+      mask: bytes.slice(imagesAt + n * plane * 3 + i * plane, imagesAt + n * plane * 3 + (i + 1) * plane),
+    }));
+    return { header, samples };
+  } catch {
+    return null;
+  }
 }

@@ -4,6 +4,8 @@
  * "In the browser too" have no Node dependencies.
  */
 export { train, evaluateSamples, checkTrainOptions, RUN_FILES, type TrainOptions, type TrainResult, type EpochRecord, type Evaluation } from './trainer.js';
+export { readCommittedRun, recoverRunFolder, type RunManifest } from './run-folder.js';
+export { DivergedError } from './epoch.js';
 export { autotuneModel } from './tune.js';
 export { loadSplitCached, type CachedSplit } from './cache.js';
 export { readSplit, loadSample, loadSamples, loadSplit, trimapToMask, DatasetError, type Split } from './dataset.js';

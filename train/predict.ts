@@ -20,16 +20,33 @@ export interface PredictedFile {
 }
 
 /**
- * Segment each file and write `<name>_mask.png` and `<name>_overlay.png` into `outDir` at the
- * image's resolution. Unreadable files throw ImageDecodeError naming the file (the caller decides
+ * The output name of each input file: its name without the extension, with `-2`, `-3`, … added
+ * (in input order) where two inputs would otherwise share one (`a/cat.jpg b/cat.jpg`, `cat.jpg
+ * cat.png`), so no result overwrites another.
+ */
+export function uniqueStems(files: readonly string[]): string[] {
+  const used = new Set<string>();
+  return files.map((file) => {
+    const stem = basename(file, extname(file));
+    let name = stem;
+    for (let n = 2; used.has(name); n++) name = `${stem}-${n}`;
+    used.add(name);
+    return name;
+  });
+}
+
+/**
+ * Segment a file and write `<stem>_mask.png` and `<stem>_overlay.png` into `outDir` at the
+ * image's resolution (`stem`: the file's name without its extension, unless given — see
+ * uniqueStems). Unreadable files throw ImageDecodeError naming the file (the caller decides
  * whether to skip).
  */
-export async function predictFile(model: Module, file: string, options: { size: number; threshold: number; outDir: string }): Promise<PredictedFile> {
+export async function predictFile(model: Module, file: string, options: { size: number; threshold: number; outDir: string; stem?: string }): Promise<PredictedFile> {
   checkThreshold(options.threshold, '--mask_threshold');
   const image = decodeImage(readFileSync(file), file, 3);
   const { mask, overlay, petFraction } = await segmentAtFullSize(model, image, options.size, options.threshold);
   mkdirSync(options.outDir, { recursive: true });
-  const stem = basename(file, extname(file));
+  const stem = options.stem ?? basename(file, extname(file));
   const maskFile = join(options.outDir, `${stem}_mask.png`);
   const overlayFile = join(options.outDir, `${stem}_overlay.png`);
   writeFileSync(maskFile, encodePng(mask));

@@ -3,9 +3,9 @@
  * payload, masked CRC32C of the payload) around Event protobufs holding scalar and image
  * summaries. Only the fields TensorBoard needs are encoded.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const CRC32C_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -93,16 +93,31 @@ export function tfRecord(payload: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Appends events to `events.out.tfevents.<time>.<host>` in `logDir`, flushed after every write. */
+/**
+ * Appends events to `events.out.tfevents.<time>.<host>` in `logDir`. `resume` continues an
+ * existing file of the folder from `bytes` on (what a run folder had committed; anything after it
+ * is cut, so events of an epoch that never finished do not stay).
+ */
 export class SummaryWriter {
   readonly path: string;
   private readonly fd: number;
 
-  constructor(logDir: string) {
+  constructor(logDir: string, resume?: { file: string; bytes: number }) {
     mkdirSync(logDir, { recursive: true });
+    if (resume && existsSync(join(logDir, resume.file))) {
+      this.path = join(logDir, resume.file);
+      truncateSync(this.path, Math.min(resume.bytes, statSync(this.path).size));
+      this.fd = openSync(this.path, 'a');
+      return;
+    }
     this.path = join(logDir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${hostname()}`);
     this.fd = openSync(this.path, 'a');
     this.write(new Proto().double(1, Date.now() / 1000).int(2, 0).bytes(3, 'brain.Event:2').finish());
+  }
+
+  /** The file's name in its folder, and its length so far. */
+  get position(): { file: string; bytes: number } {
+    return { file: basename(this.path), bytes: fstatSync(this.fd).size };
   }
 
   private write(event: Uint8Array): void {

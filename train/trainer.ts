@@ -1,36 +1,33 @@
 /**
  * The lab's training loop on petseg: Adam + BCE-with-logits, per-epoch validation, the best
  * checkpoint by validation loss and the last one (with optimizer state, for an exact resume),
- * metrics.jsonl, TensorBoard scalars and example images, and a progress bar.
+ * metrics.jsonl, TensorBoard scalars and example images, and a progress bar. The parts: the run
+ * folder and its per-epoch transaction (run-folder.ts), one epoch (epoch.ts), validation
+ * (evaluate.ts), recording (record.ts); this file checks the options, resolves the run and loops.
  */
-import { accessSync, appendFileSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
-import { noGrad } from '../engine/autograd.js';
 import type { Module } from '../engine/nn/module.js';
-import { concat } from '../engine/ops/layout.js';
-import { bceWithLogits } from '../engine/ops/loss.js';
-import { checkThreshold, segmentationMetrics, summarizeMetrics, type MetricSummary } from '../engine/ops/metrics.js';
+import { checkThreshold } from '../engine/ops/metrics.js';
 import { Adam } from '../engine/optim.js';
-import { getRuntime } from '../engine/runtime.js';
-import { tidy } from '../engine/scope.js';
-import type { Tensor } from '../engine/tensor.js';
-import { loadCheckpoint, loadOptimizerState, readCheckpointInfo, saveCheckpoint, saveOptimizerState } from '../models/checkpoint.js';
+import { loadCheckpoint, loadOptimizerState } from '../models/checkpoint.js';
+import { checkEncoderWeights, loadEncoderWeights, type EncoderWeightsInfo } from '../models/encoder-weights.js';
+import { ResNet34UNet } from '../models/resnet34-unet.js';
 import { createModel, MODELS, type ModelName, type ModelOptions } from '../models/registry.js';
 import { loadSplitCached } from './cache.js';
 import { readSplit } from './dataset.js';
-import type { Sample } from './pixels.js';
-import { encodePng } from './images.js';
-import { BatchLoader, disposeBatch, epochGenerator, shuffledOrder, type Batch } from './loader.js';
-import { ProgressBar, type ProgressStream } from './progress.js';
+import { trainEpoch } from './epoch.js';
+import { evaluateSamples } from './evaluate.js';
+import type { ProgressStream } from './progress.js';
+import { recordEpoch, type Best, type EpochRecord } from './record.js';
+import { RUN_FILES, readCommittedRun, recoverRunFolder, type RunManifest } from './run-folder.js';
 import { SummaryWriter } from './tfevents.js';
 import { autotuneModel } from './tune.js';
 
-export const RUN_FILES = {
-  best: 'best.safetensors',
-  last: 'last.safetensors',
-  optimizer: 'last.optim.safetensors',
-  metrics: 'metrics.jsonl',
-} as const;
+export { RUN_FILES } from './run-folder.js';
+export { evaluateSamples, type Evaluation } from './evaluate.js';
+export type { EpochRecord } from './record.js';
 
 export interface TrainOptions {
   dataPath: string;
@@ -48,8 +45,14 @@ export interface TrainOptions {
   saveDir: string;
   /** TensorBoard folder; null: no event file. */
   logDir: string | null;
-  /** Continue the run in saveDir from last.safetensors. */
+  /** Continue the run in saveDir from its last finished epoch. */
   resume: boolean;
+  /** ResNet34_UNet: start the encoder from these weights (safetensors, torchvision/timm names; models/encoder-weights.ts). */
+  encoderWeights?: string;
+  /** ResNet34_UNet: the first N epochs train with the encoder frozen (weights and BatchNorm statistics); default 0. */
+  freezeEncoderEpochs?: number;
+  /** ResNet34_UNet: the encoder's learning rate (default lr). */
+  encoderLr?: number;
   /** Decode cache folder (default: `<dataPath>/.petseg-cache`). */
   cacheDir?: string;
   /** Recorded in every checkpoint (the CLI's arguments). */
@@ -59,115 +62,16 @@ export interface TrainOptions {
   /** Progress output (default process.stdout). */
   out?: ProgressStream;
   warn?: (line: string) => void;
-}
-
-export interface EpochRecord {
-  epoch: number;
-  train_loss: number;
-  /** Mean per-image Dice of the training batches (model in training mode). */
-  train_dice: number;
-  valid_loss: number;
-  valid_dice: number;
-  valid_iou: number;
-  valid_dataset_dice: number;
-  seconds: number;
-  images_per_second: number;
-  /** This epoch set a new best validation loss (best.safetensors was written). */
-  best: boolean;
+  /** Called after each epoch is committed (e.g. to watch memory or progress). */
+  onEpoch?: (record: EpochRecord) => void;
 }
 
 export interface TrainResult {
   /** Epochs run by this call (a resumed run lists only the new ones). */
   history: EpochRecord[];
   /** The best epoch of the whole run, as recorded in best.safetensors. */
-  best: { epoch: number; valid_loss: number; valid_dice: number };
+  best: Best;
   model: Module;
-}
-
-export interface Evaluation extends MetricSummary {
-  /** Mean BCE over all pixels. */
-  loss: number;
-}
-
-/** Loss and segmentation metrics of `model` (in eval mode) on samples; optionally keeps the first logits. */
-export async function evaluateSamples(
-  model: Module,
-  samples: readonly Sample[],
-  options: { batchSize: number; size: number; threshold: number; keepLogits?: number },
-): Promise<Evaluation & { logits?: Float32Array }> {
-  checkThreshold(options.threshold, '--mask_threshold');
-  const wasTraining = model.training;
-  model.eval();
-  const loader = new BatchLoader(samples, { batchSize: options.batchSize, size: options.size });
-  const losses: Tensor[] = [];
-  const metrics: Tensor[] = [];
-  const kept: Tensor[] = [];
-  let keptCount = 0;
-  try {
-    let next: Batch | null = loader.load(0);
-    for (let b = 0; b < loader.length; b++) {
-      const batch: Batch = next!;
-      const keepThis = keptCount < (options.keepLogits ?? 0);
-      const out = noGrad(() =>
-        tidy(() => {
-          const logits = model.forward(batch.images);
-          return {
-            loss: bceWithLogits(logits, batch.masks).mul(batch.samples.length),
-            metrics: segmentationMetrics(logits, batch.masks, options.threshold),
-            logits: keepThis ? logits : null,
-          };
-        }),
-      );
-      losses.push(out.loss);
-      metrics.push(out.metrics);
-      if (out.logits) {
-        kept.push(out.logits);
-        keptCount += batch.samples.length;
-      }
-      getRuntime().flush();
-      next = b + 1 < loader.length ? loader.load(b + 1) : null;
-      disposeBatch(batch);
-    }
-    const all = metrics.length === 1 ? metrics[0] : concat(metrics, 0);
-    const summary = await summarizeMetrics(all);
-    if (all !== metrics[0]) all.dispose();
-    let lossSum = 0;
-    for (const l of losses) lossSum += await l.item();
-    let logits: Float32Array | undefined;
-    if (kept.length) {
-      const joined = kept.length === 1 ? kept[0] : concat(kept, 0);
-      logits = await joined.toArray();
-      if (joined !== kept[0]) joined.dispose();
-    }
-    return { ...summary, loss: lossSum / samples.length, logits };
-  } finally {
-    for (const t of [...losses, ...metrics, ...kept]) t.dispose();
-    model.train(wasTraining);
-  }
-}
-
-/** Rows of [input | ground truth | prediction] for the first samples, as one RGB image. */
-function exampleGrid(samples: readonly Sample[], logits: Float32Array, size: number, threshold: number): { png: Uint8Array; width: number; height: number } {
-  const rows = Math.min(samples.length, Math.floor(logits.length / (size * size)));
-  const width = 3 * size;
-  const data = new Uint8Array(rows * size * width * 3);
-  const cut = Math.log(threshold / (1 - threshold)); // sigmoid(z) > t ⇔ z > logit(t)
-  for (let r = 0; r < rows; r++) {
-    for (let y = 0; y < size; y++) {
-      for (let x = 0; x < size; x++) {
-        const p = y * size + x;
-        const row = (r * size + y) * width;
-        const gt = samples[r].mask[p] ? 255 : 0;
-        const pred = logits[r * size * size + p] > cut ? 255 : 0;
-        for (let c = 0; c < 3; c++) {
-          data[(row + x) * 3 + c] = samples[r].image[p * 3 + c];
-          data[(row + size + x) * 3 + c] = gt;
-          data[(row + 2 * size + x) * 3 + c] = pred;
-        }
-      }
-    }
-  }
-  return { png: encodePng({ width, height: rows * size, channels: 3, data }), width, height: rows * size };
 }
 
 function checkOptions(o: TrainOptions): void {
@@ -183,15 +87,14 @@ function checkOptions(o: TrainOptions): void {
   ] as const) {
     if (!(Number.isInteger(value) && value >= min)) throw new RangeError(`${name} must be an integer ≥ ${min}, got ${value}`);
   }
-  if (!(o.lr > 0)) throw new RangeError(`--lr must be positive, got ${o.lr}`);
+  if (!(Number.isSafeInteger(o.seed) && o.seed >= 0 && o.seed <= 0xffffffff)) throw new RangeError(`--seed must be an integer in [0, 4294967295], got ${o.seed}`);
+  if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new RangeError(`--lr must be positive, got ${o.lr}`);
   if (!(o.weightDecay >= 0)) throw new RangeError(`--weight_decay must be ≥ 0, got ${o.weightDecay}`);
-}
-
-/** A run already in saveDir (from last.safetensors), or null. */
-function previousRun(saveDir: string): { epoch: number } | null {
-  const last = join(saveDir, RUN_FILES.last);
-  if (!existsSync(last)) return null;
-  return { epoch: readCheckpointInfo(last)?.epoch ?? 0 };
+  const encoderOptions = [o.encoderWeights !== undefined && '--encoder_weights', (o.freezeEncoderEpochs ?? 0) !== 0 && '--freeze_encoder_epochs', o.encoderLr !== undefined && '--encoder_lr'].filter(Boolean);
+  if (o.model !== 'ResNet34_UNet' && encoderOptions.length) throw new RangeError(`${encoderOptions.join(', ')}: only ResNet34_UNet has a pretrained encoder; pass --model ResNet34_UNet or drop ${encoderOptions.length > 1 ? 'them' : 'it'}`);
+  const freeze = o.freezeEncoderEpochs ?? 0;
+  if (!(Number.isInteger(freeze) && freeze >= 0)) throw new RangeError(`--freeze_encoder_epochs must be an integer ≥ 0, got ${freeze}`);
+  if (o.encoderLr !== undefined && !(o.encoderLr >= 0 && Number.isFinite(o.encoderLr))) throw new RangeError(`--encoder_lr must be ≥ 0, got ${o.encoderLr}`);
 }
 
 /** `dir` exists as a writable folder, or can be made: its nearest existing ancestor is a writable folder. */
@@ -210,26 +113,83 @@ function checkWritableFolder(dir: string, what: string): void {
   }
 }
 
+/** Host memory the decoded splits take (RGB + mask bytes per pixel), which must fit comfortably. */
+function checkDecodedSize(o: TrainOptions): void {
+  const images = readSplit(o.dataPath, 'train').length + readSplit(o.dataPath, 'valid').length;
+  const bytes = images * o.imgSize * o.imgSize * 4;
+  if (bytes > totalmem() / 2) {
+    const gb = (v: number) => `${(v / 2 ** 30).toFixed(1)} GB`;
+    throw new RangeError(`--img_size ${o.imgSize}: ${images} decoded images would take ${gb(bytes)}, more than half of this machine's ${gb(totalmem())}; lower --img_size`);
+  }
+}
+
 /**
- * Every check of the options that needs no GPU — values, the dataset layout, the run folder
- * (writable; holding a run only with resume) — so that a command can refuse bad input before
- * it opens a device or writes anything. train() runs it too.
+ * Every check of the options that needs no GPU — values, the dataset layout and the memory its
+ * decoded images take, the run folder (writable; holding a finished epoch only with resume) — so
+ * that a command can refuse bad input before it opens a device or writes anything. train() runs
+ * it too.
  */
 export function checkTrainOptions(o: TrainOptions): void {
   checkOptions(o);
-  readSplit(o.dataPath, 'train');
-  readSplit(o.dataPath, 'valid');
+  checkDecodedSize(o);
   checkWritableFolder(o.saveDir, '--save_dir');
   if (o.logDir) checkWritableFolder(o.logDir, '--log_dir');
+  const committed = existsSync(o.saveDir) ? readCommittedRun(o.saveDir) : null;
+  if (committed && !o.resume) {
+    throw new Error(`${o.saveDir} already holds a run (finished epoch ${committed.epoch}); pass --resume to continue it, or choose another --save_dir`);
+  }
+  if (o.resume && !committed) throw new Error(`--resume: ${o.saveDir} holds no finished epoch to resume; run without --resume to start it`);
+  if (o.encoderWeights !== undefined && !committed) checkEncoderWeights(o.encoderWeights); // a resumed run has them in its checkpoint
+  if (committed && committed.epoch >= o.epochs) {
+    throw new RangeError(`--resume: ${o.saveDir} has already trained ${committed.epoch} epochs; pass --epochs greater than ${committed.epoch} to train further`);
+  }
+}
+
+/** Adam over the model's parameters; ResNet34_UNet's encoder as its own group (its own learning rate). */
+function makeOptimizer(model: Module, o: TrainOptions): Adam {
+  const settings = { lr: o.lr, weightDecay: o.weightDecay };
+  if (!(model instanceof ResNet34UNet)) return new Adam(model.parameters(), settings);
+  const { encoder, decoder } = model.parameterGroups();
+  return new Adam([{ params: encoder, lr: o.encoderLr ?? o.lr }, { params: decoder }], settings);
+}
+
+interface ResolvedRun {
+  model: Module;
+  optimizer: Adam;
+  startEpoch: number;
+  best: Best;
+  encoderWeights?: EncoderWeightsInfo;
+}
+
+/** The model, optimizer and best epoch a run continues from (one checkpoint read), or fresh ones. */
+function resolveRun(o: TrainOptions, committed: RunManifest | null, stepsPerEpoch: number, say: (line: string) => void): ResolvedRun {
+  if (!committed) {
+    const model = createModel(o.model, { ...o.modelOptions, seed: o.seed });
+    let encoderWeights: EncoderWeightsInfo | undefined;
+    if (o.encoderWeights !== undefined) {
+      encoderWeights = loadEncoderWeights(model as ResNet34UNet, o.encoderWeights);
+      say(`encoder weights from ${o.encoderWeights} (sha256 ${encoderWeights.sha256.slice(0, 12)}…)`);
+    }
+    return { model, optimizer: makeOptimizer(model, o), startEpoch: 0, best: { epoch: 0, valid_loss: Infinity, valid_dice: NaN }, encoderWeights };
+  }
   const lastFile = join(o.saveDir, RUN_FILES.last);
-  const previous = previousRun(o.saveDir);
-  if (previous && !o.resume) {
-    throw new Error(`${o.saveDir} already holds a run (${RUN_FILES.last} at epoch ${previous.epoch}); pass --resume to continue it, or choose another --save_dir`);
+  const { model, info } = loadCheckpoint(lastFile, o.model);
+  const optimizer = makeOptimizer(model, o);
+  const optimizerFile = join(o.saveDir, RUN_FILES.optimizer);
+  loadOptimizerState(optimizerFile, optimizer, model);
+  const epoch = info.epoch ?? 0;
+  const steps = optimizer.state().step;
+  // The files are committed together, so they agree; a mismatch means --batch_size or the data changed.
+  if (epoch !== committed.epoch || steps !== epoch * stepsPerEpoch || (committed.steps >= 0 && steps !== committed.steps)) {
+    model.dispose();
+    optimizer.dispose();
+    throw new Error(
+      `--resume: ${o.saveDir} finished epoch ${committed.epoch} after ${committed.steps >= 0 ? committed.steps : steps} steps, but ${epoch} epochs of batch ${o.batchSize} over this data take ${epoch * stepsPerEpoch} steps; ` +
+        'resume with the run\'s --batch_size and data',
+    );
   }
-  if (o.resume && !previous) throw new Error(`--resume: ${lastFile} does not exist; nothing to resume (drop --resume to start a run)`);
-  if (previous && previous.epoch >= o.epochs) {
-    throw new RangeError(`--resume: ${lastFile} has already trained ${previous.epoch} epochs; pass --epochs greater than ${previous.epoch} to train further`);
-  }
+  say(`resuming ${lastFile} after epoch ${epoch} (best valid loss ${committed.best.valid_loss.toFixed(4)} at epoch ${committed.best.epoch})`);
+  return { model, optimizer, startEpoch: epoch, best: committed.best, encoderWeights: info.encoderWeights };
 }
 
 /** Train as the lab does; see TrainOptions. Throws DatasetError / RangeError / Error with a one-line message on bad input. */
@@ -238,8 +198,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const warn = o.warn ?? ((line: string) => console.warn(line));
   const out = o.out ?? process.stdout;
   const say = (line: string) => out.write(`${line}\n`);
-  const lastFile = join(o.saveDir, RUN_FILES.last);
-  const previous = previousRun(o.saveDir);
+  // Finish or undo an interrupted commit, drop leftovers of crashed runs.
+  const committed = recoverRunFolder(o.saveDir, o.logDir);
 
   const cacheDir = o.cacheDir ?? join(o.dataPath, '.petseg-cache');
   const load = (split: 'train' | 'valid') => {
@@ -249,35 +209,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   };
   const trainSamples = load('train');
   const validSamples = load('valid');
-  // The run folder is made only once the data is known to load.
-  mkdirSync(o.saveDir, { recursive: true });
-
-  let model: Module;
-  let startEpoch = 0;
-  let best = { epoch: 0, valid_loss: Infinity, valid_dice: NaN };
-  if (previous) {
-    const loaded = loadCheckpoint(lastFile, o.model);
-    model = loaded.model;
-    startEpoch = loaded.info.epoch ?? 0;
-    const m = loaded.info.metrics ?? {};
-    best = { epoch: m.best_epoch ?? 0, valid_loss: m.best_valid_loss ?? Infinity, valid_dice: m.best_valid_dice ?? NaN };
-  } else {
-    model = createModel(o.model, { ...o.modelOptions, seed: o.seed });
-  }
-  const optimizer = new Adam(model.parameters(), { lr: o.lr, weightDecay: o.weightDecay });
   const stepsPerEpoch = Math.ceil(trainSamples.length / o.batchSize);
-  if (previous) {
-    const optimizerFile = join(o.saveDir, RUN_FILES.optimizer);
-    loadOptimizerState(optimizerFile, optimizer, model);
-    const steps = optimizer.state().step;
-    if (steps !== startEpoch * stepsPerEpoch) {
-      throw new Error(
-        `--resume: ${optimizerFile} holds ${steps} steps but ${RUN_FILES.last} is at epoch ${startEpoch} (${startEpoch * stepsPerEpoch} steps of batch ${o.batchSize} over ${trainSamples.length} images); ` +
-          'resume with the same --batch_size and data as the run',
-      );
-    }
-    say(`resuming ${lastFile} after epoch ${startEpoch} (best valid loss ${best.valid_loss.toFixed(4)} at epoch ${best.epoch})`);
-  }
+  const run = resolveRun(o, committed, stepsPerEpoch, say);
+  const { model, optimizer } = run;
+  let best = run.best;
+  // The run folder is made only once the data loads and the run resolves.
+  mkdirSync(o.saveDir, { recursive: true });
 
   // The convolution kernels of this run's shapes, measured once per adapter (engine/autotune.ts)
   // before the first step, so every step of this run and of a resumed one runs the same kernels.
@@ -286,114 +223,38 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const tuned = await autotuneModel(model, lastBatch ? [batchShape(o.batchSize), batchShape(lastBatch)] : [batchShape(o.batchSize)], true);
   if (tuned.tuned.length) say(`autotuned ${tuned.tuned.length} convolution shapes in ${tuned.seconds.toFixed(1)} s (kept for this adapter; PETSEG_AUTOTUNE=0 turns it off)`);
 
-  const writer = o.logDir ? new SummaryWriter(o.logDir) : null;
-  const info = (epoch: number, metrics: Record<string, number>) => ({
-    model: o.model,
-    options: { ...o.modelOptions, seed: o.seed },
-    epoch,
-    metrics,
-    args: o.args,
-  });
+  const writer = o.logDir ? new SummaryWriter(o.logDir, committed?.tensorboard ?? undefined) : null;
+  const context = {
+    saveDir: o.saveDir,
+    model,
+    optimizer,
+    writer,
+    info: { model: o.model, options: { ...o.modelOptions, seed: o.seed }, args: o.args, ...(run.encoderWeights ? { encoderWeights: run.encoderWeights } : {}) },
+    validSamples,
+    imgSize: o.imgSize,
+    maskThreshold: o.maskThreshold,
+    say,
+  };
   const history: EpochRecord[] = [];
   model.train();
   try {
-    for (let epoch = startEpoch + 1; epoch <= o.epochs; epoch++) {
+    for (let epoch = run.startEpoch + 1; epoch <= o.epochs; epoch++) {
       const started = performance.now();
-      const loader = new BatchLoader(trainSamples, {
-        batchSize: o.batchSize,
-        size: o.imgSize,
-        order: shuffledOrder(trainSamples.length, epochGenerator(o.seed, epoch, 'shuffle')),
-        augment: o.augment ? epochGenerator(o.seed, epoch, 'augment') : undefined,
-      });
-      const bar = new ProgressBar(`epoch ${epoch}/${o.epochs}`, out);
-      let lossSum = 0;
-      let diceSum = 0;
-      let seen = 0;
-      let pending: { loss: Tensor; metrics: Tensor; n: number } | null = null;
-      // Read step b's loss after step b+1 is submitted, so the GPU always has queued work.
-      const consume = async (p: { loss: Tensor; metrics: Tensor; n: number }, done: number) => {
-        const loss = await p.loss.item();
-        const dice = (await summarizeMetrics(p.metrics)).dice;
-        p.loss.dispose();
-        p.metrics.dispose();
-        if (!Number.isFinite(loss)) throw new Error(`training diverged at epoch ${epoch}: loss is ${loss}; try a smaller --lr`);
-        lossSum += loss * p.n;
-        diceSum += dice * p.n;
-        seen += p.n;
-        bar.update({ done, total: loader.length, loss: lossSum / seen, dice: diceSum / seen, images: seen });
-      };
-      let next: Batch | null = loader.load(0);
-      for (let b = 0; b < loader.length; b++) {
-        const batch: Batch = next!;
-        const { loss, metrics } = tidy(() => {
-          const logits = model.forward(batch.images);
-          return { loss: bceWithLogits(logits, batch.masks), metrics: segmentationMetrics(logits, batch.masks, o.maskThreshold) };
-        });
-        optimizer.zeroGrad();
-        loss.backward();
-        optimizer.step();
-        getRuntime().flush();
-        next = b + 1 < loader.length ? loader.load(b + 1) : null;
-        disposeBatch(batch);
-        if (pending) await consume(pending, b);
-        pending = { loss, metrics, n: batch.samples.length };
-      }
-      if (pending) await consume(pending, loader.length);
-      bar.end();
-      optimizer.zeroGrad();
-
-      const keep = Math.min(o.exampleImages ?? 4, validSamples.length);
-      const valid = await evaluateSamples(model, validSamples, { batchSize: o.batchSize, size: o.imgSize, threshold: o.maskThreshold, keepLogits: writer ? keep : 0 });
-      const seconds = (performance.now() - started) / 1000;
-      const improved = valid.loss < best.valid_loss;
-      if (improved) best = { epoch, valid_loss: valid.loss, valid_dice: valid.dice };
-      const record: EpochRecord = {
-        epoch,
-        train_loss: lossSum / seen,
-        train_dice: diceSum / seen,
-        valid_loss: valid.loss,
-        valid_dice: valid.dice,
-        valid_iou: valid.iou,
-        valid_dataset_dice: valid.datasetDice,
-        seconds,
-        images_per_second: seen / seconds,
-        best: improved,
-      };
-      history.push(record);
-      const metrics = {
-        ...Object.fromEntries(Object.entries(record).filter(([, v]) => typeof v === 'number')),
-        best_epoch: best.epoch,
-        best_valid_loss: best.valid_loss,
-        best_valid_dice: best.valid_dice,
-      } as Record<string, number>;
-      // Optimizer state first: a crash between the two writes leaves a step count that --resume rejects, never a silent mismatch.
-      await saveOptimizerState(join(o.saveDir, RUN_FILES.optimizer), optimizer, model);
-      await saveCheckpoint(lastFile, model, info(epoch, metrics));
-      if (improved) await saveCheckpoint(join(o.saveDir, RUN_FILES.best), model, info(epoch, metrics));
-      appendFileSync(join(o.saveDir, RUN_FILES.metrics), `${JSON.stringify(record)}\n`);
-      if (writer) {
-        writer.addScalar('loss/train', record.train_loss, epoch);
-        writer.addScalar('loss/valid', record.valid_loss, epoch);
-        writer.addScalar('dice/train', record.train_dice, epoch);
-        writer.addScalar('dice/valid', record.valid_dice, epoch);
-        writer.addScalar('dice/valid_dataset', record.valid_dataset_dice, epoch);
-        writer.addScalar('iou/valid', record.valid_iou, epoch);
-        if (valid.logits) {
-          const grid = exampleGrid(validSamples.slice(0, keep), valid.logits, o.imgSize, o.maskThreshold);
-          writer.addImage('valid/input_truth_prediction', grid.png, grid.width, grid.height, epoch);
-        }
-        writer.flush();
-      }
-      say(
-        `epoch ${epoch}/${o.epochs}  train loss ${record.train_loss.toFixed(4)} dice ${record.train_dice.toFixed(4)}  ` +
-          `valid loss ${record.valid_loss.toFixed(4)} dice ${record.valid_dice.toFixed(4)} (dataset ${record.valid_dataset_dice.toFixed(4)}) iou ${record.valid_iou.toFixed(4)}  ` +
-          `${seconds.toFixed(1)} s, ${record.images_per_second.toFixed(1)} img/s${improved ? '  *best' : ''}`,
-      );
+      if (model instanceof ResNet34UNet) model.freezeEncoder(epoch <= (o.freezeEncoderEpochs ?? 0));
+      const trained = await trainEpoch(model, optimizer, trainSamples, o, epoch, out);
+      const keep = writer ? Math.min(o.exampleImages ?? 4, validSamples.length) : 0;
+      const valid = await evaluateSamples(model, validSamples, { batchSize: o.batchSize, size: o.imgSize, threshold: o.maskThreshold, keepLogits: keep });
+      const recorded = await recordEpoch(context, epoch, o.epochs, trained, valid, (performance.now() - started) / 1000, best);
+      best = recorded.best;
+      history.push(recorded.record);
+      o.onEpoch?.(recorded.record);
     }
+  } catch (err) {
+    model.dispose();
+    throw err;
   } finally {
     writer?.close();
     optimizer.dispose();
   }
   return { history, best, model };
 }
-

@@ -10,7 +10,7 @@ import { MODELS, isModelName, type ModelName } from '../../models/registry.js';
 import { UsageError, givenOptions, parseCommandArgs, reportError, type OptionSpec } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {
-  img_size: { type: 'integer', default: 64, min: 32, help: 'input size (--full: 256)' },
+  img_size: { type: 'integer', default: 64, min: 32, max: 4096, help: 'input size (--full: 256)' },
   batch_size: { type: 'integer', default: 4, min: 1, help: 'batch (--full: 8)' },
   base_channels: { type: 'integer', default: 16, min: 1, help: 'UNet width (--full: 64)' },
   models: { type: 'string', default: 'UNet,ResNet34_UNet', help: 'models whose layers and steps to measure' },

@@ -17,7 +17,7 @@ import { UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 export const CHECKPOINT_OPTIONS: Record<string, OptionSpec> = {
   model_path: { type: 'string', help: 'checkpoint (.safetensors) written by train.js (or exported from PyTorch with --model)' },
   model: { type: 'string', help: `model type, when the checkpoint does not record it: ${Object.keys(MODELS).join(' or ')}` },
-  img_size: { type: 'integer', min: 16, help: "input size (default: the checkpoint's training --img_size, else 256)" },
+  img_size: { type: 'integer', min: 16, max: 4096, help: "input size (default: the checkpoint's training --img_size, else 256)" },
   mask_threshold: { type: 'number', default: 0.5, min: 0, max: 1, help: 'sigmoid(logit) > threshold is pet' },
 };
 

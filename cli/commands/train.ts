@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as E from '../../engine/index.js';
-import { readCheckpointInfo } from '../../models/checkpoint.js';
 import { isModelName, MODELS, type ModelName } from '../../models/registry.js';
 import { ensureSyntheticDataset } from '../../train/synthetic.js';
+import { readCommittedRun, type RunManifest } from '../../train/run-folder.js';
 import { RUN_FILES, checkTrainOptions, train, type TrainOptions } from '../../train/trainer.js';
 import { UsageError, givenOptions, parseCommandArgs, reportError, type OptionSpec, type ParsedArgs } from './args.js';
 
@@ -20,20 +20,23 @@ export const OPTIONS: Record<string, OptionSpec> = {
   batch_size: { type: 'integer', default: 8, min: 1, help: 'images per step' },
   lr: { type: 'number', default: 1e-3, min: 0, help: 'Adam learning rate' },
   weight_decay: { type: 'number', default: 1e-4, min: 0, help: 'Adam weight decay (L2, as torch.optim.Adam)' },
-  img_size: { type: 'integer', default: 256, min: 16, help: 'images are resized to img_size² (synthetic preset: 64)' },
+  img_size: { type: 'integer', default: 256, min: 16, max: 4096, help: 'images are resized to img_size² (synthetic preset: 64)' },
   base_channels: { type: 'integer', default: 64, min: 1, help: 'UNet width: channels of the first block (synthetic preset: 8)' },
   mask_threshold: { type: 'number', default: 0.5, min: 0, max: 1, help: 'sigmoid(logit) > threshold is pet' },
   augment: { type: 'boolean', default: false, help: 'random flips and rotation (seeded)' },
-  seed: { type: 'integer', default: 0, help: 'seed of weights, shuffling and augmentation' },
+  seed: { type: 'integer', default: 0, min: 0, max: 4294967295, help: 'seed of weights, shuffling and augmentation' },
   save_dir: { type: 'string', help: 'run folder for best/last checkpoints and metrics.jsonl (default: saved_models/<model>-<time>)' },
   log_dir: { type: 'string', help: "TensorBoard folder (default: <save_dir>/tensorboard; 'none' disables)" },
   resume: { type: 'boolean', default: false, help: 'continue the run in --save_dir from last.safetensors' },
+  encoder_weights: { type: 'string', help: "ResNet34_UNet: the encoder's starting weights, a safetensors file with torchvision/timm ResNet34 names" },
+  freeze_encoder_epochs: { type: 'integer', default: 0, min: 0, help: 'ResNet34_UNet: train the first N epochs with the encoder (weights and BatchNorm statistics) frozen' },
+  encoder_lr: { type: 'number', min: 0, help: "ResNet34_UNet: the encoder's learning rate (default: --lr)" },
 };
 
 /** What the synthetic preset changes, unless given on the command line. */
 const SYNTHETIC_PRESET = { img_size: 64, base_channels: 8, epochs: 5 } as const;
 /** Options a resumed run takes from the checkpoint (giving a different value is an error). */
-const RUN_DEFINING = ['data_path', 'model', 'batch_size', 'lr', 'weight_decay', 'img_size', 'base_channels', 'mask_threshold', 'augment', 'seed'] as const;
+const RUN_DEFINING = ['data_path', 'model', 'batch_size', 'lr', 'weight_decay', 'img_size', 'base_channels', 'mask_threshold', 'augment', 'seed', 'encoder_weights', 'freeze_encoder_epochs', 'encoder_lr'] as const;
 
 function timestamp(): string {
   const d = new Date();
@@ -48,13 +51,18 @@ function syntheticRoot(): string {
 
 /** For --resume: the run's recorded arguments fill what is not given; a given value must agree. */
 function mergeResumedArgs(args: ParsedArgs, given: Set<string>, saveDir: string): void {
-  const last = join(saveDir, RUN_FILES.last);
-  if (!existsSync(last)) throw new UsageError(`--resume: ${last} does not exist; nothing to resume (drop --resume to start a run)`);
-  const recorded = readCheckpointInfo(last)?.args ?? {};
+  let committed: RunManifest | null;
+  try {
+    committed = existsSync(saveDir) ? readCommittedRun(saveDir) : null;
+  } catch (err) {
+    throw new UsageError(`--resume: ${(err as Error).message}`);
+  }
+  if (!committed) throw new UsageError(`--resume: ${saveDir} holds no finished epoch to resume; drop --resume to start the run`);
+  const recorded = committed.args ?? {};
   for (const name of RUN_DEFINING) {
     if (!(name in recorded)) continue;
     if (given.has(name) && recorded[name] !== args[name]) {
-      throw new UsageError(`--resume: ${last} was trained with --${name} ${String(recorded[name])}, not ${String(args[name])}; drop --${name} or start a new --save_dir`);
+      throw new UsageError(`--resume: the run in ${saveDir} was trained with --${name} ${String(recorded[name])}, not ${String(args[name])}; drop --${name} or start a new --save_dir`);
     }
     args[name] = recorded[name] as ParsedArgs[string];
   }
@@ -106,6 +114,9 @@ export async function main(argv: string[]): Promise<number> {
       saveDir,
       logDir,
       resume: args.resume as boolean,
+      encoderWeights: args.encoder_weights === undefined ? undefined : resolve(args.encoder_weights as string),
+      freezeEncoderEpochs: args.freeze_encoder_epochs as number,
+      encoderLr: args.encoder_lr as number | undefined,
       args: recordedArgs,
     };
     // Every argument is checked before the device opens or anything is written.

@@ -67,6 +67,18 @@ export abstract class Module {
     return this.parameters().reduce((s, t) => s + t.size, 0);
   }
 
+  /**
+   * requiresGrad on every parameter (PyTorch's requires_grad_): false freezes them — no gradient
+   * is computed for them (their gradients are dropped) and the optimizer skips them.
+   */
+  requiresGrad_(requires = true): this {
+    for (const p of this.parameters()) {
+      p.requiresGrad_(requires);
+      if (!requires) p.zeroGrad();
+    }
+    return this;
+  }
+
   train(mode = true): this {
     this.training = mode;
     for (const child of this.children.values()) child.train(mode);

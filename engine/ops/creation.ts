@@ -3,7 +3,7 @@ import { fillGrid, fillKernel, fillParams } from '../../kernels/fill.js';
 import { Generator, defaultGenerator } from '../random.js';
 import { getRuntime } from '../runtime.js';
 import { checkShape, formatShape, sizeOf, type Shape } from '../shape.js';
-import { Tensor, type TensorOptions } from '../tensor.js';
+import { Tensor, makingShapesOnly, type TensorOptions } from '../tensor.js';
 
 type Nested = number | readonly Nested[];
 
@@ -38,9 +38,10 @@ export function tensor(data: ArrayLike<number> | readonly Nested[], shape?: Shap
   if (values.length !== sizeOf(resolved)) {
     throw new Error(`tensor(): ${values.length} values do not fill shape ${formatShape(resolved)} (${sizeOf(resolved)} elements)`);
   }
-  const host = values instanceof Float32Array ? values : Float32Array.from(values);
   const out = Tensor.empty(resolved);
   out.requiresGrad = options.requiresGrad ?? false;
+  if (makingShapesOnly()) return out;
+  const host = values instanceof Float32Array ? values : Float32Array.from(values);
   if (host.length > 0) getRuntime().upload(out.buffer, host);
   return out;
 }
@@ -54,7 +55,7 @@ export function full(shape: Shape, value: number, options: TensorOptions = {}): 
   checkShape(shape);
   const out = Tensor.empty(shape);
   out.requiresGrad = options.requiresGrad ?? false;
-  if (out.size > 0) {
+  if (out.size > 0 && !makingShapesOnly()) {
     getRuntime().dispatch({ kernel: fillKernel, inputs: [], outputs: [out.buffer], params: fillParams(out.size, value), workgroups: fillGrid(out.size) });
   }
   return out;
@@ -82,6 +83,7 @@ function generatorFor(options: RandomOptions): Generator {
 /** Normal(mean, std) samples, deterministic for a seed on every platform. */
 export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
   checkShape(shape);
+  if (makingShapesOnly()) return full(shape, 0, options);
   const data = generatorFor(options).fillNormal(new Float32Array(sizeOf(shape)), options.mean ?? 0, options.std ?? 1);
   return tensor(data, shape, options);
 }
@@ -89,6 +91,7 @@ export function randn(shape: Shape, options: RandomOptions & { mean?: number; st
 /** Uniform samples in [low, high), deterministic for a seed on every platform. */
 export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
   checkShape(shape);
+  if (makingShapesOnly()) return full(shape, 0, options);
   const data = generatorFor(options).fillUniform(new Float32Array(sizeOf(shape)), options.low ?? 0, options.high ?? 1);
   return tensor(data, shape, options);
 }

@@ -21,7 +21,8 @@ export function fixtureValues(seed: number, n: number): Float32Array {
   return out;
 }
 
-function scaled(name: string, shape: readonly number[], seed: number): Float32Array {
+/** One state entry's fixture values (scaled like a trained model's: BatchNorm near 1 and 0, weights by fan-in). */
+export function scaled(name: string, shape: readonly number[], seed: number): Float32Array {
   const h = fixtureValues(seed, shape.reduce((a, b) => a * b, 1));
   if (name.endsWith('running_var')) return h.map((v) => 1.25 + 0.25 * v);
   if (name.endsWith('running_mean')) return h.map((v) => 0.1 * v);

@@ -1,0 +1,32 @@
+/**
+ * Whether tensors hold only finite values: each launch scans one tensor (four values per
+ * invocation where its size allows) and sets `Flag[0]` to 1 where a value has every exponent bit
+ * set — NaN or ±Inf, recognised by its bits so that no fast-math assumption folds the test away.
+ * Launch layout: 256 invocations per workgroup, 2-D grid past 65535 workgroups.
+ */
+import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
+import { entryPoint, kernelHeader } from './wgsl.js';
+
+const WORKGROUP = 256;
+
+export function nonFiniteKernel(vec4: boolean): KernelSpec {
+  return {
+    name: 'non-finite',
+    key: vec4 ? 'vec4' : 'scalar',
+    source: () => /* wgsl */ `
+${kernelHeader({ params: 'n: u32', inputs: [['X', vec4 ? 'vec4f' : 'f32']], outputs: [['Flag', 'atomic<u32>']] })}
+
+${entryPoint(WORKGROUP)} {
+  let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (i >= p.n) { return; }
+  if (${vec4 ? 'any((bitcast<vec4u>(X[i]) & vec4u(0x7f800000u)) == vec4u(0x7f800000u))' : '(bitcast<u32>(X[i]) & 0x7f800000u) == 0x7f800000u'}) { atomicMax(&Flag[0], 1u); }
+}`,
+  };
+}
+
+/** Invocations and grid of a scan over `size` values. */
+export function nonFiniteLaunch(size: number): { vec4: boolean; n: number; workgroups: [number, number, number] } {
+  const vec4 = size % 4 === 0;
+  const n = vec4 ? size / 4 : size;
+  return { vec4, n, workgroups: grid(Math.ceil(n / WORKGROUP)) };
+}

@@ -1,0 +1,98 @@
+/**
+ * One training epoch: seeded order and augmentation, forward, BCE with logits, backward, Adam, a
+ * progress bar. Batch b + 1 is assembled and uploaded, and step b + 1 submitted, before step b's
+ * loss is read back, so the GPU always has queued work. Every step is checked for a non-finite
+ * loss (read back anyway) and a non-finite gradient (flagged by the Adam kernels themselves, read
+ * with the loss): training stops there with a line naming the step.
+ */
+import type { Module } from '../engine/nn/module.js';
+import { bceWithLogits } from '../engine/ops/loss.js';
+import { segmentationMetrics, summarizeMetrics } from '../engine/ops/metrics.js';
+import type { Adam } from '../engine/optim.js';
+import { getRuntime } from '../engine/runtime.js';
+import { tidy } from '../engine/scope.js';
+import type { Tensor } from '../engine/tensor.js';
+import { BatchLoader, disposeBatch, epochGenerator, shuffledOrder, type Batch } from './loader.js';
+import type { Sample } from './pixels.js';
+import { ProgressBar, type ProgressStream } from './progress.js';
+
+export interface EpochSettings {
+  seed: number;
+  batchSize: number;
+  imgSize: number;
+  augment: boolean;
+  maskThreshold: number;
+  /** The run's epoch count (for the progress label). */
+  epochs: number;
+}
+
+export interface EpochResult {
+  loss: number;
+  dice: number;
+  images: number;
+}
+
+/** Training stopped because a value became NaN or infinite. */
+export class DivergedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DivergedError';
+  }
+}
+
+export function divergedMessage(epoch: number, what: string, lr: number): string {
+  return `training diverged at epoch ${epoch}: ${what}; lower --lr (now ${lr}) — the run folder keeps its last finished epoch`;
+}
+
+export async function trainEpoch(model: Module, optimizer: Adam, samples: readonly Sample[], s: EpochSettings, epoch: number, out: ProgressStream): Promise<EpochResult> {
+  const loader = new BatchLoader(samples, {
+    batchSize: s.batchSize,
+    size: s.imgSize,
+    order: shuffledOrder(samples.length, epochGenerator(s.seed, epoch, 'shuffle')),
+    augment: s.augment ? epochGenerator(s.seed, epoch, 'augment') : undefined,
+  });
+  const bar = new ProgressBar(`epoch ${epoch}/${s.epochs}`, out);
+  let lossSum = 0;
+  let diceSum = 0;
+  let seen = 0;
+  const consume = async (p: { loss: Tensor; metrics: Tensor; n: number; step: number }, done: number) => {
+    const loss = await p.loss.item();
+    const dice = (await summarizeMetrics(p.metrics)).dice;
+    p.loss.dispose();
+    p.metrics.dispose();
+    if (!Number.isFinite(loss)) throw new DivergedError(divergedMessage(epoch, `the loss of step ${p.step} is ${loss}`, optimizer.lr));
+    const bad = await optimizer.firstNonFiniteStep();
+    if (bad !== null) throw new DivergedError(divergedMessage(epoch, `a gradient of step ${bad} is not finite (NaN or ±Inf)`, optimizer.lr));
+    lossSum += loss * p.n;
+    diceSum += dice * p.n;
+    seen += p.n;
+    bar.update({ done, total: loader.length, loss: lossSum / seen, dice: diceSum / seen, images: seen });
+  };
+  let pending: { loss: Tensor; metrics: Tensor; n: number; step: number } | null = null;
+  try {
+    let next: Batch | null = loader.load(0);
+    for (let b = 0; b < loader.length; b++) {
+      const batch: Batch = next!;
+      const { loss, metrics } = tidy(() => {
+        const logits = model.forward(batch.images);
+        return { loss: bceWithLogits(logits, batch.masks), metrics: segmentationMetrics(logits, batch.masks, s.maskThreshold) };
+      });
+      optimizer.zeroGrad();
+      loss.backward();
+      optimizer.step();
+      getRuntime().flush();
+      next = b + 1 < loader.length ? loader.load(b + 1) : null;
+      disposeBatch(batch);
+      if (pending) await consume(pending, b);
+      pending = { loss, metrics, n: batch.samples.length, step: optimizer.state().step };
+    }
+    if (pending) await consume(pending, loader.length);
+    pending = null;
+  } finally {
+    pending?.loss.dispose();
+    pending?.metrics.dispose();
+    bar.end();
+    optimizer.zeroGrad();
+  }
+  return { loss: lossSum / seen, dice: diceSum / seen, images: seen };
+}

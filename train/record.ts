@@ -1,0 +1,106 @@
+/**
+ * Recording a finished epoch: its metrics record, TensorBoard scalars and example image, the
+ * checkpoints and metrics line committed to the run folder as one transaction (run-folder.ts),
+ * and the console line. Nothing non-finite is ever written: the model's state is checked on the
+ * GPU first, and a NaN validation loss stops the run before anything is committed.
+ */
+import type { Module } from '../engine/nn/module.js';
+import { allFinite } from '../engine/ops/finite.js';
+import type { Adam } from '../engine/optim.js';
+import { encodeOptimizerState } from '../models/checkpoint.js';
+import { encodeCheckpoint, type CheckpointInfo } from '../models/checkpoint-format.js';
+import { DivergedError, divergedMessage, type EpochResult } from './epoch.js';
+import { exampleGrid, type Evaluation } from './evaluate.js';
+import type { Sample } from './pixels.js';
+import { commitEpoch, crashPoint, type RunManifest } from './run-folder.js';
+import type { SummaryWriter } from './tfevents.js';
+
+export interface EpochRecord {
+  epoch: number;
+  train_loss: number;
+  /** Mean per-image Dice of the training batches (model in training mode). */
+  train_dice: number;
+  valid_loss: number;
+  valid_dice: number;
+  valid_iou: number;
+  valid_dataset_dice: number;
+  seconds: number;
+  images_per_second: number;
+  /** This epoch set a new best validation loss (best.safetensors was written). */
+  best: boolean;
+}
+
+export type Best = RunManifest['best'];
+
+export interface RecordContext {
+  saveDir: string;
+  model: Module;
+  optimizer: Adam;
+  writer: SummaryWriter | null;
+  /** Checkpoint metadata but the epoch and metrics. */
+  info: Omit<CheckpointInfo, 'epoch' | 'metrics'>;
+  validSamples: readonly Sample[];
+  imgSize: number;
+  maskThreshold: number;
+  say(line: string): void;
+}
+
+/** Record epoch `epoch` (trained as `train`, validated as `valid`); returns its record and the run's best after it. */
+export async function recordEpoch(c: RecordContext, epoch: number, epochs: number, train: EpochResult, valid: Evaluation & { logits?: Float32Array }, seconds: number, best: Best): Promise<{ record: EpochRecord; best: Best }> {
+  if (!Number.isFinite(valid.loss)) throw new DivergedError(divergedMessage(epoch, `the validation loss is ${valid.loss}`, c.optimizer.lr));
+  if (!(await allFinite(c.model.stateDict().values()))) {
+    throw new DivergedError(divergedMessage(epoch, "the model's weights or BatchNorm statistics are no longer finite", c.optimizer.lr));
+  }
+  const improved = valid.loss < best.valid_loss;
+  const nextBest = improved ? { epoch, valid_loss: valid.loss, valid_dice: valid.dice } : best;
+  const record: EpochRecord = {
+    epoch,
+    train_loss: train.loss,
+    train_dice: train.dice,
+    valid_loss: valid.loss,
+    valid_dice: valid.dice,
+    valid_iou: valid.iou,
+    valid_dataset_dice: valid.datasetDice,
+    seconds,
+    images_per_second: train.images / seconds,
+    best: improved,
+  };
+  const metrics = {
+    ...Object.fromEntries(Object.entries(record).filter(([, v]) => typeof v === 'number')),
+    best_epoch: nextBest.epoch,
+    best_valid_loss: nextBest.valid_loss,
+    best_valid_dice: nextBest.valid_dice,
+  } as Record<string, number>;
+  const info = { ...c.info, epoch, metrics };
+  const last = await encodeCheckpoint(c.model, info);
+  const optimizer = await encodeOptimizerState(c.optimizer, c.model);
+  if (c.writer) {
+    const w = c.writer;
+    w.addScalar('loss/train', record.train_loss, epoch);
+    w.addScalar('loss/valid', record.valid_loss, epoch);
+    w.addScalar('dice/train', record.train_dice, epoch);
+    w.addScalar('dice/valid', record.valid_dice, epoch);
+    w.addScalar('dice/valid_dataset', record.valid_dataset_dice, epoch);
+    w.addScalar('iou/valid', record.valid_iou, epoch);
+    if (valid.logits) {
+      const keep = Math.floor(valid.logits.length / (c.imgSize * c.imgSize));
+      const grid = exampleGrid(c.validSamples.slice(0, keep), valid.logits, c.imgSize, c.maskThreshold);
+      w.addImage('valid/input_truth_prediction', grid.png, grid.width, grid.height, epoch);
+    }
+    w.flush();
+    crashPoint('tensorboard-written', epoch);
+  }
+  commitEpoch(c.saveDir, {
+    last,
+    optimizer,
+    best: improved ? last : null,
+    metrics: JSON.stringify(record),
+    manifest: { format: 'petseg-run-v1', epoch, steps: c.optimizer.state().step, best: nextBest, args: c.info.args, tensorboard: c.writer?.position ?? null },
+  });
+  c.say(
+    `epoch ${epoch}/${epochs}  train loss ${record.train_loss.toFixed(4)} dice ${record.train_dice.toFixed(4)}  ` +
+      `valid loss ${record.valid_loss.toFixed(4)} dice ${record.valid_dice.toFixed(4)} (dataset ${record.valid_dataset_dice.toFixed(4)}) iou ${record.valid_iou.toFixed(4)}  ` +
+      `${seconds.toFixed(1)} s, ${record.images_per_second.toFixed(1)} img/s${improved ? '  *best' : ''}`,
+  );
+  return { record, best: nextBest };
+}
