@@ -14,6 +14,7 @@
 export { init, getRuntime, shutdown, Runtime, type InitOptions, type RuntimeSettings, type RuntimeStats, type Dispatch } from './runtime.js';
 export { requestGpu, describeAdapter, NoWebGPUAdapterError, type AdapterReport, type GpuHandle, type RequestGpuOptions } from './device.js';
 export { capsFor, type AdapterCaps } from './caps.js';
+export { formatProfile, type KernelProfile, type ProfileReport } from './profiler.js';
 export { autotune, type AutotuneReport, type TunedChoice } from './autotune.js';
 export type { ConvDirection, ConvStrategy } from '../kernels/conv/index.js';
 export { BufferPool, sizeClass, type PoolStats, type PooledBuffer } from './buffer-pool.js';

@@ -4,12 +4,17 @@
  *
  * Dispatches are recorded into one open compute pass and submitted together at readback, at
  * `flush()` (step end) or after {@link AUTO_FLUSH_DISPATCHES} dispatches — not once per op.
+ *
+ * Longer than ~400 lines because every way work reaches the GPU — dispatch, upload, readback,
+ * timed passes, profiled passes — must share the one encoder and pass state kept here; init()
+ * and its options sit at the end.
  */
 import { batchNormSettings, type BatchNormSettings } from '../kernels/batchnorm.js';
 import type { ConvStrategy, PlannerOptions } from '../kernels/conv/index.js';
 import type { KernelSpec } from '../kernels/kernel.js';
 import { BufferPool, type PoolStats, type PooledBuffer } from './buffer-pool.js';
 import { capsFor, type AdapterCaps } from './caps.js';
+import { GpuProfiler, type ProfileReport } from './profiler.js';
 import { ConvTuner } from './conv-tuner.js';
 import { describeAdapter, requestGpu, type AdapterReport, type GpuHandle, type RequestGpuOptions } from './device.js';
 import { defaultCacheDir, fileTuneStore } from './tune-store.js';
@@ -38,6 +43,8 @@ export interface Dispatch {
   /** u32 words of the kernel's parameter block, if it has one. */
   params?: ArrayLike<number>;
   workgroups: [number, number, number];
+  /** Floating-point operations the launch performs, where known (the profiler reports GFLOP/s). */
+  flops?: number;
 }
 
 export interface RuntimeStats extends PoolStats {
@@ -85,6 +92,8 @@ export class Runtime {
   /** Dispatches are being recorded into a timed pass (timeGpu), which must not be split by an automatic flush. */
   private timing = false;
   private timestamps: { querySet: GPUQuerySet; resolve: PooledBuffer } | null = null;
+  /** While profiling (startProfile): every dispatch in a timestamped pass of its own. */
+  private profiler: GpuProfiler | null = null;
 
   readonly device: GPUDevice;
   readonly adapterReport: AdapterReport;
@@ -211,10 +220,15 @@ export class Runtime {
     const buffers = [...d.inputs, ...d.outputs];
     for (const b of buffers) b.lastUseEpoch = this.epoch;
     const bindGroup = this.bindGroup(cached, buffers, d.params ? this.uniform(d.params) : null);
-    const pass = this.computePass();
+    const bytes = this.profiler ? buffers.reduce((n, b) => n + b.byteSize, 0) : 0;
+    const pass = this.profiler ? this.profiler.beginPass(this.endPass(), cached.key, d.workgroups, bytes, d.flops ?? 0) : this.computePass();
     pass.setPipeline(cached.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+    if (this.profiler) {
+      pass.end();
+      this.pass = null;
+    }
     this.dispatchCount++;
     this.trace?.push(`${d.kernel.name}|${d.kernel.key}`);
     if (++this.pendingCommands >= AUTO_FLUSH_DISPATCHES && !this.timing) this.flush();
@@ -240,6 +254,7 @@ export class Runtime {
    */
   async timeGpu(record: () => void): Promise<number> {
     this.checkAlive();
+    if (this.profiler) throw new Error('timeGpu: not while a profile is running');
     this.flush();
     if (!this.caps.timestampQuery) {
       const started = performance.now();
@@ -265,6 +280,42 @@ export class Runtime {
     const words = await this.readRaw(resolve, 16);
     const [begin, end] = new BigUint64Array(words.buffer, words.byteOffset, 2);
     return Number(end - begin) / 1e6;
+  }
+
+  /**
+   * Start timing every dispatch on the GPU (engine/profiler.ts) until stopProfile(). Needs
+   * `timestamp-query` (caps.timestampQuery); adds a pass per launch, so a profiled step runs a
+   * little slower than an unprofiled one.
+   */
+  startProfile(): void {
+    this.checkAlive();
+    if (!this.caps.timestampQuery) throw new Error(`profiling needs the timestamp-query feature, which ${this.adapterName} lacks; time whole steps instead`);
+    if (this.profiler) throw new Error('startProfile: a profile is already running');
+    this.flush();
+    this.profiler = new GpuProfiler(this.device);
+  }
+
+  /** Stop profiling; waits for the profiled work and returns its per-kernel report. */
+  async stopProfile(): Promise<ProfileReport> {
+    const profiler = this.profiler;
+    if (!profiler) throw new Error('stopProfile: no profile is running');
+    this.profiler = null;
+    try {
+      const timestamps: BigUint64Array[] = [];
+      for (const { set, count } of profiler.querySets()) {
+        const resolve = this.pool.acquire(count * 8, QUERY_RESOLVE_USAGE);
+        try {
+          this.endPass().resolveQuerySet(set, 0, count, resolve.buffer, 0);
+          const raw = await this.readRaw(resolve, count * 8);
+          timestamps.push(new BigUint64Array(raw.buffer, raw.byteOffset, count));
+        } finally {
+          this.pool.release(resolve);
+        }
+      }
+      return profiler.report(timestamps);
+    } finally {
+      profiler.destroy();
+    }
   }
 
   /** Copy host data into a buffer, after any queued work that still reads the buffer's old contents. */
@@ -344,6 +395,7 @@ export class Runtime {
     this.flush();
     this.destroyed = true;
     this.timestamps?.querySet.destroy();
+    this.profiler?.destroy();
     this.pool.destroyAll();
     for (const block of this.uniforms.values()) block.buffer.destroy();
     this.uniforms.clear();

@@ -9,6 +9,7 @@ import type { Module } from '../engine/nn/module.js';
 import { bceWithLogits } from '../engine/ops/loss.js';
 import { segmentationMetrics, summarizeMetrics } from '../engine/ops/metrics.js';
 import type { Adam } from '../engine/optim.js';
+import { formatProfile } from '../engine/profiler.js';
 import { getRuntime } from '../engine/runtime.js';
 import { tidy } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -24,6 +25,8 @@ export interface EpochSettings {
   maskThreshold: number;
   /** The run's epoch count (for the progress label). */
   epochs: number;
+  /** Profile this epoch's first N steps per kernel (engine/profiler.ts) and print the table. */
+  profileSteps?: number;
 }
 
 export interface EpochResult {
@@ -71,6 +74,11 @@ export async function trainEpoch(model: Module, optimizer: Adam, samples: readon
   let pending: { loss: Tensor; metrics: Tensor; n: number; step: number } | null = null;
   try {
     let next: Batch | null = loader.load(0);
+    const profileSteps = Math.min(s.profileSteps ?? 0, loader.length);
+    const profileStarted = performance.now();
+    // Without timestamp-query only the steps' wall time can be measured: said so, and training goes on.
+    const timestamps = getRuntime().caps.timestampQuery;
+    if (profileSteps > 0 && timestamps) getRuntime().startProfile();
     for (let b = 0; b < loader.length; b++) {
       const batch: Batch = next!;
       const { loss, metrics } = tidy(() => {
@@ -81,6 +89,15 @@ export async function trainEpoch(model: Module, optimizer: Adam, samples: readon
       loss.backward();
       optimizer.step();
       getRuntime().flush();
+      if (b + 1 === profileSteps) {
+        if (timestamps) {
+          const report = await getRuntime().stopProfile();
+          out.write(`\nprofile of ${profileSteps} training steps (${(report.kernelMs / profileSteps).toFixed(2)} ms of kernel time per step):\n${formatProfile(report, 20, performance.now() - profileStarted)}\n`);
+        } else {
+          await getRuntime().sync();
+          out.write(`\nprofile: ${getRuntime().adapterName} lacks timestamp-query, so no per-kernel times; ${profileSteps} steps took ${(performance.now() - profileStarted).toFixed(1)} ms of wall time\n`);
+        }
+      }
       next = b + 1 < loader.length ? loader.load(b + 1) : null;
       disposeBatch(batch);
       if (pending) await consume(pending, b);

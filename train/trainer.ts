@@ -53,6 +53,8 @@ export interface TrainOptions {
   freezeEncoderEpochs?: number;
   /** ResNet34_UNet: the encoder's learning rate (default lr). */
   encoderLr?: number;
+  /** Profile the first N training steps of this run per kernel and print the table (needs timestamp-query). */
+  profileSteps?: number;
   /** Decode cache folder (default: `<dataPath>/.petseg-cache`). */
   cacheDir?: string;
   /** Recorded in every checkpoint (the CLI's arguments). */
@@ -241,7 +243,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     for (let epoch = run.startEpoch + 1; epoch <= o.epochs; epoch++) {
       const started = performance.now();
       if (model instanceof ResNet34UNet) model.freezeEncoder(epoch <= (o.freezeEncoderEpochs ?? 0));
-      const trained = await trainEpoch(model, optimizer, trainSamples, o, epoch, out);
+      const trained = await trainEpoch(model, optimizer, trainSamples, { ...o, profileSteps: epoch === run.startEpoch + 1 ? o.profileSteps : 0 }, epoch, out);
       const keep = writer ? Math.min(o.exampleImages ?? 4, validSamples.length) : 0;
       const valid = await evaluateSamples(model, validSamples, { batchSize: o.batchSize, size: o.imgSize, threshold: o.maskThreshold, keepLogits: keep });
       const recorded = await recordEpoch(context, epoch, o.epochs, trained, valid, (performance.now() - started) / 1000, best);

@@ -1,11 +1,13 @@
 /**
  * `npm run bench` / `node bench/run.js`: the kernel and end-to-end benchmark of bench/main.ts
- * beside TF.js, or with --ablate the cost of each convolution kernel variant (bench/ablate.ts).
+ * beside TF.js, or with --ablate the cost of each convolution kernel variant (bench/ablate.ts),
+ * or with --profile where each training step's GPU time goes (bench/profile.ts).
  */
 import { writeFileSync } from 'node:fs';
 import * as E from '../../engine/index.js';
 import { ablate, formatAblation } from '../../bench/ablate.js';
 import { CHECK_TOLERANCE, formatReport, runBench } from '../../bench/main.js';
+import { formatStepProfiles, profileTrainingSteps } from '../../bench/profile.js';
 import { MODELS, isModelName, type ModelName } from '../../models/registry.js';
 import { UsageError, givenOptions, parseCommandArgs, reportError, type OptionSpec } from './args.js';
 
@@ -21,6 +23,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   tfjs: { type: 'boolean', default: true, help: 'measure TF.js beside petseg (--tfjs=false: petseg only)' },
   exclude: { type: 'string', help: 'convolution kernels never to run, comma-separated (kernels/conv/plan.ts names)' },
   ablate: { type: 'boolean', default: false, help: 'instead: the training steps without each convolution kernel they run, one at a time' },
+  profile: { type: 'boolean', default: false, help: "instead: each model's training step under the per-kernel GPU profiler (timestamp-query)" },
   json: { type: 'string', help: 'also write every figure to this JSON file' },
 };
 
@@ -51,6 +54,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     const exclude = ((args.exclude as string | undefined) ?? '').split(',').filter(Boolean);
     await E.init({ exclude });
+    if (args.profile) {
+      const rows = await profileTrainingSteps(config);
+      console.log(`${E.getRuntime().adapterName}\n\n${formatStepProfiles(rows)}`);
+      if (args.json) writeFileSync(args.json as string, `${JSON.stringify({ date: new Date().toISOString(), adapter: E.getRuntime().adapterName, config, profiles: rows }, null, 1)}\n`);
+      return 0;
+    }
     const report = await runBench(config, args.tfjs as boolean, log);
     console.log(formatReport(report));
     if (args.json) writeFileSync(args.json as string, `${JSON.stringify(report, null, 1)}\n`);

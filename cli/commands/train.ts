@@ -31,6 +31,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   encoder_weights: { type: 'string', help: "ResNet34_UNet: the encoder's starting weights, a safetensors file with torchvision/timm ResNet34 names" },
   freeze_encoder_epochs: { type: 'integer', default: 0, min: 0, help: 'ResNet34_UNet: train the first N epochs with the encoder (weights and BatchNorm statistics) frozen' },
   encoder_lr: { type: 'number', min: 0, help: "ResNet34_UNet: the encoder's learning rate (default: --lr)" },
+  profile: { type: 'integer', default: 0, min: 0, help: 'print the GPU time of every kernel over the first N training steps (needs timestamp-query)' },
 };
 
 /** What the synthetic preset changes, unless given on the command line. */
@@ -98,7 +99,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const modelName = args.model as ModelName;
     const logDir = args.log_dir === 'none' ? null : resolve((args.log_dir as string | undefined) ?? join(saveDir, 'tensorboard'));
-    const recordedArgs = Object.fromEntries(Object.entries(args).filter(([k, v]) => v !== undefined && k !== 'resume' && (k !== 'data_path' || !synthetic)));
+    const recordedArgs = Object.fromEntries(Object.entries(args).filter(([k, v]) => v !== undefined && k !== 'resume' && k !== 'profile' && (k !== 'data_path' || !synthetic)));
     const options: TrainOptions = {
       dataPath,
       model: modelName,
@@ -117,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       encoderWeights: args.encoder_weights === undefined ? undefined : resolve(args.encoder_weights as string),
       freezeEncoderEpochs: args.freeze_encoder_epochs as number,
       encoderLr: args.encoder_lr as number | undefined,
+      profileSteps: args.profile as number,
       args: recordedArgs,
     };
     // Every argument is checked before the device opens or anything is written.

@@ -54,8 +54,8 @@ export function convCandidates(direction: ConvDirection, layer: ConvGeometry, ha
   return planned(getRuntime(), direction, layer, hasBias).plans;
 }
 
-/** Runs one plan on the operands; returns its result. */
-export function runConvPlan(plan: ConvPlan, operands: ConvOperands): Tensor {
+/** Runs one plan on the operands; returns its result. `flops`, for the profiler, is credited to the launch that writes the result. */
+export function runConvPlan(plan: ConvPlan, operands: ConvOperands, flops?: number): Tensor {
   const runtime = getRuntime();
   // A weight gradient over no positions (an empty batch) is zero.
   if (operands.grad?.size === 0) return zeros(plan.shape);
@@ -67,9 +67,10 @@ export function runConvPlan(plan: ConvPlan, operands: ConvOperands): Tensor {
     if (!t) throw new Error(`conv plan ${plan.kernel}: no ${role} operand`);
     return t.buffer;
   };
-  for (const launch of plan.launches) {
-    runtime.dispatch({ kernel: launch.kernel, inputs: launch.inputs.map(buffer), outputs: [buffer(launch.output)], params: launch.params, workgroups: launch.workgroups });
-  }
+  const last = plan.launches.map((l) => l.output).lastIndexOf('out');
+  plan.launches.forEach((launch, i) => {
+    runtime.dispatch({ kernel: launch.kernel, inputs: launch.inputs.map(buffer), outputs: [buffer(launch.output)], params: launch.params, workgroups: launch.workgroups, flops: i === last ? flops : undefined });
+  });
   packed?.dispose();
   if (plan.chunks === 1) return out;
   // Per-chunk partial sums [result, chunks]: add them up.
@@ -104,7 +105,9 @@ function runConv(direction: ConvDirection, layer: ConvGeometry, operands: ConvOp
   runtime.tuner.note({ key, direction, layer, hasBias }, plans.length);
   const plan = runtime.tuner.choose(key, plans);
   used?.add(plan.kernel);
-  return runConvPlan(plan, operands);
+  // Every direction of a layer does the same multiply-adds: one per weight tap per position of the convolution's strided side.
+  const positions = direction.startsWith('transpose') ? layer.srcH * layer.srcW : layer.dstH * layer.dstW;
+  return runConvPlan(plan, operands, 2 * layer.batch * layer.srcChannels * layer.dstChannels * layer.kh * layer.kw * positions);
 }
 
 export interface Conv2dOptions {
