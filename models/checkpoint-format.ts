@@ -7,7 +7,7 @@
 import type { Module } from '../engine/nn/module.js';
 import { tensor } from '../engine/ops/creation.js';
 import { encodeSafetensors, parseSafetensorsHeader, readSafetensorsTensor, safetensorsHeaderLength, type Safetensors, type SafetensorsHeader, type SafetensorsTensor } from '../engine/safetensors.js';
-import { formatShape } from '../engine/shape.js';
+import { formatShape, sameShape } from '../engine/shape.js';
 import { shapesOnly, type Tensor } from '../engine/tensor.js';
 import { createModel, isModelName, MODELS, type ModelName, type ModelOptions } from './registry.js';
 
@@ -77,6 +77,25 @@ export function checkpointInfoOf(file: Pick<Safetensors, 'metadata'>, source = '
 }
 
 /**
+ * How a file's tensors (name → shape) differ from the state a model expects: expected names it
+ * lacks (but those `optional` matches), names it has that are not expected (but those `ignored`
+ * matches), and expected names whose shape differs.
+ */
+export function stateMismatch(
+  expected: ReadonlyMap<string, readonly number[]>,
+  entries: ReadonlyMap<string, { shape: readonly number[] }>,
+  allow: { optional?: RegExp; ignored?: RegExp } = {},
+): { missing: string[]; unexpected: string[]; misshaped: { key: string; shape: readonly number[]; expected: readonly number[] }[] } {
+  return {
+    missing: [...expected.keys()].filter((k) => !entries.has(k) && !allow.optional?.test(k)),
+    unexpected: [...entries.keys()].filter((k) => !expected.has(k) && !allow.ignored?.test(k)),
+    misshaped: [...expected]
+      .filter(([k, shape]) => entries.has(k) && !sameShape(entries.get(k)!.shape, shape))
+      .map(([key, shape]) => ({ key, shape: entries.get(key)!.shape, expected: shape })),
+  };
+}
+
+/**
  * The model a file holds — its petseg metadata, or `expectModel` for files exported elsewhere
  * (which must agree with the metadata when both exist) — checked against the header before
  * anything is allocated: the model's state (its shapes computed without memory, shapesOnly) must
@@ -103,9 +122,9 @@ export function resolveCheckpointInfo(header: Pick<SafetensorsHeader, 'metadata'
     throw new Error(`${source}: its metadata describes no buildable ${info.model} (${(err as Error).message})`);
   }
   const describe = (keys: string[]) => `${keys.slice(0, 5).join(', ')}${keys.length > 5 ? `, … (${keys.length})` : ''}`;
-  const missing = [...expected.keys()].filter((k) => !header.entries.has(k));
-  const unexpected = [...header.entries.keys()].filter((k) => !expected.has(k));
-  const misshaped = [...expected].filter(([k, shape]) => header.entries.has(k) && formatShape(header.entries.get(k)!.shape) !== formatShape(shape)).map(([k, shape]) => `${k} ${formatShape(header.entries.get(k)!.shape)} (expected ${formatShape(shape)})`);
+  const mismatch = stateMismatch(expected, header.entries);
+  const { missing, unexpected } = mismatch;
+  const misshaped = mismatch.misshaped.map((m) => `${m.key} ${formatShape(m.shape)} (expected ${formatShape(m.expected)})`);
   const problems = [
     missing.length ? `missing ${describe(missing)}` : '',
     unexpected.length ? `unexpected ${describe(unexpected)}` : '',

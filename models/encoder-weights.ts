@@ -19,6 +19,7 @@ import { readSafetensorsTensor, type SafetensorsHeader } from '../engine/safeten
 import { formatShape } from '../engine/shape.js';
 import { shapesOnly } from '../engine/tensor.js';
 import { readSafetensorsHeader } from './checkpoint.js';
+import { stateMismatch } from './checkpoint-format.js';
 import { ResNet34UNet } from './resnet34-unet.js';
 
 /** What a checkpoint records about the encoder weights a run started from. */
@@ -67,11 +68,9 @@ export function checkEncoderWeights(path: string): SafetensorsHeader {
   const header = readSafetensorsHeader(path);
   const expected = encoderShapes();
   const list = (keys: string[]) => `${keys.slice(0, 4).join(', ')}${keys.length > 4 ? `, … (${keys.length} in all)` : ''}`;
-  const missing = [...expected.keys()].filter((k) => !header.entries.has(k) && !OPTIONAL.test(k));
-  const unexpected = [...header.entries.keys()].filter((k) => !expected.has(k) && !IGNORED.test(k));
-  const misshaped = [...expected]
-    .filter(([k, shape]) => header.entries.has(k) && formatShape(header.entries.get(k)!.shape) !== formatShape(shape))
-    .map(([k, shape]) => `${k} is ${formatShape(header.entries.get(k)!.shape)}, not ${formatShape(shape)}`);
+  const mismatch = stateMismatch(expected, header.entries, { optional: OPTIONAL, ignored: IGNORED });
+  const { missing, unexpected } = mismatch;
+  const misshaped = mismatch.misshaped.map((m) => `${m.key} is ${formatShape(m.shape)}, not ${formatShape(m.expected)}`);
   const problems = [
     missing.length ? `lacks ${list(missing)}` : '',
     misshaped.length ? `has ${list(misshaped)}` : '',
