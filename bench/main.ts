@@ -37,7 +37,8 @@ export interface BenchRow {
 
 export interface EndToEndRow {
   model: string;
-  what: 'training step' | 'inference';
+  /** `(mixed)`: convolutions under autocast, the step loss-scaled by a GradScaler. */
+  what: 'training step' | 'inference' | 'training step (mixed)' | 'inference (mixed)';
   images: number;
   petseg: Timing;
   tfjs?: Timing;
@@ -50,7 +51,7 @@ export interface BenchReport {
   adapter: E.AdapterReport;
   adapterName: string;
   tfjs: string | null;
-  config: { img_size: number; batch_size: number; base_channels: number; models: string[]; repeats: number; warmup: number; min_sample_ms: number };
+  config: { img_size: number; batch_size: number; base_channels: number; models: string[]; repeats: number; warmup: number; min_sample_ms: number; mixed?: boolean };
   /** What the adapter can do at all (bench/ceiling.ts), to read the kernel rates against. */
   ceilings: AdapterCeilings;
   /** Convolution choices the autotuner made before anything was timed (none: autotuning off, or all tuned before). */
@@ -98,7 +99,34 @@ async function measureCase(c: BenchCase, tf: LoadedTF | null, timing: TimingOpti
   }
 }
 
-async function endToEnd(name: ModelName, model: Module, input: number[], tf: LoadedTF | null, timing: TimingOptions): Promise<EndToEndRow[]> {
+/** The model's training step and inference in mixed precision (no TF.js counterpart: its WebGPU backend trains in fp32). */
+async function mixedEndToEnd(name: ModelName, model: Module, optimizer: E.Adam, x: E.Tensor, y: E.Tensor, timing: TimingOptions): Promise<EndToEndRow[]> {
+  const N = x.shape[0];
+  const scaler = new E.GradScaler();
+  model.train();
+  const step = async () => {
+    const loss = E.tidy(() => E.bceWithLogits(E.autocast(() => model.forward(x)), y));
+    optimizer.zeroGrad();
+    const scaled = scaler.scaleLoss(loss);
+    scaled.backward();
+    scaled.dispose();
+    await scaler.step(optimizer);
+    scaler.update();
+    return () => loss.dispose();
+  };
+  const train = await timeWork(step, E.sync, timing);
+  model.eval();
+  const infer = await timeWork(() => {
+    const logits = E.tidy(() => E.noGrad(() => E.autocast(() => model.forward(x))));
+    return () => logits.dispose();
+  }, E.sync, timing);
+  return [
+    { model: name, what: 'training step (mixed)', images: N, petseg: train },
+    { model: name, what: 'inference (mixed)', images: N, petseg: infer },
+  ];
+}
+
+async function endToEnd(name: ModelName, model: Module, input: number[], tf: LoadedTF | null, timing: TimingOptions, mixed: boolean): Promise<EndToEndRow[]> {
   const [N, , S] = input;
   const gen = new E.Generator(123);
   const xData = gen.fillNormal(new Float32Array(N * 3 * S * S));
@@ -163,6 +191,7 @@ async function endToEnd(name: ModelName, model: Module, input: number[], tf: Loa
       }, tf!.finish, timing);
     }
     rows.push({ model: name, what: 'inference', images: N, petseg: petsegInfer, tfjs: tfInfer, speedup: tfInfer ? tfInfer.median / petsegInfer.median : undefined });
+    if (mixed) rows.push(...(await mixedEndToEnd(name, model, optimizer, x, y, timing)));
   } finally {
     optimizer.dispose();
     x.dispose();
@@ -234,6 +263,8 @@ export function formatReport(report: BenchReport): string {
 
 export async function runBench(config: BenchReport['config'], withTfjs: boolean, log: (line: string) => void = () => {}): Promise<BenchReport> {
   const runtime = await E.init();
+  const mixed = config.mixed ?? false;
+  if (mixed && !runtime.caps.f16) throw new Error(`--mixed needs the adapter's shader-f16 feature, which ${runtime.adapterName} does not offer`);
   const tf = withTfjs ? await loadTfjs(runtime.handle.gpu) : null;
   if (typeof tf === 'string') log(`TF.js skipped: ${tf}`);
   const loaded = typeof tf === 'string' ? null : tf;
@@ -247,9 +278,11 @@ export async function runBench(config: BenchReport['config'], withTfjs: boolean,
   const tuned: E.TunedChoice[] = [];
   let tuneSeconds = 0;
   for (const [, m] of models) {
-    const report = await autotuneModel(m, [input], true);
-    tuned.push(...report.tuned);
-    tuneSeconds += report.seconds;
+    for (const precision of mixed ? [false, true] : [false]) {
+      const report = await autotuneModel(m, [input], true, precision);
+      tuned.push(...report.tuned);
+      tuneSeconds += report.seconds;
+    }
   }
   if (tuned.length) log(`autotuned ${tuned.length} convolution shapes in ${fmt(tuneSeconds, 1)} s`);
   const shapes = mergeShapes(models.map(([, m]) => recordLayerShapes(m, input)));
@@ -264,7 +297,7 @@ export async function runBench(config: BenchReport['config'], withTfjs: boolean,
   }
   const rows: EndToEndRow[] = [];
   for (const [name, model] of models) {
-    rows.push(...(await endToEnd(name, model, input, loaded, timing)));
+    rows.push(...(await endToEnd(name, model, input, loaded, timing, mixed)));
     log(`${name}: end to end measured`);
     model.dispose();
   }

@@ -13,10 +13,13 @@ export interface ProfileConfig {
   base_channels: number;
   models: ModelName[];
   repeats: number;
+  /** Also each model's mixed-precision step (autocast, loss-scaled). */
+  mixed?: boolean;
 }
 
 export interface StepProfile {
   model: ModelName;
+  precision: 'fp32' | 'mixed';
   input: number[];
   steps: number;
   /** Median wall time of one unprofiled step. */
@@ -28,19 +31,30 @@ export interface StepProfile {
 
 export async function profileTrainingSteps(config: ProfileConfig): Promise<StepProfile[]> {
   const out: StepProfile[] = [];
-  for (const name of config.models) {
+  if (config.mixed && !E.getRuntime().caps.f16) throw new Error(`--mixed needs the adapter's shader-f16 feature, which ${E.getRuntime().adapterName} does not offer`);
+  const runs = config.models.flatMap((name) => (config.mixed ? (['fp32', 'mixed'] as const) : (['fp32'] as const)).map((precision) => [name, precision] as const));
+  for (const [name, precision] of runs) {
     const model = createModel(name, name === 'UNet' ? { baseChannels: config.base_channels } : {});
     const { batch_size: N, img_size: S, repeats } = config;
     const gen = new E.Generator(123);
     const x = E.tensor(gen.fillNormal(new Float32Array(N * 3 * S * S)), [N, 3, S, S]);
     const y = E.tensor(gen.fillUniform(new Float32Array(N * S * S)).map((v) => (v > 0.5 ? 1 : 0)), [N, 1, S, S]);
     const optimizer = new E.Adam(model.parameters(), { lr: 1e-3, weightDecay: 1e-4 });
+    const scaler = precision === 'mixed' ? new E.GradScaler() : null;
     model.train();
     const step = async () => {
-      const loss = E.tidy(() => E.bceWithLogits(model.forward(x), y));
+      const loss = E.tidy(() => E.bceWithLogits(E.autocast(() => model.forward(x), scaler !== null), y));
       optimizer.zeroGrad();
-      loss.backward();
-      optimizer.step();
+      if (scaler) {
+        const scaled = scaler.scaleLoss(loss);
+        scaled.backward();
+        scaled.dispose();
+        await scaler.step(optimizer);
+        scaler.update();
+      } else {
+        loss.backward();
+        optimizer.step();
+      }
       await E.sync();
       loss.dispose();
     };
@@ -59,7 +73,7 @@ export async function profileTrainingSteps(config: ProfileConfig): Promise<StepP
         for (let i = 0; i < repeats; i++) await step();
         profile = await runtime.stopProfile();
       }
-      out.push({ model: name, input: [N, 3, S, S], steps: repeats, stepMs: median(times), kernelMsPerStep: profile && profile.kernelMs / repeats, profile });
+      out.push({ model: name, precision, input: [N, 3, S, S], steps: repeats, stepMs: median(times), kernelMsPerStep: profile && profile.kernelMs / repeats, profile });
     } finally {
       optimizer.dispose();
       x.dispose();
@@ -73,7 +87,7 @@ export async function profileTrainingSteps(config: ProfileConfig): Promise<StepP
 export function formatStepProfiles(rows: StepProfile[], top = 15): string {
   return rows
     .map((r) => {
-      const head = `${r.model} training step, input ${r.input.join('×')}: ${r.stepMs.toFixed(2)} ms wall (median of ${r.steps})`;
+      const head = `${r.model} ${r.precision === 'mixed' ? 'mixed-precision ' : ''}training step, input ${r.input.join('×')}: ${r.stepMs.toFixed(2)} ms wall (median of ${r.steps})`;
       if (!r.profile || r.kernelMsPerStep === null) return `${head}; this adapter lacks timestamp-query, so no per-kernel times`;
       return `${head}, ${r.kernelMsPerStep.toFixed(2)} ms of kernel time per step (${((100 * r.kernelMsPerStep) / r.stepMs).toFixed(0)}%)\n${E.formatProfile(r.profile, top)}`;
     })

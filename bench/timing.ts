@@ -30,12 +30,13 @@ const MAX_RUNS_PER_SAMPLE = 64;
  * when the device has completed it (e.g. queue.onSubmittedWorkDone), so the time is the GPU's.
  * The number of back-to-back runs per sample is fixed from the last warm-up run's time.
  */
-export async function timeWork(run: () => () => void, finish: () => Promise<void>, options: TimingOptions): Promise<Timing> {
+export async function timeWork(run: () => (() => void) | Promise<() => void>, finish: () => Promise<void>, options: TimingOptions): Promise<Timing> {
   const sample = async (runs: number) => {
     const started = performance.now();
     // Each run's outputs are released right after it is recorded, as a training step would:
-    // queued work keeps its order, so later runs reuse the same buffers safely.
-    for (let i = 0; i < runs; i++) run()();
+    // queued work keeps its order, so later runs reuse the same buffers safely. A run that must
+    // wait (a loss-scaled step reads its overflow flag) is awaited.
+    for (let i = 0; i < runs; i++) (await run())();
     await finish();
     return (performance.now() - started) / runs;
   };

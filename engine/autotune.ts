@@ -10,6 +10,7 @@
 import type { ConvPlan } from '../kernels/conv/index.js';
 import { noGrad } from './autograd.js';
 import type { TuneRequest } from './conv-tuner.js';
+import { cast } from './ops/cast.js';
 import { randn } from './ops/creation.js';
 import { convCandidates, runConvPlan, type ConvOperands } from './ops/conv.js';
 import { getRuntime } from './runtime.js';
@@ -30,15 +31,21 @@ export interface AutotuneReport {
   seconds: number;
 }
 
-/** Random operands (seeded: tuning leaves the default generator alone) of each role of the request's direction. */
+/** Random operands (seeded: tuning leaves the default generator alone) of each role of the request's direction, of its type (a bias is f32). */
 function operandsFor(request: TuneRequest): ConvOperands {
   const g = request.layer;
-  const random = (shape: number[]) => randn(shape, { seed: 1 });
+  const random = (shape: number[]) => {
+    const values = randn(shape, { seed: 1 });
+    if (request.operands === 'f32') return values;
+    const half = cast(values, 'float16');
+    values.dispose();
+    return half;
+  };
   const x = [g.batch, g.srcChannels, g.srcH, g.srcW];
   const y = [g.batch, g.dstChannels, g.dstH, g.dstW];
   const conv = [g.dstChannels, g.srcChannels, g.kh, g.kw];
   const transposed = [g.srcChannels, g.dstChannels, g.kh, g.kw];
-  const bias = request.hasBias ? random([g.dstChannels]) : null;
+  const bias = request.hasBias ? randn([g.dstChannels], { seed: 1 }) : null;
   switch (request.direction) {
     case 'forward':
       return { src: random(x), weight: random(conv), bias };
@@ -78,7 +85,7 @@ export async function autotune(record: () => void): Promise<AutotuneReport> {
   await runtime.sync();
   const tuned: TunedChoice[] = [];
   for (const request of requests) {
-    const plans = convCandidates(request.direction, request.layer, request.hasBias);
+    const plans = convCandidates(request.direction, request.layer, request.hasBias, request.operands);
     const operands = noGrad(() => operandsFor(request));
     const times: Record<string, number> = {};
     try {

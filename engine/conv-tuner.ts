@@ -5,7 +5,7 @@
  * a same-seed run with the same table computes the same values. Disabled, it always takes the
  * planner's first candidate.
  */
-import type { ConvDirection, ConvGeometry, ConvPlan } from '../kernels/conv/index.js';
+import type { ConvDirection, ConvGeometry, ConvOperandType, ConvPlan } from '../kernels/conv/index.js';
 import type { TuneStore, TuneTable } from './tune-store.js';
 
 /** One convolution seen while discovering what to tune: enough to run its candidates again. */
@@ -14,6 +14,7 @@ export interface TuneRequest {
   direction: ConvDirection;
   layer: ConvGeometry;
   hasBias: boolean;
+  operands: ConvOperandType;
 }
 
 /** Powers of two at or above n: shapes within one bucket share a choice. */

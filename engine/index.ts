@@ -18,7 +18,9 @@ export { formatProfile, type KernelProfile, type ProfileReport } from './profile
 export { autotune, type AutotuneReport, type TunedChoice } from './autotune.js';
 export type { ConvDirection, ConvStrategy } from '../kernels/conv/index.js';
 export { BufferPool, sizeClass, type PoolStats, type PooledBuffer } from './buffer-pool.js';
-export { Tensor, Storage, isTensor, type TensorOptions } from './tensor.js';
+export { Tensor, Storage, isTensor, type TensorOptions, type DType } from './tensor.js';
+export { autocast, isAutocasting } from './autocast.js';
+export { cast } from './ops/cast.js';
 export { backward, noGrad, isGradEnabled, needsGrad, record, GraphNode, type BackwardFn, type BackwardOptions } from './autograd.js';
 export { tidy, keep, untracked } from './scope.js';
 export { Generator, manualSeed, defaultGenerator } from './random.js';
@@ -34,6 +36,7 @@ export { bceWithLogits, type BceOptions } from './ops/loss.js';
 export { segmentationMetrics, summarizeMetrics, checkThreshold, type MetricSummary } from './ops/metrics.js';
 export { allFinite } from './ops/finite.js';
 export { Adam, type AdamOptions, type AdamState } from './optim.js';
+export { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler.js';
 export { encodeSafetensors, decodeSafetensors, SafetensorsError, type Safetensors, type SafetensorsTensor, type SafetensorsDtype } from './safetensors.js';
 export { Module, Conv2d, ConvTranspose2d, BatchNorm2d, MaxPool2d, ReLU, Sequential, ModuleList, type StateDict, type StateDtype, type ConvOptions } from './nn/index.js';
 export * as shapes from './shape.js';

@@ -1,5 +1,6 @@
 /**
- * Tensor: float32, a shape, and contiguous storage in a pooled GPU buffer.
+ * Tensor: a dtype (float32; float16 for the operands of mixed-precision convolutions), a shape,
+ * and contiguous storage in a pooled GPU buffer.
  *
  * Several tensors may share one storage (reshape views, tensors saved for backward); the buffer
  * goes back to the pool when the last of them is disposed.
@@ -14,6 +15,8 @@ import * as reduce from './ops/reduce.js';
 import * as layout from './ops/layout.js';
 import * as creation from './ops/creation.js';
 import * as linalg from './ops/matmul.js';
+import * as cast from './ops/cast.js';
+import { halfValue } from './half.js';
 
 export class Storage {
   private refs = 1;
@@ -69,10 +72,22 @@ export interface TensorOptions {
   requiresGrad?: boolean;
 }
 
+/**
+ * Element types. float16 tensors are what mixed precision (engine/autocast.ts) feeds the f16
+ * convolution kernels; the other ops read float32, and gradients are always float32.
+ */
+export type DType = 'float32' | 'float16';
+
+/** Bytes of storage for `size` elements (float16 storage rounded up to whole 4-byte words, as WebGPU binds them). */
+export function storageBytes(size: number, dtype: DType): number {
+  return dtype === 'float16' ? Math.ceil(size / 2) * 4 : size * 4;
+}
+
 export class Tensor {
   readonly id = nextTensorId++;
   readonly shape: readonly number[];
   readonly size: number;
+  readonly dtype: DType;
   /** Leaf tensors with requiresGrad receive `.grad` from backward(). */
   requiresGrad: boolean;
   /** Accumulated gradient (leaves only); owned by this tensor. */
@@ -81,19 +96,20 @@ export class Tensor {
   private storageRef: Storage | null;
 
   /** Wraps existing storage (taking over one reference); ops and creation functions call this. */
-  constructor(storage: Storage, shape: readonly number[], options: TensorOptions = {}) {
+  constructor(storage: Storage, shape: readonly number[], options: TensorOptions = {}, dtype: DType = 'float32') {
     this.storageRef = storage;
     this.shape = Object.freeze([...shape]);
     this.size = sizeOf(shape);
+    this.dtype = dtype;
     this.requiresGrad = options.requiresGrad ?? false;
     trackTensor(this);
   }
 
   /** A new tensor with uninitialised storage (kernels fill it). */
-  static empty(shape: readonly number[], runtime?: Runtime): Tensor {
-    if (shapeOnlyDepth > 0) return new Tensor(new NoStorage(), shape);
+  static empty(shape: readonly number[], runtime?: Runtime, dtype: DType = 'float32'): Tensor {
+    if (shapeOnlyDepth > 0) return new Tensor(new NoStorage(), shape, {}, dtype);
     const rt = runtime ?? getRuntime();
-    return new Tensor(new Storage(rt, rt.allocate(sizeOf(shape) * 4)), shape);
+    return new Tensor(new Storage(rt, rt.allocate(storageBytes(sizeOf(shape), dtype))), shape, {}, dtype);
   }
 
   get storage(): Storage {
@@ -101,8 +117,13 @@ export class Tensor {
     return this.storageRef;
   }
 
-  /** The pooled GPU buffer holding the data (first `size` floats). */
+  /**
+   * The pooled GPU buffer holding the data (first `size` floats), for kernels that read float32.
+   * A float16 tensor has none by this name: only the kernels made for it (the f16 convolutions,
+   * casts) may bind its storage, through `storage.buffer`.
+   */
   get buffer(): PooledBuffer {
+    if (this.dtype !== 'float32') throw new Error(`Tensor #${this.id} ${formatShape(this.shape)} is ${this.dtype}; this op reads float32 — convert it with .float()`);
     return this.storage.buffer;
   }
 
@@ -132,12 +153,12 @@ export class Tensor {
 
   /** @internal Another handle on the same storage, for a backward that outlives the caller's handle. */
   aliasForBackward(): Tensor {
-    return new Tensor(this.storage.retain(), this.shape);
+    return new Tensor(this.storage.retain(), this.shape, {}, this.dtype);
   }
 
   /** A handle on the same storage with another shape of equal size, outside autograd. */
   viewAs(shape: readonly number[]): Tensor {
-    return new Tensor(this.storage.retain(), shape);
+    return new Tensor(this.storage.retain(), shape, {}, this.dtype);
   }
 
   /** @internal Add `g` (ownership taken) into `.grad`. */
@@ -176,10 +197,13 @@ export class Tensor {
     this.grad = null;
   }
 
-  /** Read the data back (submits pending GPU work). */
+  /** Read the data back (submits pending GPU work); float16 values are widened. */
   async toArray(): Promise<Float32Array> {
     const storage = this.storage;
-    return storage.runtime.read(storage.buffer, this.size * 4);
+    if (this.dtype === 'float32') return storage.runtime.read(storage.buffer, this.size * 4);
+    if (this.size === 0) return new Float32Array(0);
+    const words = await storage.runtime.read(storage.buffer, storageBytes(this.size, this.dtype));
+    return Float32Array.from(new Uint16Array(words.buffer, words.byteOffset, this.size), halfValue);
   }
 
   /** The value of a one-element tensor. */
@@ -194,7 +218,7 @@ export class Tensor {
 
   /** Same data, cut from the graph. Shares storage. */
   detach(): Tensor {
-    return new Tensor(this.storage.retain(), this.shape);
+    return new Tensor(this.storage.retain(), this.shape, {}, this.dtype);
   }
 
   /** Mark as a leaf that receives gradients (in place). */
@@ -205,7 +229,7 @@ export class Tensor {
   }
 
   toString(): string {
-    return `Tensor(${formatShape(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''})`;
+    return `Tensor(${formatShape(this.shape)}${this.dtype === 'float32' ? '' : `, ${this.dtype}`}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
 
   // ---- ops as methods (PyTorch names); each delegates to engine/ops ----
@@ -263,6 +287,14 @@ export class Tensor {
   }
   clone(): Tensor {
     return elementwise.clone(this);
+  }
+  /** This tensor as float16 (rounded to nearest even; recorded, its gradient float32). */
+  half(): Tensor {
+    return cast.cast(this, 'float16');
+  }
+  /** This tensor as float32. */
+  float(): Tensor {
+    return cast.cast(this, 'float32');
   }
   onesLike(): Tensor {
     return creation.full(this.shape, 1);

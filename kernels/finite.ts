@@ -30,3 +30,26 @@ export function nonFiniteLaunch(size: number): { vec4: boolean; n: number; workg
   const n = vec4 ? size / 4 : size;
   return { vec4, n, workgroups: grid(Math.ceil(n / WORKGROUP)) };
 }
+
+/**
+ * Loss-scaler unscaling (engine/grad-scaler.ts): multiplies one gradient in place by 1/scale
+ * (a power of two: exact unless the result underflows) and sets `Flag[0]` where a value is NaN
+ * or ±Inf, as torch's _amp_foreach_non_finite_check_and_unscale_. Launch: as nonFiniteLaunch.
+ */
+export function unscaleKernel(vec4: boolean): KernelSpec {
+  const value = vec4 ? 'vec4f' : 'f32';
+  return {
+    name: 'unscale',
+    key: vec4 ? 'vec4' : 'scalar',
+    source: () => /* wgsl */ `
+${kernelHeader({ params: 'n: u32, invScale: u32', inputs: [], outputs: [['X', value], ['Flag', 'atomic<u32>']] })}
+
+${entryPoint(WORKGROUP)} {
+  let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
+  if (i >= p.n) { return; }
+  let x = X[i];
+  if (${vec4 ? 'any((bitcast<vec4u>(x) & vec4u(0x7f800000u)) == vec4u(0x7f800000u))' : '(bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u'}) { atomicMax(&Flag[0], 1u); }
+  X[i] = x * ${value}(bitcast<f32>(p.invScale));
+}`,
+  };
+}

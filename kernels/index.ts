@@ -15,6 +15,7 @@ export * from './bce.js';
 export * from './adam.js';
 export * from './metrics.js';
 export * from './finite.js';
+export * from './cast.js';
 
 /** Every kernel family the engine can launch (names as in the pipeline cache; a test checks the layer kernels against it). */
 export const KERNEL_FAMILIES = [
@@ -27,5 +28,5 @@ export const KERNEL_FAMILIES = [
   'batchnorm-partial-stats', 'batchnorm-combine-stats', 'batchnorm-eval-invstd', 'batchnorm-normalize',
   'batchnorm-grad-partial', 'batchnorm-grad-combine', 'batchnorm-grad-input',
   'maxpool-forward', 'maxpool-backward', 'maxpool-2x2-rows-forward', 'maxpool-2x2-rows-backward',
-  'bce-logits-forward', 'bce-logits-backward', 'adam', 'segmentation-metrics', 'non-finite',
+  'bce-logits-forward', 'bce-logits-backward', 'adam', 'segmentation-metrics', 'non-finite', 'cast', 'unscale',
 ] as const;

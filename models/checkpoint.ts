@@ -3,6 +3,7 @@
  * Writes are atomic.
  */
 import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import type { GradScaler, GradScalerState } from '../engine/grad-scaler.js';
 import type { Adam } from '../engine/optim.js';
 import type { Module } from '../engine/nn/module.js';
 import { decodeSafetensors, encodeSafetensors, parseSafetensorsHeader, safetensorsHeaderLength, type SafetensorsHeader } from '../engine/safetensors.js';
@@ -102,21 +103,42 @@ function optimizerNames(optimizer: Adam, model: Module): string[] {
  * parameter names; the step count, the groups' learning rates and, where parameters were stepped
  * differently (frozen for a while), each one's step count in the metadata.
  */
-export async function encodeOptimizerState(optimizer: Adam, model: Module): Promise<Uint8Array> {
+export async function encodeOptimizerState(optimizer: Adam, model: Module, scaler?: GradScaler): Promise<Uint8Array> {
   const names = optimizerNames(optimizer, model);
   const state = optimizer.state();
   const entries: [string, Tensor][] = [];
   names.forEach((name, i) => entries.push([`${name}.exp_avg`, state.m[i]], [`${name}.exp_avg_sq`, state.v[i]]));
   const metadata: Record<string, string> = { format: 'petseg-adam-v1', step: String(state.step), lr: JSON.stringify(optimizer.groups.map((g) => g.lr)) };
   if (state.paramSteps) metadata.param_steps = JSON.stringify(Object.fromEntries(names.map((n, i) => [n, state.paramSteps![i]])));
+  if (scaler) metadata.grad_scaler = JSON.stringify(scaler.state());
   return encodeSafetensors(await hostTensors(entries), metadata);
 }
 
-export async function saveOptimizerState(path: string, optimizer: Adam, model: Module): Promise<void> {
-  writeFileAtomic(path, await encodeOptimizerState(optimizer, model));
+export async function saveOptimizerState(path: string, optimizer: Adam, model: Module, scaler?: GradScaler): Promise<void> {
+  writeFileAtomic(path, await encodeOptimizerState(optimizer, model, scaler));
 }
 
-export function loadOptimizerState(path: string, optimizer: Adam, model: Module): void {
+/** A saved GradScaler state (metadata `grad_scaler`), checked. */
+function scalerState(path: string, text: string): GradScalerState {
+  let state: Partial<Record<keyof GradScalerState, unknown>>;
+  try {
+    state = JSON.parse(text) as typeof state;
+  } catch {
+    throw new Error(`${path}: damaged optimizer state (grad_scaler is not JSON)`);
+  }
+  const { scale, growthTracker, skippedSteps } = state ?? {};
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!(typeof scale === 'number' && scale > 0 && Number.isFinite(scale)) || !count(growthTracker) || !count(skippedSteps)) {
+    throw new Error(`${path}: damaged optimizer state (grad_scaler ${text.slice(0, 80)})`);
+  }
+  return { scale, growthTracker: growthTracker as number, skippedSteps: skippedSteps as number };
+}
+
+/**
+ * Restores Adam's state into `optimizer`; returns the loss scaler's saved state (a mixed-precision
+ * run's), or null.
+ */
+export function loadOptimizerState(path: string, optimizer: Adam, model: Module): GradScalerState | null {
   const { tensors, metadata } = readSafetensors(path);
   if (metadata.format !== 'petseg-adam-v1') throw new Error(`${path}: not a petseg optimizer state file`);
   const names = optimizerNames(optimizer, model);
@@ -138,9 +160,11 @@ export function loadOptimizerState(path: string, optimizer: Adam, model: Module)
   }
   const m = names.map((n) => tensor(tensors.get(`${n}.exp_avg`)!.data, tensors.get(`${n}.exp_avg`)!.shape));
   const v = names.map((n) => tensor(tensors.get(`${n}.exp_avg_sq`)!.data, tensors.get(`${n}.exp_avg_sq`)!.shape));
+  const scaler = metadata.grad_scaler === undefined ? null : scalerState(path, metadata.grad_scaler);
   try {
     optimizer.loadState({ step: Number(metadata.step), m, v, paramSteps });
   } finally {
     for (const t of [...m, ...v]) t.dispose();
   }
+  return scaler;
 }

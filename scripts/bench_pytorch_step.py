@@ -2,10 +2,11 @@
 with logits, backward, Adam with weight decay) and one inference of the lab's UNet and
 ResNet34_UNet (models/pytorch/definitions.py, the same layers as petseg's), float32 with TF32
 off, on CUDA when present (else CPU). Median of repeated, synchronised steps after warm-up.
-Not used by the tests.
+`--amp` adds the same rows under torch.autocast (float16) with a GradScaler — the counterpart
+of petseg's `--mixed` rows. Not used by the tests.
 
 usage: python3 scripts/bench_pytorch_step.py [--img_size 256] [--batch_size 8]
-           [--base_channels 64] [--models UNet,ResNet34_UNet] [--repeats 10] [--json OUT]
+           [--base_channels 64] [--models UNet,ResNet34_UNet] [--repeats 10] [--amp] [--json OUT]
 """
 import argparse
 import json
@@ -42,6 +43,7 @@ def main():
     parser.add_argument("--models", default="UNet,ResNet34_UNet")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--amp", action="store_true", help="also the rows under torch.autocast(float16) with a GradScaler")
     parser.add_argument("--json")
     args = parser.parse_args()
 
@@ -63,21 +65,37 @@ def main():
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
         loss_fn = torch.nn.BCEWithLogitsLoss()
 
+        scaler = torch.amp.GradScaler(device.type)
+
         def step():
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(model(x), target)
             loss.backward()
             optimizer.step()
 
+        def amp_step():
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=torch.float16):
+                loss = loss_fn(model(x), target)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+
         def infer():
             with torch.no_grad():
                 model(x)
 
-        model.train()
-        step_ms = median_ms(step, args.repeats, args.warmup, sync)
-        model.eval()
-        infer_ms = median_ms(infer, args.repeats, args.warmup, sync)
-        for what, ms in (("training step", step_ms), ("inference", infer_ms)):
+        def amp_infer():
+            with torch.no_grad(), torch.autocast(device.type, dtype=torch.float16):
+                model(x)
+
+        measured = []
+        for suffix, train_fn, infer_fn in [("", step, infer)] + ([(" (mixed)", amp_step, amp_infer)] if args.amp else []):
+            model.train()
+            measured.append(("training step" + suffix, median_ms(train_fn, args.repeats, args.warmup, sync)))
+            model.eval()
+            measured.append(("inference" + suffix, median_ms(infer_fn, args.repeats, args.warmup, sync)))
+        for what, ms in measured:
             rows.append({"model": name, "what": what, "images": args.batch_size, "ms": ms, "images_per_s": args.batch_size / ms * 1000})
             print(f"{name} {what}: {ms:.2f} ms ({args.batch_size / ms * 1000:.1f} images/s)")
     if args.json:

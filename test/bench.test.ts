@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { MUL_ADD_OPERANDS, loadProbeBytes, mulAddProbeFlops, runProbe } from '../bench/ceiling.js';
 import { convMedianGflops, formatReport, runBench } from '../bench/main.js';
+import { formatStepProfiles, profileTrainingSteps } from '../bench/profile.js';
 import { recordLayerShapes } from '../bench/shapes.js';
 import { loadTfjs } from '../bench/tfjs.js';
 import { tfResNet34UNetFrom, tfUNetFrom } from '../bench/tfjs-models.js';
@@ -110,6 +111,19 @@ describe('bench', () => {
     expect(table).toContain('speed-up = TF.js ms / petseg ms');
     expect(table).toMatch(/multiply-add \d+\.\d GFLOP\/s .* petseg \d+\.\d\d GFLOP\/s = \d+%, TF\.js \d+\.\d\d GFLOP\/s = \d+%/);
     expect(table).toMatch(/UNet \| training step \| \d+\.\d/);
+  });
+
+  test('--mixed adds each model\'s mixed-precision training step and inference, and --profile profiles both steps', async () => {
+    const report = await runBench({ img_size: 32, batch_size: 1, base_channels: 4, models: ['UNet'], repeats: 1, warmup: 1, min_sample_ms: 0, mixed: true }, false);
+    expect(report.endToEnd.map((r) => r.what)).toEqual(['training step', 'inference', 'training step (mixed)', 'inference (mixed)']);
+    for (const r of report.endToEnd) expect(r.petseg.median).toBeGreaterThan(0);
+    expect(formatReport(report)).toMatch(/UNet \| training step \(mixed\) \| \d+\.\d/);
+    const profiles = await profileTrainingSteps({ img_size: 32, batch_size: 1, base_channels: 4, models: ['UNet'], repeats: 1, mixed: true });
+    expect(profiles.map((p) => p.precision)).toEqual(['fp32', 'mixed']);
+    const mixedKernels = profiles[1].profile!.kernels.map((k) => k.kernel);
+    expect(mixedKernels.some((k) => k.startsWith('conv-gemm|') && k.endsWith('-f16'))).toBe(true);
+    expect(mixedKernels.some((k) => k.startsWith('cast|'))).toBe(true);
+    expect(formatStepProfiles(profiles)).toContain('UNet mixed-precision training step');
   });
 
   test('the layer-shape recorder sees ResNet34_UNet\'s stem pool as 3×3/s2/p1 and its strided convs', () => {

@@ -148,6 +148,7 @@ describe.skipIf(!built)('command line', () => {
       ['train', ['--mask_threshold', '1.5'], /^train: --mask_threshold must be in \[0, 1\], got 1.5\n$/],
       ['train', ['--data_path', join(work, 'nowhere'), ...TINY, '--save_dir', join(work, 'r2')], /^train: --data_path .*nowhere is not a folder; expected the Oxford-IIIT Pet layout/],
       ['train', ['--model', 'VGG'], /^train: --model VGG is not a model; choose UNet or ResNet34_UNet\n$/],
+      ['train', ['--data_path', data, ...TINY, '--save_dir', join(work, 'r6'), '--precision', 'fp16'], /^train: --precision fp16 is not a precision; choose fp32 or mixed\n$/],
       ['train', ['--data_path', data, '--img_size', '40', '--save_dir', join(work, 'r3')], /^train: --img_size 40 must be a multiple of 16 for UNet/],
       ['train', ['--data_path', data, ...TINY, '--save_dir', join(aFile, 'run')], /^train: --save_dir .*a-file\/run: .*a-file is a file, not a folder; choose another --save_dir\n$/],
       ['train', ['--data_path', data, ...TINY, '--save_dir', join(work, 'r4'), '--encoder_weights', aFile], /^train: --encoder_weights: only ResNet34_UNet has a pretrained encoder; pass --model ResNet34_UNet or drop it\n$/],

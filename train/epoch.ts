@@ -3,8 +3,13 @@
  * progress bar. Batch b + 1 is assembled and uploaded, and step b + 1 submitted, before step b's
  * loss is read back, so the GPU always has queued work. Every step is checked for a non-finite
  * loss (read back anyway) and a non-finite gradient (flagged by the Adam kernels themselves, read
- * with the loss): training stops there with a line naming the step.
+ * with the loss): training stops there with a line naming the step. In mixed precision the
+ * convolutions run under autocast and a GradScaler scales the loss; a step whose gradients are
+ * not finite is skipped and the scale halved (that is the scaler's work, not divergence), and
+ * its check waits for the step's backward before the optimizer runs.
  */
+import { autocast } from '../engine/autocast.js';
+import type { GradScaler } from '../engine/grad-scaler.js';
 import type { Module } from '../engine/nn/module.js';
 import { bceWithLogits } from '../engine/ops/loss.js';
 import { segmentationMetrics, summarizeMetrics } from '../engine/ops/metrics.js';
@@ -27,7 +32,12 @@ export interface EpochSettings {
   epochs: number;
   /** Profile this epoch's first N steps per kernel (engine/profiler.ts) and print the table. */
   profileSteps?: number;
+  /** Mixed precision: the loss scaler (convolutions under autocast); absent: float32. */
+  scaler?: GradScaler;
 }
+
+/** A loss scale this small means the gradients stay non-finite however small the loss is made: the run has diverged. */
+export const MIN_LOSS_SCALE = 2 ** -16;
 
 export interface EpochResult {
   loss: number;
@@ -81,13 +91,25 @@ export async function trainEpoch(model: Module, optimizer: Adam, samples: readon
     if (profileSteps > 0 && timestamps) getRuntime().startProfile();
     for (let b = 0; b < loader.length; b++) {
       const batch: Batch = next!;
+      const { scaler } = s;
       const { loss, metrics } = tidy(() => {
-        const logits = model.forward(batch.images);
+        const logits = autocast(() => model.forward(batch.images), scaler !== undefined);
         return { loss: bceWithLogits(logits, batch.masks), metrics: segmentationMetrics(logits, batch.masks, s.maskThreshold) };
       });
       optimizer.zeroGrad();
-      loss.backward();
-      optimizer.step();
+      if (scaler) {
+        const scaled = scaler.scaleLoss(loss);
+        scaled.backward();
+        scaled.dispose();
+        await scaler.step(optimizer);
+        scaler.update();
+        if (scaler.scale < MIN_LOSS_SCALE) {
+          throw new DivergedError(divergedMessage(epoch, `the gradients stayed NaN or ±Inf while the loss scale fell to ${scaler.scale} (step ${optimizer.state().step + scaler.skippedSteps})`, optimizer.lr));
+        }
+      } else {
+        loss.backward();
+        optimizer.step();
+      }
       getRuntime().flush();
       if (b + 1 === profileSteps) {
         if (timestamps) {
@@ -101,7 +123,7 @@ export async function trainEpoch(model: Module, optimizer: Adam, samples: readon
       next = b + 1 < loader.length ? loader.load(b + 1) : null;
       disposeBatch(batch);
       if (pending) await consume(pending, b);
-      pending = { loss, metrics, n: batch.samples.length, step: optimizer.state().step };
+      pending = { loss, metrics, n: batch.samples.length, step: optimizer.state().step + (s.scaler?.skippedSteps ?? 0) };
     }
     if (pending) await consume(pending, loader.length);
     pending = null;

@@ -3,6 +3,7 @@
  * and the TensorBoard example image of input, ground truth and prediction.
  */
 import { noGrad } from '../engine/autograd.js';
+import { autocast } from '../engine/autocast.js';
 import type { Module } from '../engine/nn/module.js';
 import { concat } from '../engine/ops/layout.js';
 import { bceWithLogits } from '../engine/ops/loss.js';
@@ -23,7 +24,8 @@ export interface Evaluation extends MetricSummary {
 export async function evaluateSamples(
   model: Module,
   samples: readonly Sample[],
-  options: { batchSize: number; size: number; threshold: number; keepLogits?: number },
+  /** `mixed`: the convolutions in mixed precision (under autocast), as the run trains. */
+  options: { batchSize: number; size: number; threshold: number; keepLogits?: number; mixed?: boolean },
 ): Promise<Evaluation & { logits?: Float32Array }> {
   checkThreshold(options.threshold, '--mask_threshold');
   const wasTraining = model.training;
@@ -40,7 +42,7 @@ export async function evaluateSamples(
       const keepThis = keptCount < (options.keepLogits ?? 0);
       const out = noGrad(() =>
         tidy(() => {
-          const logits = model.forward(batch.images);
+          const logits = autocast(() => model.forward(batch.images), options.mixed ?? false);
           return {
             loss: bceWithLogits(logits, batch.masks).mul(batch.samples.length),
             metrics: segmentationMetrics(logits, batch.masks, options.threshold),

@@ -6,6 +6,7 @@
  */
 import type { Module } from '../engine/nn/module.js';
 import { allFinite } from '../engine/ops/finite.js';
+import type { GradScaler } from '../engine/grad-scaler.js';
 import type { Adam } from '../engine/optim.js';
 import { encodeOptimizerState } from '../models/checkpoint.js';
 import { encodeCheckpoint, type CheckpointInfo } from '../models/checkpoint-format.js';
@@ -36,6 +37,8 @@ export interface RecordContext {
   saveDir: string;
   model: Module;
   optimizer: Adam;
+  /** Mixed precision's loss scaler, saved with the optimizer state. */
+  scaler?: GradScaler;
   writer: SummaryWriter | null;
   /** Checkpoint metadata but the epoch and metrics. */
   info: Omit<CheckpointInfo, 'epoch' | 'metrics'>;
@@ -73,7 +76,7 @@ export async function recordEpoch(c: RecordContext, epoch: number, epochs: numbe
   } as Record<string, number>;
   const info = { ...c.info, epoch, metrics };
   const last = await encodeCheckpoint(c.model, info);
-  const optimizer = await encodeOptimizerState(c.optimizer, c.model);
+  const optimizer = await encodeOptimizerState(c.optimizer, c.model, c.scaler);
   if (c.writer) {
     const w = c.writer;
     w.addScalar('loss/train', record.train_loss, epoch);
@@ -82,6 +85,7 @@ export async function recordEpoch(c: RecordContext, epoch: number, epochs: numbe
     w.addScalar('dice/valid', record.valid_dice, epoch);
     w.addScalar('dice/valid_dataset', record.valid_dataset_dice, epoch);
     w.addScalar('iou/valid', record.valid_iou, epoch);
+    if (c.scaler) w.addScalar('amp/loss_scale', c.scaler.scale, epoch);
     if (valid.logits) {
       const keep = Math.floor(valid.logits.length / (c.imgSize * c.imgSize));
       const grid = exampleGrid(c.validSamples.slice(0, keep), valid.logits, c.imgSize, c.maskThreshold);
@@ -100,7 +104,7 @@ export async function recordEpoch(c: RecordContext, epoch: number, epochs: numbe
   c.say(
     `epoch ${epoch}/${epochs}  train loss ${record.train_loss.toFixed(4)} dice ${record.train_dice.toFixed(4)}  ` +
       `valid loss ${record.valid_loss.toFixed(4)} dice ${record.valid_dice.toFixed(4)} (dataset ${record.valid_dataset_dice.toFixed(4)}) iou ${record.valid_iou.toFixed(4)}  ` +
-      `${seconds.toFixed(1)} s, ${record.images_per_second.toFixed(1)} img/s${improved ? '  *best' : ''}`,
+      `${seconds.toFixed(1)} s, ${record.images_per_second.toFixed(1)} img/s${c.scaler ? `  loss scale ${c.scaler.scale} (${c.scaler.skippedSteps} steps skipped)` : ''}${improved ? '  *best' : ''}`,
   );
   return { record, best: nextBest };
 }

@@ -10,7 +10,9 @@ import { totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Module } from '../engine/nn/module.js';
 import { checkThreshold } from '../engine/ops/metrics.js';
+import { GradScaler, type GradScalerOptions } from '../engine/grad-scaler.js';
 import { Adam } from '../engine/optim.js';
+import { getRuntime } from '../engine/runtime.js';
 import { loadCheckpoint, loadOptimizerState } from '../models/checkpoint.js';
 import { checkEncoderWeights, loadEncoderWeights, type EncoderWeightsInfo } from '../models/encoder-weights.js';
 import { ResNet34UNet } from '../models/resnet34-unet.js';
@@ -28,6 +30,9 @@ import { autotuneModel } from './tune.js';
 export { RUN_FILES } from './run-folder.js';
 export { evaluateSamples, type Evaluation } from './evaluate.js';
 export type { EpochRecord } from './record.js';
+
+export const PRECISIONS = ['fp32', 'mixed'] as const;
+export type Precision = (typeof PRECISIONS)[number];
 
 export interface TrainOptions {
   dataPath: string;
@@ -55,6 +60,10 @@ export interface TrainOptions {
   encoderLr?: number;
   /** Profile the first N training steps of this run per kernel and print the table (needs timestamp-query). */
   profileSteps?: number;
+  /** `mixed`: convolutions on float16 operands under autocast with dynamic loss scaling (needs shader-f16); default `fp32`. */
+  precision?: Precision;
+  /** Mixed precision: the loss scaler's settings (default GradScaler's: 2^16, ×2 after 2000 clean steps, ×0.5 on overflow). */
+  lossScale?: GradScalerOptions;
   /** Decode cache folder (default: `<dataPath>/.petseg-cache`). */
   cacheDir?: string;
   /** Recorded in every checkpoint (the CLI's arguments). */
@@ -78,6 +87,7 @@ export interface TrainResult {
 
 function checkOptions(o: TrainOptions): void {
   checkThreshold(o.maskThreshold, '--mask_threshold');
+  if (o.precision !== undefined && !PRECISIONS.includes(o.precision)) throw new RangeError(`--precision ${String(o.precision)} is not a precision; choose ${PRECISIONS.join(' or ')}`);
   const stride = MODELS[o.model].stride;
   if (o.imgSize % stride !== 0) {
     throw new RangeError(`--img_size ${o.imgSize} must be a multiple of ${stride} for ${o.model} (e.g. ${Math.max(stride, Math.round(o.imgSize / stride) * stride)})`);
@@ -158,6 +168,8 @@ function makeOptimizer(model: Module, o: TrainOptions): Adam {
 interface ResolvedRun {
   model: Module;
   optimizer: Adam;
+  /** Mixed precision's loss scaler, restored on resume. */
+  scaler?: GradScaler;
   startEpoch: number;
   best: Best;
   encoderWeights?: EncoderWeightsInfo;
@@ -172,17 +184,24 @@ function resolveRun(o: TrainOptions, committed: RunManifest | null, stepsPerEpoc
       encoderWeights = loadEncoderWeights(model as ResNet34UNet, o.encoderWeights);
       say(`encoder weights from ${o.encoderWeights} (sha256 ${encoderWeights.sha256.slice(0, 12)}…)`);
     }
-    return { model, optimizer: makeOptimizer(model, o), startEpoch: 0, best: { epoch: 0, valid_loss: Infinity, valid_dice: NaN }, encoderWeights };
+    return { model, optimizer: makeOptimizer(model, o), scaler: o.precision === 'mixed' ? new GradScaler(o.lossScale) : undefined, startEpoch: 0, best: { epoch: 0, valid_loss: Infinity, valid_dice: NaN }, encoderWeights };
   }
   const lastFile = join(o.saveDir, RUN_FILES.last);
   const { model, info } = loadCheckpoint(lastFile, o.model);
   const optimizer = makeOptimizer(model, o);
   const optimizerFile = join(o.saveDir, RUN_FILES.optimizer);
-  loadOptimizerState(optimizerFile, optimizer, model);
+  const scalerState = loadOptimizerState(optimizerFile, optimizer, model);
+  let scaler: GradScaler | undefined;
+  if (o.precision === 'mixed') {
+    scaler = new GradScaler(o.lossScale);
+    if (scalerState) scaler.loadState(scalerState);
+  }
   const epoch = info.epoch ?? 0;
   const steps = optimizer.state().step;
+  // Steps a loss scaler skipped were batches trained without an optimizer step.
+  const batches = steps + (scalerState?.skippedSteps ?? 0);
   // The files are committed together, so they agree; a mismatch means --batch_size or the data changed.
-  if (epoch !== committed.epoch || steps !== epoch * stepsPerEpoch || (committed.steps >= 0 && steps !== committed.steps)) {
+  if (epoch !== committed.epoch || batches !== epoch * stepsPerEpoch || (committed.steps >= 0 && steps !== committed.steps)) {
     model.dispose();
     optimizer.dispose();
     throw new Error(
@@ -191,12 +210,14 @@ function resolveRun(o: TrainOptions, committed: RunManifest | null, stepsPerEpoc
     );
   }
   say(`resuming ${lastFile} after epoch ${epoch} (best valid loss ${committed.best.valid_loss.toFixed(4)} at epoch ${committed.best.epoch})`);
-  return { model, optimizer, startEpoch: epoch, best: committed.best, encoderWeights: info.encoderWeights };
+  return { model, optimizer, scaler, startEpoch: epoch, best: committed.best, encoderWeights: info.encoderWeights };
 }
 
 /** Train as the lab does; see TrainOptions. Throws DatasetError / RangeError / Error with a one-line message on bad input. */
 export async function train(o: TrainOptions): Promise<TrainResult> {
   checkTrainOptions(o);
+  const mixed = o.precision === 'mixed';
+  if (mixed && !getRuntime().caps.f16) throw new Error(`--precision mixed needs the adapter's shader-f16 feature, which ${getRuntime().adapterName} does not offer; use --precision fp32`);
   const warn = o.warn ?? ((line: string) => console.warn(line));
   const out = o.out ?? process.stdout;
   const say = (line: string) => out.write(`${line}\n`);
@@ -213,7 +234,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const validSamples = load('valid');
   const stepsPerEpoch = Math.ceil(trainSamples.length / o.batchSize);
   const run = resolveRun(o, committed, stepsPerEpoch, say);
-  const { model, optimizer } = run;
+  const { model, optimizer, scaler } = run;
   let best = run.best;
   // The run folder is made only once the data loads and the run resolves.
   mkdirSync(o.saveDir, { recursive: true });
@@ -222,7 +243,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   // before the first step, so every step of this run and of a resumed one runs the same kernels.
   const lastBatch = trainSamples.length % o.batchSize;
   const batchShape = (n: number) => [n, 3, o.imgSize, o.imgSize];
-  const tuned = await autotuneModel(model, lastBatch ? [batchShape(o.batchSize), batchShape(lastBatch)] : [batchShape(o.batchSize)], true);
+  const tuned = await autotuneModel(model, lastBatch ? [batchShape(o.batchSize), batchShape(lastBatch)] : [batchShape(o.batchSize)], true, mixed);
   if (tuned.tuned.length) say(`autotuned ${tuned.tuned.length} convolution shapes in ${tuned.seconds.toFixed(1)} s (kept for this adapter; PETSEG_AUTOTUNE=0 turns it off)`);
 
   const writer = o.logDir ? new SummaryWriter(o.logDir, committed?.tensorboard ?? undefined) : null;
@@ -230,6 +251,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     saveDir: o.saveDir,
     model,
     optimizer,
+    scaler,
     writer,
     info: { model: o.model, options: { ...o.modelOptions, seed: o.seed }, args: o.args, ...(run.encoderWeights ? { encoderWeights: run.encoderWeights } : {}) },
     validSamples,
@@ -243,9 +265,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     for (let epoch = run.startEpoch + 1; epoch <= o.epochs; epoch++) {
       const started = performance.now();
       if (model instanceof ResNet34UNet) model.freezeEncoder(epoch <= (o.freezeEncoderEpochs ?? 0));
-      const trained = await trainEpoch(model, optimizer, trainSamples, { ...o, profileSteps: epoch === run.startEpoch + 1 ? o.profileSteps : 0 }, epoch, out);
+      const trained = await trainEpoch(model, optimizer, trainSamples, { ...o, scaler, profileSteps: epoch === run.startEpoch + 1 ? o.profileSteps : 0 }, epoch, out);
       const keep = writer ? Math.min(o.exampleImages ?? 4, validSamples.length) : 0;
-      const valid = await evaluateSamples(model, validSamples, { batchSize: o.batchSize, size: o.imgSize, threshold: o.maskThreshold, keepLogits: keep });
+      const valid = await evaluateSamples(model, validSamples, { batchSize: o.batchSize, size: o.imgSize, threshold: o.maskThreshold, keepLogits: keep, mixed });
       const recorded = await recordEpoch(context, epoch, o.epochs, trained, valid, (performance.now() - started) / 1000, best);
       best = recorded.best;
       history.push(recorded.record);

@@ -5,11 +5,13 @@
  */
 import { autotune, type AutotuneReport } from '../engine/autotune.js';
 import { noGrad } from '../engine/autograd.js';
+import { autocast } from '../engine/autocast.js';
 import type { Module } from '../engine/nn/module.js';
 import { zeros } from '../engine/ops/creation.js';
 import { tidy } from '../engine/scope.js';
 
-export async function autotuneModel(model: Module, batchShapes: readonly number[][], backward: boolean): Promise<AutotuneReport> {
+/** `mixed`: the convolutions of a mixed-precision run (under autocast), whose f16 kernels are tuned apart. */
+export async function autotuneModel(model: Module, batchShapes: readonly number[][], backward: boolean, mixed = false): Promise<AutotuneReport> {
   const wasTraining = model.training;
   const params = model.parameters();
   const grads = params.map((p) => p.grad);
@@ -19,8 +21,9 @@ export async function autotuneModel(model: Module, batchShapes: readonly number[
     return await autotune(() => {
       for (const shape of batchShapes) {
         const x = zeros([...shape]);
-        if (backward) tidy(() => model.forward(x).sum().backward());
-        else noGrad(() => tidy(() => model.forward(x)).dispose());
+        const forward = () => autocast(() => model.forward(x), mixed);
+        if (backward) tidy(() => forward().sum().backward());
+        else noGrad(() => tidy(forward).dispose());
         x.dispose();
         for (const p of params) {
           p.grad?.dispose();

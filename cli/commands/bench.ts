@@ -20,6 +20,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   warmup: { type: 'integer', default: 2, min: 1, help: 'untimed runs first (the first one is reported as the compile time)' },
   min_sample_ms: { type: 'number', default: 20, min: 0, help: 'kernel rows: repeat runs back to back within a sample until it lasts this long (0: one run per sample)' },
   full: { type: 'boolean', default: false, help: 'the lab configuration: 256×256, batch 8, UNet width 64' },
+  mixed: { type: 'boolean', default: false, help: 'also each model\'s training step and inference in mixed precision (needs shader-f16)' },
   tfjs: { type: 'boolean', default: true, help: 'measure TF.js beside petseg (--tfjs=false: petseg only)' },
   exclude: { type: 'string', help: 'convolution kernels never to run, comma-separated (kernels/conv/plan.ts names)' },
   ablate: { type: 'boolean', default: false, help: 'instead: the training steps without each convolution kernel they run, one at a time' },
@@ -44,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
       repeats: args.repeats as number,
       warmup: args.warmup as number,
       min_sample_ms: args.min_sample_ms as number,
+      mixed: args.mixed as boolean,
     };
     const log = (line: string) => process.stderr.write(`${line}\n`);
     if (args.ablate) {

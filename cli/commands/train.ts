@@ -10,7 +10,7 @@ import * as E from '../../engine/index.js';
 import { isModelName, MODELS, type ModelName } from '../../models/registry.js';
 import { ensureSyntheticDataset } from '../../train/synthetic.js';
 import { readCommittedRun, type RunManifest } from '../../train/run-folder.js';
-import { RUN_FILES, checkTrainOptions, train, type TrainOptions } from '../../train/trainer.js';
+import { PRECISIONS, RUN_FILES, checkTrainOptions, train, type Precision, type TrainOptions } from '../../train/trainer.js';
 import { UsageError, givenOptions, parseCommandArgs, reportError, type OptionSpec, type ParsedArgs } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {
@@ -32,12 +32,13 @@ export const OPTIONS: Record<string, OptionSpec> = {
   freeze_encoder_epochs: { type: 'integer', default: 0, min: 0, help: 'ResNet34_UNet: train the first N epochs with the encoder (weights and BatchNorm statistics) frozen' },
   encoder_lr: { type: 'number', min: 0, help: "ResNet34_UNet: the encoder's learning rate (default: --lr)" },
   profile: { type: 'integer', default: 0, min: 0, help: 'print the GPU time of every kernel over the first N training steps (needs timestamp-query)' },
+  precision: { type: 'string', default: 'fp32', help: `${PRECISIONS.join(' or ')}: mixed runs the convolutions on float16 operands with loss scaling (needs shader-f16)` },
 };
 
 /** What the synthetic preset changes, unless given on the command line. */
 const SYNTHETIC_PRESET = { img_size: 64, base_channels: 8, epochs: 5 } as const;
 /** Options a resumed run takes from the checkpoint (giving a different value is an error). */
-const RUN_DEFINING = ['data_path', 'model', 'batch_size', 'lr', 'weight_decay', 'img_size', 'base_channels', 'mask_threshold', 'augment', 'seed', 'encoder_weights', 'freeze_encoder_epochs', 'encoder_lr'] as const;
+const RUN_DEFINING = ['data_path', 'model', 'batch_size', 'lr', 'weight_decay', 'img_size', 'base_channels', 'mask_threshold', 'augment', 'seed', 'encoder_weights', 'freeze_encoder_epochs', 'encoder_lr', 'precision'] as const;
 
 function timestamp(): string {
   const d = new Date();
@@ -119,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
       freezeEncoderEpochs: args.freeze_encoder_epochs as number,
       encoderLr: args.encoder_lr as number | undefined,
       profileSteps: args.profile as number,
+      precision: args.precision as Precision,
       args: recordedArgs,
     };
     // Every argument is checked before the device opens or anything is written.

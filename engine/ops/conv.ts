@@ -2,13 +2,19 @@
  * conv2d and conv-transpose2d (NCHW), forward and backward: argument checks and autograd here;
  * which kernels run each direction is the planner's (kernels/conv/plan.ts) and the autotuner's
  * (engine/autotune.ts) choice.
+ *
+ * Mixed precision (engine/autocast.ts, or any float16 operand): every direction reads float16
+ * operands — the input and weight rounded once in the forward and saved so, dY rounded in the
+ * backward — and writes float32, so the layer's output and its gradients are float32.
  */
-import { convPlans, type ConvDirection, type ConvGeometry, type ConvPlan } from '../../kernels/conv/index.js';
+import { convPlans, type ConvDirection, type ConvGeometry, type ConvOperandType, type ConvPlan } from '../../kernels/conv/index.js';
 import { tuneKey } from '../conv-tuner.js';
-import { needsGrad, record } from '../autograd.js';
+import { isAutocasting } from '../autocast.js';
+import { needsGrad, noGrad, record } from '../autograd.js';
 import { getRuntime, type Runtime } from '../runtime.js';
 import { formatShape, sizeOf } from '../shape.js';
 import { Tensor } from '../tensor.js';
+import { cast } from './cast.js';
 import { zeros } from './creation.js';
 import { sum } from './reduce.js';
 
@@ -36,13 +42,13 @@ interface PlannedConv {
 /** Plans by exact direction and geometry, per runtime: a training step asks for the same ones every step. */
 const planCache = new WeakMap<Runtime, Map<string, PlannedConv>>();
 
-function planned(runtime: Runtime, direction: ConvDirection, layer: ConvGeometry, hasBias: boolean): PlannedConv {
+function planned(runtime: Runtime, direction: ConvDirection, layer: ConvGeometry, hasBias: boolean, operands: ConvOperandType): PlannedConv {
   let cache = planCache.get(runtime);
   if (!cache) planCache.set(runtime, (cache = new Map()));
-  const id = `${direction}|${Object.values(layer).join(',')}|${hasBias}`;
+  const id = `${direction}|${Object.values(layer).join(',')}|${hasBias}|${operands}`;
   let entry = cache.get(id);
   if (!entry) {
-    const plans = convPlans(direction, layer, runtime.caps, hasBias, runtime.settings.conv);
+    const plans = convPlans(direction, layer, runtime.caps, hasBias, runtime.settings.conv, operands);
     // The candidates are part of the key: a choice made among other candidates (an older build, other exclusions) is not reused.
     cache.set(id, (entry = { key: `${tuneKey(direction, layer)} [${plans.map((p) => p.kernel).join(' ')}]`, plans }));
   }
@@ -50,9 +56,11 @@ function planned(runtime: Runtime, direction: ConvDirection, layer: ConvGeometry
 }
 
 /** The candidate plans of one direction, preferred first (the autotuner times them). */
-export function convCandidates(direction: ConvDirection, layer: ConvGeometry, hasBias: boolean): readonly ConvPlan[] {
-  return planned(getRuntime(), direction, layer, hasBias).plans;
+export function convCandidates(direction: ConvDirection, layer: ConvGeometry, hasBias: boolean, operands: ConvOperandType = 'f32'): readonly ConvPlan[] {
+  return planned(getRuntime(), direction, layer, hasBias, operands).plans;
 }
+
+const DTYPE_OF: Record<ConvOperandType, Tensor['dtype']> = { f32: 'float32', f16: 'float16' };
 
 /** Runs one plan on the operands; returns its result. `flops`, for the profiler, is credited to the launch that writes the result. */
 export function runConvPlan(plan: ConvPlan, operands: ConvOperands, flops?: number): Tensor {
@@ -65,7 +73,10 @@ export function runConvPlan(plan: ConvPlan, operands: ConvOperands, flops?: numb
   const buffer = (role: string) => {
     const t = role === 'out' ? out : role === 'packed' ? packed : operands[role as keyof ConvOperands];
     if (!t) throw new Error(`conv plan ${plan.kernel}: no ${role} operand`);
-    return t.buffer;
+    // The bias and the kernels' own buffers are float32 in every plan.
+    const dtype = role === 'src' || role === 'weight' || role === 'grad' ? DTYPE_OF[plan.operands] : 'float32';
+    if (t.dtype !== dtype) throw new Error(`internal: conv plan ${plan.kernel} reads a ${dtype} ${role}, got ${t.dtype}`);
+    return t.storage.buffer;
   };
   const last = plan.launches.map((l) => l.output).lastIndexOf('out');
   plan.launches.forEach((launch, i) => {
@@ -97,12 +108,13 @@ export function convKernelsUsed(record: () => void): Set<string> {
   }
 }
 
-/** One direction of a convolution layer: the tuned plan, or the planner's first. */
+/** One direction of a convolution layer: the tuned plan, or the planner's first. The operands' type is `src`'s. */
 function runConv(direction: ConvDirection, layer: ConvGeometry, operands: ConvOperands): Tensor {
   const runtime = getRuntime();
   const hasBias = Boolean(operands.bias);
-  const { key, plans } = planned(runtime, direction, layer, hasBias);
-  runtime.tuner.note({ key, direction, layer, hasBias }, plans.length);
+  const type: ConvOperandType = operands.src.dtype === 'float16' ? 'f16' : 'f32';
+  const { key, plans } = planned(runtime, direction, layer, hasBias, type);
+  runtime.tuner.note({ key, direction, layer, hasBias, operands: type }, plans.length);
   const plan = runtime.tuner.choose(key, plans);
   used?.add(plan.kernel);
   // Every direction of a layer does the same multiply-adds: one per weight tap per position of the convolution's strided side.
@@ -130,32 +142,59 @@ function conv2dGeometry(xShape: readonly number[], weightShape: readonly number[
   return { batch: N, srcChannels: Cin, srcH: H, srcW: W, dstChannels: Cout, dstH: OH, dstW: OW, kh: KH, kw: KW, strideH: sh, strideW: sw, padH: ph, padW: pw };
 }
 
+/** Whether a convolution on these operands runs in mixed precision: inside autocast(), or given any float16 operand. */
+function mixed(tensors: readonly Tensor[]): boolean {
+  return isAutocasting() || tensors.some((t) => t.dtype === 'float16');
+}
+
+/** Operands of the convolution's type, for the duration of `run`: copies made here are released after. */
+function withOperands<T>(half: boolean, tensors: readonly Tensor[], run: (operands: Tensor[]) => T): T {
+  const dtype = half ? 'float16' : 'float32';
+  const converted = tensors.map((t) => (t.dtype === dtype ? t : noGrad(() => cast(t, dtype))));
+  try {
+    return run(converted);
+  } finally {
+    converted.forEach((t, i) => t !== tensors[i] && t.dispose());
+  }
+}
+
+/** The backward of both convolutions: each needed gradient from dY (rounded to the forward's operand type), all float32. */
+function convBackward(direction: 'conv2d' | 'convTranspose2d', layer: ConvGeometry, half: boolean, wants: { x: boolean; weight: boolean; bias: boolean | null }) {
+  const [gradInput, gradWeight]: ConvDirection[] = direction === 'conv2d' ? ['grad-input', 'grad-weight'] : ['transpose-grad-input', 'transpose-grad-weight'];
+  return (g: Tensor, [sx, sw]: Tensor[]) =>
+    withOperands(half, [g], ([dy]) => {
+      const gx = wants.x ? runConv(gradInput, layer, { src: dy, weight: sw }) : null;
+      // conv2d's weight gradient sums x against dY; conv-transpose's sums dY against x.
+      const gw = wants.weight ? runConv(gradWeight, layer, direction === 'conv2d' ? { src: sx, grad: dy } : { src: dy, grad: sx }) : null;
+      const gb = wants.bias ? sum(g, [0, 2, 3]) : null;
+      return wants.bias === null ? [gx, gw] : [gx, gw, gb];
+    });
+}
+
 /** conv2d's gradient with respect to its input x of shape `xShape`, from dY (like torch.nn.grad.conv2d_input). */
 export function conv2dGradInput(dy: Tensor, weight: Tensor, xShape: readonly number[], options: Conv2dOptions = {}): Tensor {
-  return runConv('grad-input', conv2dGeometry(xShape, weight.shape, options), { src: dy, weight });
+  const layer = conv2dGeometry(xShape, weight.shape, options);
+  return withOperands(mixed([dy, weight]), [dy, weight], ([src, w]) => runConv('grad-input', layer, { src, weight: w }));
 }
 
 /** conv2d's gradient with respect to a weight of shape `weightShape`, from dY and x (like torch.nn.grad.conv2d_weight). */
 export function conv2dGradWeight(dy: Tensor, x: Tensor, weightShape: readonly number[], options: Conv2dOptions = {}): Tensor {
-  return runConv('grad-weight', conv2dGeometry(x.shape, weightShape, options), { src: x, grad: dy });
+  const layer = conv2dGeometry(x.shape, weightShape, options);
+  return withOperands(mixed([dy, x]), [x, dy], ([src, grad]) => runConv('grad-weight', layer, { src, grad }));
 }
 
 /** 2-D convolution: x [N,Cin,H,W], weight [Cout,Cin,KH,KW], bias [Cout] (like torch.nn.functional.conv2d). */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
   const layer = conv2dGeometry(x.shape, weight.shape, options);
   const Cout = layer.dstChannels;
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== Cout)) throw new Error(`conv2d: bias must be [${Cout}], got ${formatShape(bias.shape)}`);
-  const out = runConv('forward', layer, { src: x, weight, bias });
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== Cout || bias.dtype !== 'float32')) throw new Error(`conv2d: bias must be float32 [${Cout}], got ${bias.dtype} ${formatShape(bias.shape)}`);
+  const half = mixed([x, weight]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  if (needsGrad(inputs)) {
-    record('conv2d', inputs, out, [x, weight], (g, [sx, sw_]) => {
-      const gx = x.requiresGrad ? runConv('grad-input', layer, { src: g, weight: sw_ }) : null;
-      const gw = weight.requiresGrad ? runConv('grad-weight', layer, { src: sx, grad: g }) : null;
-      const gb = bias?.requiresGrad ? sum(g, [0, 2, 3]) : null;
-      return bias ? [gx, gw, gb] : [gx, gw];
-    });
-  }
-  return out;
+  return withOperands(half, [x, weight], ([sx, sw]) => {
+    const out = runConv('forward', layer, { src: sx, weight: sw, bias });
+    if (needsGrad(inputs)) record('conv2d', inputs, out, [sx, sw], convBackward('conv2d', layer, half, { x: x.requiresGrad, weight: weight.requiresGrad, bias: bias ? bias.requiresGrad : null }));
+    return out;
+  });
 }
 
 export interface ConvTranspose2dOptions extends Conv2dOptions {
@@ -177,20 +216,16 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
   }
   const [N, Cin, H, W] = x.shape;
   const [, Cout, KH, KW] = weight.shape;
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== Cout)) throw new Error(`convTranspose2d: bias must be [${Cout}], got ${formatShape(bias.shape)}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== Cout || bias.dtype !== 'float32')) throw new Error(`convTranspose2d: bias must be float32 [${Cout}], got ${bias.dtype} ${formatShape(bias.shape)}`);
   const OH = (H - 1) * sh - 2 * ph + KH + oph;
   const OW = (W - 1) * sw - 2 * pw + KW + opw;
   if (OH < 1 || OW < 1) throw new Error(`convTranspose2d: padding ${ph},${pw} leaves no output for input ${formatShape(x.shape)}`);
   const layer: ConvGeometry = { batch: N, srcChannels: Cin, srcH: H, srcW: W, dstChannels: Cout, dstH: OH, dstW: OW, kh: KH, kw: KW, strideH: sh, strideW: sw, padH: ph, padW: pw };
-  const out = runConv('transpose-forward', layer, { src: x, weight, bias });
+  const half = mixed([x, weight]);
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  if (needsGrad(inputs)) {
-    record('convTranspose2d', inputs, out, [x, weight], (g, [sx, sw_]) => {
-      const gx = x.requiresGrad ? runConv('transpose-grad-input', layer, { src: g, weight: sw_ }) : null;
-      const gw = weight.requiresGrad ? runConv('transpose-grad-weight', layer, { src: g, grad: sx }) : null;
-      const gb = bias?.requiresGrad ? sum(g, [0, 2, 3]) : null;
-      return bias ? [gx, gw, gb] : [gx, gw];
-    });
-  }
-  return out;
+  return withOperands(half, [x, weight], ([sx, sw_]) => {
+    const out = runConv('transpose-forward', layer, { src: sx, weight: sw_, bias });
+    if (needsGrad(inputs)) record('convTranspose2d', inputs, out, [sx, sw_], convBackward('convTranspose2d', layer, half, { x: x.requiresGrad, weight: weight.requiresGrad, bias: bias ? bias.requiresGrad : null }));
+    return out;
+  });
 }

@@ -11,7 +11,10 @@
  * both divisions are exact (0 elsewhere): with stride st only 1/st² of B is non-zero, but the
  * GEMM still beats the direct scatter kernel by far on a GPU.
  *
- * Every GEMM is specialized on its block shape (GEMM_TILES), which the planner picks per layer.
+ * Every GEMM is specialized on its block shape (GEMM_TILES), which the planner picks per layer,
+ * and on its operands' type: `half` GEMMs (mixed precision, engine/autocast.ts) read float16
+ * sources and weights (each value widened exactly to f32 as it is staged), accumulate in f32
+ * and write f32 results.
  */
 import { cachedKernel, grid, LINEAR_GROUP_INDEX, type KernelSpec } from '../kernel.js';
 import { entryPoint, kernelHeader } from '../wgsl.js';
@@ -19,6 +22,16 @@ import type { ConvGeometry } from './geometry.js';
 import { GEMM_TILES, THREADS, TILE_K, blockOrigin, blockSize, pipelinedSteps, registerStaging, tileCode, unrolled, type GemmTile, type GemmTileName } from './gemm-tiles.js';
 
 const tileKey = (t: GemmTile) => `${t.ty * t.rows}x${t.tx * t.cols}`;
+
+/** How a GEMM reads its float operands: the binding's element type, a load widened to f32, and the key suffix. */
+function operandType(half: boolean) {
+  return {
+    element: half ? 'f16' : 'f32',
+    load: (expr: string) => (half ? `f32(${expr})` : expr),
+    enable: half ? ['f16'] : [],
+    key: half ? '-f16' : '',
+  };
+}
 
 export interface GemmLaunch {
   kernel: KernelSpec;
@@ -34,20 +47,21 @@ export interface GemmLaunch {
 export type ConvGemmPattern = 'gather' | 'flipped' | 'scatter';
 
 /** The gather / scatter convolutions as an implicit GEMM. */
-export function convGemmLaunch(g: ConvGeometry, hasBias: boolean, pattern: ConvGemmPattern, tileName: GemmTileName): GemmLaunch {
+export function convGemmLaunch(g: ConvGeometry, hasBias: boolean, pattern: ConvGemmPattern, tileName: GemmTileName, half = false): GemmLaunch {
   const cols = g.batch * g.dstH * g.dstW;
   const tile = GEMM_TILES[tileName];
   const c = blockSize(tile);
   const tilesN = Math.ceil(cols / c.tileN);
   return {
-    kernel: convGemmKernel(g, tile, hasBias, pattern),
+    kernel: convGemmKernel(g, tile, hasBias, pattern, half),
     params: [g.dstChannels, g.srcChannels, g.srcH, g.srcW, g.dstH, g.dstW, g.strideH, g.strideW, g.padH, g.padW, cols, tilesN],
     workgroups: grid(Math.ceil(g.dstChannels / c.tileM) * tilesN),
   };
 }
 
-function convGemmKernel(g: ConvGeometry, tile: GemmTile, hasBias: boolean, pattern: ConvGemmPattern): KernelSpec {
-  return cachedKernel('conv-gemm', `${g.kh}x${g.kw}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}-${pattern}${pattern === 'scatter' ? `-s${g.strideH}x${g.strideW}` : ''}`, () => {
+function convGemmKernel(g: ConvGeometry, tile: GemmTile, hasBias: boolean, pattern: ConvGemmPattern, half: boolean): KernelSpec {
+  const type = operandType(half);
+  return cachedKernel('conv-gemm', `${g.kh}x${g.kw}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}-${pattern}${pattern === 'scatter' ? `-s${g.strideH}x${g.strideW}` : ''}${type.key}`, () => {
     const c = tileCode(tile);
     const { kh: KH, kw: KW, strideH: SH, strideW: SW } = g;
     const taps = KH * KW;
@@ -77,7 +91,7 @@ function convGemmKernel(g: ConvGeometry, tile: GemmTile, hasBias: boolean, patte
         let s = k / ${taps}u;
         let t = k % ${taps}u;
         let m0 = mBase + (${e} / ${TILE_K}u) * 4u;
-        ${unrolled((q) => `{ let m = m0 + ${q}u; if (k < K && m < p.M) { rA${r}[${q}] = Wt[${aIndex}]; } else { rA${r}[${q}] = 0.0; } }`)}`,
+        ${unrolled((q) => `{ let m = m0 + ${q}u; if (k < K && m < p.M) { rA${r}[${q}] = ${type.load(`Wt[${aIndex}]`)}; } else { rA${r}[${q}] = 0.0; } }`)}`,
       (e) => `(${e} % ${TILE_K}u) * ${c.tileM / 4}u + ${e} / ${TILE_K}u`,
     );
     // B groups: this invocation's four columns (stageGroup = e % groupsN), row k = e / groupsN.
@@ -94,7 +108,7 @@ function convGemmKernel(g: ConvGeometry, tile: GemmTile, hasBias: boolean, patte
           .map(
             (l) => `{
         ${source(l)}
-          rB${r}[${l}] = S[base${l} + plane0 + u32(sy) * p.srcW + u32(sx)];
+          rB${r}[${l}] = ${type.load(`S[base${l} + plane0 + u32(sy) * p.srcW + u32(sx)]`)};
         } else { rB${r}[${l}] = 0.0; }
         }`,
           )
@@ -103,9 +117,10 @@ function convGemmKernel(g: ConvGeometry, tile: GemmTile, hasBias: boolean, patte
     );
     return /* wgsl */ `
 ${kernelHeader({
+  enable: type.enable,
   params: `M: u32, srcC: u32, srcH: u32, srcW: u32, dstH: u32, dstW: u32,
   strideH: u32, strideW: u32, padH: u32, padW: u32, cols: u32, tilesN: u32,`,
-  inputs: [['S', 'f32'], ['Wt', 'f32'], hasBias ? ['Bias', 'f32'] : null],
+  inputs: [['S', type.element], ['Wt', type.element], hasBias ? ['Bias', 'f32'] : null],
   outputs: [['D', 'f32']],
 })}
 
@@ -170,7 +185,7 @@ const WEIGHT_GEMM_MIN_CHUNK = 256;
  * add (1 chunk: written in place); chunks are chosen so that there are enough workgroups to fill
  * the GPU.
  */
-export function convWeightGemmLaunch(g: ConvGeometry, tileName: GemmTileName): GemmLaunch & { chunks: number } {
+export function convWeightGemmLaunch(g: ConvGeometry, tileName: GemmTileName, half = false): GemmLaunch & { chunks: number } {
   const N = g.srcChannels * g.kh * g.kw;
   const tile = GEMM_TILES[tileName];
   const c = blockSize(tile);
@@ -182,15 +197,16 @@ export function convWeightGemmLaunch(g: ConvGeometry, tileName: GemmTileName): G
   const chunkLength = Math.ceil(positions / Math.max(1, wanted) / TILE_K) * TILE_K;
   const chunks = Math.ceil(positions / chunkLength);
   return {
-    kernel: convWeightGemmKernel(g.kh, g.kw, tile),
+    kernel: convWeightGemmKernel(g.kh, g.kw, tile, half),
     chunks,
     params: [g.dstChannels, g.srcChannels, g.srcH, g.srcW, g.dstH, g.dstW, g.strideH, g.strideW, g.padH, g.padW, positions, chunkLength, tilesN, tiles, chunks],
     workgroups: grid(tiles * chunks),
   };
 }
 
-function convWeightGemmKernel(KH: number, KW: number, tile: GemmTile): KernelSpec {
-  return cachedKernel('conv-weight-gemm', `${KH}x${KW}-${tileKey(tile)}`, () => {
+function convWeightGemmKernel(KH: number, KW: number, tile: GemmTile, half: boolean): KernelSpec {
+  const type = operandType(half);
+  return cachedKernel('conv-weight-gemm', `${KH}x${KW}-${tileKey(tile)}${type.key}`, () => {
     const c = tileCode(tile);
     const taps = KH * KW;
     // Both tiles are staged with k = lid % TILE_K (contiguous positions across neighbouring
@@ -200,7 +216,7 @@ function convWeightGemmKernel(KH: number, KW: number, tile: GemmTile): KernelSpe
       'A',
       c.groupsA,
       (r, e) => `let m0 = mBase + (${e} / ${TILE_K}u) * 4u;
-        ${unrolled((q) => `{ let m = m0 + ${q}u; if (kOk && m < p.M) { rA${r}[${q}] = G[gBase + m * plane]; } else { rA${r}[${q}] = 0.0; } }`)}`,
+        ${unrolled((q) => `{ let m = m0 + ${q}u; if (kOk && m < p.M) { rA${r}[${q}] = ${type.load('G[gBase + m * plane]')}; } else { rA${r}[${q}] = 0.0; } }`)}`,
       (e) => `(${e} % ${TILE_K}u) * ${c.tileM / 4}u + ${e} / ${TILE_K}u`,
     );
     const B = registerStaging(
@@ -214,7 +230,7 @@ function convWeightGemmKernel(KH: number, KW: number, tile: GemmTile): KernelSpe
           let iy = iy0 + i32(t / ${KW}u);
           let ix = ix0 + i32(t % ${KW}u);
           if (kOk && col < N && iy >= 0 && iy < i32(p.srcH) && ix >= 0 && ix < i32(p.srcW)) {
-            rB${r}[${q}] = S[((sBase + col / ${taps}u) * p.srcH + u32(iy)) * p.srcW + u32(ix)];
+            rB${r}[${q}] = ${type.load(`S[((sBase + col / ${taps}u) * p.srcH + u32(iy)) * p.srcW + u32(ix)]`)};
           } else { rB${r}[${q}] = 0.0; }
         }`,
         )}`,
@@ -235,10 +251,11 @@ function convWeightGemmKernel(KH: number, KW: number, tile: GemmTile): KernelSpe
       }`;
     return /* wgsl */ `
 ${kernelHeader({
+  enable: type.enable,
   params: `M: u32, srcC: u32, srcH: u32, srcW: u32, gH: u32, gW: u32,
   strideH: u32, strideW: u32, padH: u32, padW: u32, positions: u32, chunkLength: u32,
   tilesN: u32, tiles: u32, chunks: u32,`,
-  inputs: [['G', 'f32'], ['S', 'f32']],
+  inputs: [['G', type.element], ['S', type.element]],
   outputs: [['DW', 'f32']],
 })}
 
@@ -289,7 +306,7 @@ ${entryPoint(THREADS)} {
  * Every output element comes from exactly one (m, col), so no accumulation across launches is
  * needed. Tiles, staging and register blocking as the conv GEMM.
  */
-export function convTransposeGemmLaunch(g: ConvGeometry, hasBias: boolean, tileName: GemmTileName): GemmLaunch {
+export function convTransposeGemmLaunch(g: ConvGeometry, hasBias: boolean, tileName: GemmTileName, half = false): GemmLaunch {
   const M = g.dstChannels * g.kh * g.kw;
   const plane = g.srcH * g.srcW;
   const cols = g.batch * plane;
@@ -297,14 +314,15 @@ export function convTransposeGemmLaunch(g: ConvGeometry, hasBias: boolean, tileN
   const c = blockSize(tile);
   const tilesN = Math.ceil(cols / c.tileN);
   return {
-    kernel: convTransposeGemmKernel(g.kh, g.kw, tile, hasBias),
+    kernel: convTransposeGemmKernel(g.kh, g.kw, tile, hasBias, half),
     params: [M, g.srcChannels, plane, g.srcW, cols, tilesN],
     workgroups: grid(Math.ceil(M / c.tileM) * tilesN),
   };
 }
 
-function convTransposeGemmKernel(KH: number, KW: number, tile: GemmTile, hasBias: boolean): KernelSpec {
-  return cachedKernel('conv-transpose-gemm', `${KH}x${KW}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}`, () => {
+function convTransposeGemmKernel(KH: number, KW: number, tile: GemmTile, hasBias: boolean, half: boolean): KernelSpec {
+  const type = operandType(half);
+  return cachedKernel('conv-transpose-gemm', `${KH}x${KW}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}${type.key}`, () => {
     const c = tileCode(tile);
     const taps = KH * KW;
     const groupsM = c.tileM / 4;
@@ -315,7 +333,7 @@ function convTransposeGemmKernel(KH: number, KW: number, tile: GemmTile, hasBias
       c.groupsA,
       (r, e, k0) => `let k = ${k0} + ${e} / ${groupsM}u;
         let m0 = mBase + (${e} % ${groupsM}u) * 4u;
-        ${unrolled((q) => `{ let m = m0 + ${q}u; if (k < p.K && m < p.M) { rA${r}[${q}] = Wt[k * p.M + m]; } else { rA${r}[${q}] = 0.0; } }`)}`,
+        ${unrolled((q) => `{ let m = m0 + ${q}u; if (k < p.K && m < p.M) { rA${r}[${q}] = ${type.load('Wt[k * p.M + m]')}; } else { rA${r}[${q}] = 0.0; } }`)}`,
       (e) => e,
     );
     // X groups: this invocation's four columns (stageGroup = e % groupsN), row k = e / groupsN.
@@ -323,13 +341,14 @@ function convTransposeGemmKernel(KH: number, KW: number, tile: GemmTile, hasBias
       'B',
       c.groupsB,
       (r, e, k0) => `let k = ${k0} + ${e} / ${groupsN}u;
-        ${c.lanes.map((l) => `if (ok${l} && k < p.K) { rB${r}[${l}] = X[x${l} + k * p.plane]; } else { rB${r}[${l}] = 0.0; }`).join('\n      ')}`,
+        ${c.lanes.map((l) => `if (ok${l} && k < p.K) { rB${r}[${l}] = ${type.load(`X[x${l} + k * p.plane]`)}; } else { rB${r}[${l}] = 0.0; }`).join('\n      ')}`,
       (e) => e,
     );
     return /* wgsl */ `
 ${kernelHeader({
+  enable: type.enable,
   params: 'M: u32, K: u32, plane: u32, W: u32, cols: u32, tilesN: u32',
-  inputs: [['X', 'f32'], ['Wt', 'f32'], hasBias ? ['Bias', 'f32'] : null],
+  inputs: [['X', type.element], ['Wt', type.element], hasBias ? ['Bias', 'f32'] : null],
   outputs: [['Y', 'f32']],
 })}
 

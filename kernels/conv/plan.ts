@@ -48,6 +48,9 @@ import {
 
 export type ConvDirection = 'forward' | 'grad-input' | 'grad-weight' | 'transpose-forward' | 'transpose-grad-input' | 'transpose-grad-weight';
 
+/** The element type of a convolution's operands (sources, weights, gradients); results are always f32. */
+export type ConvOperandType = 'f32' | 'f16';
+
 /** Which kernel families may run: both (the adapter's preferred one first), or only one. */
 export type ConvStrategy = 'auto' | 'gemm' | 'direct';
 
@@ -78,6 +81,8 @@ export interface ConvLaunch {
 export interface ConvPlan {
   /** The candidate's name. */
   kernel: string;
+  /** The type its float operands must have. */
+  operands: ConvOperandType;
   launches: ConvLaunch[];
   /** Shape of the result. */
   shape: number[];
@@ -98,7 +103,7 @@ interface Candidate {
   /** Which layers it applies to, for the docs' table (`applies` is the rule). */
   rule: string;
   applies(g: ConvGeometry, caps: PlannerCaps): boolean;
-  plan(g: ConvGeometry, caps: PlannerCaps, hasBias: boolean): Omit<ConvPlan, 'kernel' | 'shape'>;
+  plan(g: ConvGeometry, caps: PlannerCaps, hasBias: boolean): Omit<ConvPlan, 'kernel' | 'shape' | 'operands'>;
 }
 
 const one = (kernel: KernelSpec, inputs: ConvOperand[], params: number[], workgroups: [number, number, number]) => ({
@@ -117,7 +122,7 @@ const largeBudget = (caps: PlannerCaps) => caps.compilerBudget === 'large';
 const tapsPerPass = (caps: PlannerCaps) => (largeBudget(caps) ? 9 : 5);
 
 /** A gather with packed weights: the pack launch, then the gather reading `packed`. */
-function packedGather(g: ConvGeometry, flipped: boolean, gather: ConvLaunch): Omit<ConvPlan, 'kernel' | 'shape'> {
+function packedGather(g: ConvGeometry, flipped: boolean, gather: ConvLaunch): Omit<ConvPlan, 'kernel' | 'shape' | 'operands'> {
   const pack: ConvLaunch = { kernel: convPackWeightsKernel(flipped), inputs: ['weight'], output: 'packed', ...packWeightsLaunch(g) };
   return { launches: [pack, gather], packed: packedWeightCount(g), chunks: 1 };
 }
@@ -280,27 +285,32 @@ const TILED: Candidate[] = [
   },
 ];
 
+/** A GEMM candidate's name: its block shape, and `f16` for the float16-operand GEMMs. */
+const gemmName = (tile: GemmTileName, half: boolean) => `gemm-${half ? 'f16-' : ''}${tile}`;
+
 /** Implicit GEMMs of the gather and scatter patterns: one candidate per block shape. */
-function gemm(pattern: 'gather' | 'flipped' | 'scatter', g: ConvGeometry, caps: PlannerCaps, hasBias: boolean): [string, Omit<ConvPlan, 'kernel' | 'shape'>][] {
+function gemm(pattern: 'gather' | 'flipped' | 'scatter', g: ConvGeometry, caps: PlannerCaps, hasBias: boolean, half: boolean): [string, Omit<ConvPlan, 'kernel' | 'shape' | 'operands'>][] {
   return gemmTiles(g.dstChannels, g.batch * g.dstH * g.dstW, caps).map((tile) => {
-    const launch = convGemmLaunch(g, hasBias, pattern, tile);
-    return [`gemm-${tile}`, one(launch.kernel, withBias(['src', 'weight'], hasBias), launch.params, launch.workgroups)];
+    const launch = convGemmLaunch(g, hasBias, pattern, tile, half);
+    return [gemmName(tile, half), one(launch.kernel, withBias(['src', 'weight'], hasBias), launch.params, launch.workgroups)];
   });
 }
 
-const GEMMS: Record<Pattern, (g: ConvGeometry, caps: PlannerCaps, hasBias: boolean) => [string, Omit<ConvPlan, 'kernel' | 'shape'>][]> = {
-  gather: (g, caps, hasBias) => gemm('gather', g, caps, hasBias),
-  flipped: (g, caps, hasBias) => gemm('flipped', g, caps, hasBias),
-  scatter: (g, caps, hasBias) => gemm('scatter', g, caps, hasBias),
-  weight: (g, caps) =>
+type GemmCandidates = (g: ConvGeometry, caps: PlannerCaps, hasBias: boolean, half: boolean) => [string, Omit<ConvPlan, 'kernel' | 'shape' | 'operands'>][];
+
+const GEMMS: Record<Pattern, GemmCandidates> = {
+  gather: (g, caps, hasBias, half) => gemm('gather', g, caps, hasBias, half),
+  flipped: (g, caps, hasBias, half) => gemm('flipped', g, caps, hasBias, half),
+  scatter: (g, caps, hasBias, half) => gemm('scatter', g, caps, hasBias, half),
+  weight: (g, caps, _hasBias, half) =>
     gemmTiles(g.dstChannels, g.srcChannels * g.kh * g.kw, caps, true).map((tile) => {
-      const { chunks, ...launch } = convWeightGemmLaunch(g, tile);
-      return [`gemm-${tile}`, { ...one(launch.kernel, ['grad', 'src'], launch.params, launch.workgroups), chunks }];
+      const { chunks, ...launch } = convWeightGemmLaunch(g, tile, half);
+      return [gemmName(tile, half), { ...one(launch.kernel, ['grad', 'src'], launch.params, launch.workgroups), chunks }];
     }),
-  tiled: (g, caps, hasBias) =>
+  tiled: (g, caps, hasBias, half) =>
     gemmTiles(g.dstChannels * g.kh * g.kw, g.batch * g.srcH * g.srcW, caps).map((tile) => {
-      const launch = convTransposeGemmLaunch(g, hasBias, tile);
-      return [`gemm-${tile}`, one(launch.kernel, withBias(['src', 'weight'], hasBias), launch.params, launch.workgroups)];
+      const launch = convTransposeGemmLaunch(g, hasBias, tile, half);
+      return [gemmName(tile, half), one(launch.kernel, withBias(['src', 'weight'], hasBias), launch.params, launch.workgroups)];
     }),
 };
 
@@ -346,17 +356,22 @@ function resultShape(pattern: Pattern, g: ConvGeometry): number[] {
   return pattern === 'weight' ? [g.dstChannels, g.srcChannels, g.kh, g.kw] : [g.batch, g.dstChannels, g.dstH, g.dstW];
 }
 
-/** Every plan that applies, preferred first: the adapter's family (direct kernels on CPU adapters, GEMMs on GPUs) before the other. */
-export function convPlans(direction: ConvDirection, layer: ConvGeometry, caps: PlannerCaps, hasBias: boolean, options: PlannerOptions): ConvPlan[] {
+/**
+ * Every plan that applies, preferred first: the adapter's family (direct kernels on CPU adapters,
+ * GEMMs on GPUs) before the other. `operands` `f16`: the float16 operands of mixed precision,
+ * which only the GEMMs read (whatever the strategy).
+ */
+export function convPlans(direction: ConvDirection, layer: ConvGeometry, caps: PlannerCaps, hasBias: boolean, options: PlannerOptions, operands: ConvOperandType = 'f32'): ConvPlan[] {
   const { pattern, geometry } = convPattern(direction, layer);
   const shape = resultShape(pattern, geometry);
+  const half = operands === 'f16';
   const direct = (): ConvPlan[] =>
-    // The direct kernels are for CPU adapters (on a GPU only when asked for).
-    caps.software || options.strategy === 'direct'
-      ? DIRECT_CANDIDATES[pattern].filter((c) => !options.exclude.has(c.name) && c.adapter(caps) && c.applies(geometry, caps)).map((c) => ({ kernel: c.name, shape, ...c.plan(geometry, caps, hasBias) }))
+    // The direct kernels are for CPU adapters (on a GPU only when asked for), and read float32.
+    !half && (caps.software || options.strategy === 'direct')
+      ? DIRECT_CANDIDATES[pattern].filter((c) => !options.exclude.has(c.name) && c.adapter(caps) && c.applies(geometry, caps)).map((c) => ({ kernel: c.name, operands, shape, ...c.plan(geometry, caps, hasBias) }))
       : [];
-  const gemms = (): ConvPlan[] => GEMMS[pattern](geometry, caps, hasBias).filter(([name]) => !options.exclude.has(name)).map(([kernel, plan]) => ({ kernel, shape, ...plan }));
-  const order: Family[] = options.strategy === 'gemm' ? ['gemm'] : options.strategy === 'direct' ? ['direct'] : caps.software ? ['direct', 'gemm'] : ['gemm', 'direct'];
+  const gemms = (): ConvPlan[] => GEMMS[pattern](geometry, caps, hasBias, half).filter(([name]) => !options.exclude.has(name)).map(([kernel, plan]) => ({ kernel, operands, shape, ...plan }));
+  const order: Family[] = half || options.strategy === 'gemm' ? ['gemm'] : options.strategy === 'direct' ? ['direct'] : caps.software ? ['direct', 'gemm'] : ['gemm', 'direct'];
   const plans = order.flatMap((family) => (family === 'gemm' ? gemms() : direct()));
   if (plans.length === 0) throw new Error(`conv ${direction}: every candidate kernel is excluded (${[...options.exclude].join(', ')})`);
   return plans;
