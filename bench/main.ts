@@ -107,11 +107,7 @@ async function mixedEndToEnd(name: ModelName, model: Module, optimizer: E.Adam, 
   const step = async () => {
     const loss = E.tidy(() => E.bceWithLogits(E.autocast(() => model.forward(x)), y));
     optimizer.zeroGrad();
-    const scaled = scaler.scaleLoss(loss);
-    scaled.backward();
-    scaled.dispose();
-    await scaler.step(optimizer);
-    scaler.update();
+    await scaler.backwardAndStep(loss, optimizer);
     return () => loss.dispose();
   };
   const train = await timeWork(step, E.sync, timing);

@@ -46,11 +46,7 @@ export async function profileTrainingSteps(config: ProfileConfig): Promise<StepP
       const loss = E.tidy(() => E.bceWithLogits(E.autocast(() => model.forward(x), scaler !== null), y));
       optimizer.zeroGrad();
       if (scaler) {
-        const scaled = scaler.scaleLoss(loss);
-        scaled.backward();
-        scaled.dispose();
-        await scaler.step(optimizer);
-        scaler.update();
+        await scaler.backwardAndStep(loss, optimizer);
       } else {
         loss.backward();
         optimizer.step();

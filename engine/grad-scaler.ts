@@ -95,6 +95,16 @@ export class GradScaler {
     return !this.foundInf;
   }
 
+  /** One loss-scaled step: backward through the scaled loss, step() and update(); true when the optimizer stepped. */
+  async backwardAndStep(loss: Tensor, optimizer: Adam): Promise<boolean> {
+    const scaled = this.scaleLoss(loss);
+    scaled.backward();
+    scaled.dispose();
+    const stepped = await this.step(optimizer);
+    this.update();
+    return stepped;
+  }
+
   /** After step(): back off on a skipped step, grow after growthInterval clean ones. */
   update(): void {
     if (this.foundInf === null) throw new Error('GradScaler.update(): call step() first');

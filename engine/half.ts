@@ -1,7 +1,6 @@
 /**
- * IEEE binary16 on the host: rounding a number to the nearest half (ties to even, as the GPU's
- * f32 → f16 conversion), and the bits of halves read back from float16 tensors. The CPU oracle
- * of the f16 kernels rounds its operands with these.
+ * IEEE binary16 on the host: rounding a number to the nearest half (ties to even, as lavapipe's
+ * f32 → f16 conversion), and the values of halves read back from float16 tensors.
  */
 
 const f32 = new Float32Array(1);
@@ -47,11 +46,6 @@ export function halfValue(bits: number): number {
 /** `value` rounded to the nearest binary16 (as a number). */
 export function roundHalf(value: number): number {
   return halfValue(halfBits(value));
-}
-
-/** Every value of `values` rounded to binary16. */
-export function roundHalves(values: ArrayLike<number>): Float32Array {
-  return Float32Array.from(values, roundHalf);
 }
 
 /** Largest finite binary16. */

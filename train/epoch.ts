@@ -37,7 +37,7 @@ export interface EpochSettings {
 }
 
 /** A loss scale this small means the gradients stay non-finite however small the loss is made: the run has diverged. */
-export const MIN_LOSS_SCALE = 2 ** -16;
+const MIN_LOSS_SCALE = 2 ** -16;
 
 export interface EpochResult {
   loss: number;
@@ -98,11 +98,7 @@ export async function trainEpoch(model: Module, optimizer: Adam, samples: readon
       });
       optimizer.zeroGrad();
       if (scaler) {
-        const scaled = scaler.scaleLoss(loss);
-        scaled.backward();
-        scaled.dispose();
-        await scaler.step(optimizer);
-        scaler.update();
+        await scaler.backwardAndStep(loss, optimizer);
         if (scaler.scale < MIN_LOSS_SCALE) {
           throw new DivergedError(divergedMessage(epoch, `the gradients stayed NaN or ±Inf while the loss scale fell to ${scaler.scale} (step ${optimizer.state().step + scaler.skippedSteps})`, optimizer.lr));
         }
