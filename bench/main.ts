@@ -51,9 +51,9 @@ export interface BenchReport {
   adapter: E.AdapterReport;
   adapterName: string;
   tfjs: string | null;
-  config: { img_size: number; batch_size: number; base_channels: number; models: string[]; repeats: number; warmup: number; min_sample_ms: number; mixed?: boolean };
-  /** What the adapter can do at all (bench/ceiling.ts), to read the kernel rates against. */
-  ceilings: AdapterCeilings;
+  config: { img_size: number; batch_size: number; base_channels: number; models: string[]; repeats: number; warmup: number; min_sample_ms: number; mixed?: boolean; kernel_rows?: boolean };
+  /** What the adapter can do at all (bench/ceiling.ts), to read the kernel rates against; null without kernel rows. */
+  ceilings: AdapterCeilings | null;
   /** Convolution choices the autotuner made before anything was timed (none: autotuning off, or all tuned before). */
   autotune: E.AutotuneReport;
   kernels: BenchRow[];
@@ -215,6 +215,7 @@ export function convMedianGflops(report: BenchReport, side: 'petseg' | 'tfjs'): 
 }
 
 function ceilingLine(report: BenchReport): string {
+  if (!report.ceilings) return 'no kernel rows (end to end only)';
   const { mulAddGflops, loadGBps } = report.ceilings;
   const share = (side: 'petseg' | 'tfjs') => {
     const rate = convMedianGflops(report, side);
@@ -271,20 +272,22 @@ export async function runBench(config: BenchReport['config'], withTfjs: boolean,
   const input = [config.batch_size, 3, config.img_size, config.img_size];
   const models = config.models.map((name) => [name as ModelName, createModel(name, name === 'UNet' ? { baseChannels: config.base_channels } : {})] as const);
   // Tuned first (once per adapter: the table persists), so every row runs what a training step would.
-  const tuned: E.TunedChoice[] = [];
-  let tuneSeconds = 0;
+  const autotune: E.AutotuneReport = { tuned: [], untuned: 0, seconds: 0 };
   for (const [, m] of models) {
     for (const precision of mixed ? [false, true] : [false]) {
       const report = await autotuneModel(m, [input], true, precision);
-      tuned.push(...report.tuned);
-      tuneSeconds += report.seconds;
+      autotune.tuned.push(...report.tuned);
+      autotune.untuned += report.untuned;
+      autotune.seconds += report.seconds;
     }
   }
-  if (tuned.length) log(`autotuned ${tuned.length} convolution shapes in ${fmt(tuneSeconds, 1)} s`);
+  const tunedLine = E.describeAutotune(autotune);
+  if (tunedLine) log(tunedLine);
+  // Kernel rows (config.kernel_rows false: only the end-to-end rows).
   const shapes = mergeShapes(models.map(([, m]) => recordLayerShapes(m, input)));
-  const cases = [...kernelCases(shapes), bceCase([config.batch_size, 1, config.img_size, config.img_size]), ...models.map(([name, m]) => adamCase(name, m.parameters().map((p) => [...p.shape])))];
-  const ceilings = await measureCeilings(kernelTiming);
-  log(`ceilings: multiply-add ${fmt(ceilings.mulAddGflops, 1)} GFLOP/s, loads ${fmt(ceilings.loadGBps, 1)} GB/s`);
+  const cases = config.kernel_rows === false ? [] : [...kernelCases(shapes), bceCase([config.batch_size, 1, config.img_size, config.img_size]), ...models.map(([name, m]) => adamCase(name, m.parameters().map((p) => [...p.shape])))];
+  const ceilings = cases.length ? await measureCeilings(kernelTiming) : null;
+  if (ceilings) log(`ceilings: multiply-add ${fmt(ceilings.mulAddGflops, 1)} GFLOP/s, loads ${fmt(ceilings.loadGBps, 1)} GB/s`);
   const kernels: BenchRow[] = [];
   for (const c of cases) {
     const row = await measureCase(c, loaded, kernelTiming);
@@ -304,7 +307,7 @@ export async function runBench(config: BenchReport['config'], withTfjs: boolean,
     tfjs: loaded ? `@tensorflow/tfjs-core ${loaded.version} + tfjs-backend-webgpu` : null,
     config,
     ceilings,
-    autotune: { tuned, seconds: tuneSeconds },
+    autotune,
     kernels,
     endToEnd: rows,
   };

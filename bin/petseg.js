@@ -11,6 +11,8 @@ const COMMANDS = {
   download: ['download', 'fetch, verify and unpack Oxford-IIIT Pet'],
   bench: ['bench', 'kernels and training steps beside TF.js (when installed) on this adapter'],
   summary: ['summary', "a model's parameter counts"],
+  info: ['info', 'the WebGPU adapter: backend, features, limits, Dawn options, autotuning'],
+  'gpu-check': ['gpu-check', 'on a GPU machine: correctness, bench beside PyTorch, the lab batch sizes, profiles'],
 };
 
 const [command, ...rest] = process.argv.slice(2);

@@ -46,6 +46,16 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(rounded / 16) * 16;
 }
 
+/**
+ * The bytes of the buffer that serves a request for `bytes`: its size class, or — where the class
+ * would pass `limit` (the largest buffer the adapter binds) but the request does not — the
+ * request rounded up to 16 bytes, so that every size the adapter can bind is served.
+ */
+export function boundSize(bytes: number, limit: number): number {
+  const size = sizeClass(bytes);
+  return size <= limit ? size : Math.ceil(bytes / 16) * 16;
+}
+
 export class BufferPool {
   private readonly free = new Map<string, PooledBuffer[]>();
   private readonly live = new Set<PooledBuffer>();
@@ -67,8 +77,9 @@ export class BufferPool {
     private readonly onDestroy: () => void = () => {},
   ) {}
 
-  acquire(bytes: number, usage: GPUBufferUsageFlags): PooledBuffer {
-    const byteSize = sizeClass(bytes);
+  /** A buffer of at least `bytes` (see boundSize for `limit`). */
+  acquire(bytes: number, usage: GPUBufferUsageFlags, limit = Infinity): PooledBuffer {
+    const byteSize = boundSize(bytes, limit);
     const key = `${usage}:${byteSize}`;
     let entry = this.free.get(key)?.pop();
     if (entry) {
@@ -121,6 +132,11 @@ export class BufferPool {
     this.onDestroy();
     this.stats.liveBuffers = 0;
     this.stats.liveBytes = 0;
+  }
+
+  /** Start the peak over from what is live now (like torch.cuda.reset_peak_memory_stats). */
+  resetPeak(): void {
+    this.stats.peakLiveBytes = this.stats.liveBytes;
   }
 
   getStats(): PoolStats {

@@ -39,6 +39,17 @@ export function fixedSubgroupSize(report: AdapterReport): number {
   return report.features.includes('subgroups') && size >= 4 && size === report.subgroupMaxSize && 64 % size === 0 ? size : 0;
 }
 
+/**
+ * $PETSEG_CAPS: `gpu` describes any adapter as a GPU (`software: false`, a large compiler
+ * budget), so a CPU adapter runs the kernels the planner chooses for GPUs — how the suite tests
+ * them without one; empty or unset: the adapter as it is. init()'s `caps` option applies after.
+ */
+export function capsFromEnvironment(value: string | undefined): Partial<AdapterCaps> {
+  if (!value) return {};
+  if (value === 'gpu') return { software: false, compilerBudget: 'large' };
+  throw new RangeError(`$PETSEG_CAPS must be 'gpu' or empty, got '${value}'`);
+}
+
 export function capsFor(report: AdapterReport): AdapterCaps {
   return Object.freeze({
     software: isSoftwareAdapter(report),

@@ -3,6 +3,7 @@
  * One way to get a WebGPU adapter and device, in Node (Dawn's `webgpu` package) and in the
  * browser (`navigator.gpu`), with a report of what was found and a clear error when nothing was.
  */
+import { dawnOptions } from './dawn-options.js';
 
 export interface AdapterReport {
   /** `node (dawn)` or `browser`. */
@@ -20,6 +21,19 @@ export interface AdapterReport {
   /** Smallest and largest subgroup size (0 when the adapter does not say). */
   subgroupMinSize: number;
   subgroupMaxSize: number;
+  /** Matrix shapes of Dawn's experimental subgroup-matrix feature the adapter reports (tensor cores); empty where none. */
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
+  /** The Dawn options the instance was created with (Node), e.g. `enable-dawn-features=…`; empty in the browser. */
+  dawnOptions: string[];
+}
+
+/** One subgroup-matrix configuration: an M×K by K×N product of `componentType` accumulated in `resultComponentType`. */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
 }
 
 export interface GpuHandle {
@@ -32,8 +46,12 @@ export interface GpuHandle {
 
 export interface RequestGpuOptions {
   powerPreference?: GPUPowerPreference;
-  /** Dawn toggles / options for Node, e.g. `['backend=vulkan']`. Ignored in the browser. */
-  dawnOptions?: string[];
+  /**
+   * Dawn options for Node in Dawn's syntax (engine/dawn-options.ts), e.g.
+   * `'enable-dawn-features=allow_unsafe_apis backend=vulkan'`, applied after petseg's defaults and
+   * before $PETSEG_DAWN. Ignored in the browser.
+   */
+  dawn?: string;
 }
 
 /** No WebGPU adapter could be had; the message says what to install or enable. */
@@ -51,7 +69,7 @@ const LINUX_HINT =
   'for Dawn. SwiftShader also works: set VK_ICD_FILENAMES to its vk_swiftshader_icd.json.';
 
 /** Limits worth raising to the adapter's maximum: large activations and many bindings per kernel. */
-const RAISED_LIMITS = [
+export const RAISED_LIMITS = [
   'maxStorageBufferBindingSize',
   'maxBufferSize',
   'maxComputeWorkgroupStorageSize',
@@ -89,7 +107,7 @@ function nodeOnly(name: string): string {
   return name;
 }
 
-async function nodeGpu(dawnOptions: string[]): Promise<GPU> {
+async function nodeGpu(options: string[]): Promise<GPU> {
   // Mesa's Vulkan loader warns on every start without it.
   if (!process.env.XDG_RUNTIME_DIR) {
     const { tmpdir } = (await import(/* @vite-ignore */ nodeOnly('node:os'))) as typeof import('node:os');
@@ -111,7 +129,7 @@ async function nodeGpu(dawnOptions: string[]): Promise<GPU> {
   for (const [name, value] of Object.entries(dawn.globals)) {
     if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
   }
-  return dawn.create(dawnOptions);
+  return dawn.create(options);
 }
 
 /** Acquire an adapter and a device with raised limits, or throw NoWebGPUAdapterError. */
@@ -119,11 +137,13 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<GpuHa
   const browserGpu = typeof navigator !== 'undefined' ? (navigator as Navigator).gpu : undefined;
   let gpu: GPU;
   let runtime: AdapterReport['runtime'];
+  let applied: string[] = [];
   if (browserGpu) {
     gpu = browserGpu;
     runtime = 'browser';
   } else if (isNode()) {
-    gpu = await nodeGpu(options.dawnOptions ?? []);
+    applied = dawnOptions(options.dawn, process.env.PETSEG_DAWN);
+    gpu = await nodeGpu(applied);
     runtime = 'node (dawn)';
   } else {
     throw new NoWebGPUAdapterError(
@@ -170,6 +190,14 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<GpuHa
     limits,
     subgroupMinSize: (info as { subgroupMinSize?: number }).subgroupMinSize ?? 0,
     subgroupMaxSize: (info as { subgroupMaxSize?: number }).subgroupMaxSize ?? 0,
+    subgroupMatrixConfigs: [...((info as { subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> }).subgroupMatrixConfigs ?? [])].map((c) => ({
+      componentType: String(c.componentType),
+      resultComponentType: String(c.resultComponentType),
+      M: c.M,
+      N: c.N,
+      K: c.K,
+    })),
+    dawnOptions: applied,
   };
   return { gpu, adapter, device, report };
 }

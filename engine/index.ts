@@ -12,10 +12,12 @@
  * ```
  */
 export { init, getRuntime, shutdown, Runtime, type InitOptions, type RuntimeSettings, type RuntimeStats, type Dispatch } from './runtime.js';
-export { requestGpu, describeAdapter, NoWebGPUAdapterError, type AdapterReport, type GpuHandle, type RequestGpuOptions } from './device.js';
-export { capsFor, type AdapterCaps } from './caps.js';
+export { requestGpu, describeAdapter, NoWebGPUAdapterError, type AdapterReport, type GpuHandle, type RequestGpuOptions, type SubgroupMatrixConfig } from './device.js';
+export { DAWN_DEFAULTS, DawnOptionsError } from './dawn-options.js';
+export { capsFor, capsFromEnvironment, type AdapterCaps } from './caps.js';
+export { describeRuntime, formatRuntimeInfo, type RuntimeInfo } from './info.js';
 export { formatProfile, type KernelProfile, type ProfileReport } from './profiler.js';
-export { autotune, type AutotuneReport, type TunedChoice } from './autotune.js';
+export { autotune, describeAutotune, type AutotuneOptions, type AutotuneReport, type TunedChoice } from './autotune.js';
 export type { ConvDirection, ConvStrategy } from '../kernels/conv/index.js';
 export { BufferPool, sizeClass, type PoolStats, type PooledBuffer } from './buffer-pool.js';
 export { Tensor, Storage, isTensor, type TensorOptions, type DType } from './tensor.js';
@@ -47,6 +49,11 @@ import type { RuntimeStats } from './runtime.js';
 /** Allocator and execution statistics of the current runtime (live/pooled bytes, buffers created, ...). */
 export function memoryStats(): RuntimeStats {
   return getRuntime().stats();
+}
+
+/** Start memoryStats().peakLiveBytes over from the bytes live now. */
+export function resetPeakMemory(): void {
+  getRuntime().pool.resetPeak();
 }
 
 /** Submit all recorded GPU work now (e.g. at the end of a training step). */

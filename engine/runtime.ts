@@ -10,12 +10,12 @@
  * and its options sit at the end.
  */
 import { batchNormSettings, type BatchNormSettings } from '../kernels/batchnorm.js';
-import type { ConvStrategy, PlannerOptions } from '../kernels/conv/index.js';
+import { convPlans, type ConvStrategy, type PlannerOptions } from '../kernels/conv/index.js';
 import type { KernelSpec } from '../kernels/kernel.js';
-import { BufferPool, type PoolStats, type PooledBuffer } from './buffer-pool.js';
-import { capsFor, type AdapterCaps } from './caps.js';
+import { BufferPool, boundSize, type PoolStats, type PooledBuffer } from './buffer-pool.js';
+import { capsFor, capsFromEnvironment, type AdapterCaps } from './caps.js';
 import { GpuProfiler, type ProfileReport } from './profiler.js';
-import { ConvTuner } from './conv-tuner.js';
+import { ConvTuner, kernelVersion } from './conv-tuner.js';
 import { describeAdapter, requestGpu, type AdapterReport, type GpuHandle, type RequestGpuOptions } from './device.js';
 import { defaultCacheDir, fileTuneStore } from './tune-store.js';
 
@@ -67,6 +67,11 @@ interface CachedPipeline {
 interface UniformBlock {
   buffer: GPUBuffer;
   id: number;
+}
+
+/** Bytes for messages: exact, so that two different sizes never read the same. */
+export function formatBytes(bytes: number): string {
+  return bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} bytes)`;
 }
 
 export class Runtime {
@@ -128,13 +133,16 @@ export class Runtime {
     return describeAdapter(this.adapterReport);
   }
 
-  /** A buffer for `bytes` of tensor data (contents undefined). */
+  /** A buffer for `bytes` of tensor data (contents undefined), no larger than the adapter binds. */
   allocate(bytes: number): PooledBuffer {
-    if (bytes > this.caps.maxBufferBytes) {
-      const mb = (v: number) => `${(v / 2 ** 20).toFixed(0)} MB`;
-      throw new RangeError(`a tensor of ${mb(bytes)} is larger than this adapter's largest buffer (${mb(this.caps.maxBufferBytes)}); use a smaller batch or input size`);
+    const request = Math.max(bytes, 4);
+    const limit = this.caps.maxBufferBytes;
+    // The size checked is the size bound: the pool's buffer, not the bytes asked for.
+    const bound = boundSize(request, limit);
+    if (bound > limit) {
+      throw new RangeError(`a tensor of ${formatBytes(bytes)} needs a buffer of ${formatBytes(bound)}, more than the ${formatBytes(limit)} this adapter binds at most; use a smaller batch or input size`);
     }
-    return this.pool.acquire(Math.max(bytes, 4), TENSOR_USAGE);
+    return this.pool.acquire(request, TENSOR_USAGE, limit);
   }
 
   release(entry: PooledBuffer): void {
@@ -444,6 +452,24 @@ export interface InitOptions extends RequestGpuOptions {
   caps?: Partial<AdapterCaps>;
   /** BatchNorm's sum and element settings instead of the adapter's (kernels/batchnorm.ts). */
   batchNorm?: Partial<BatchNormSettings>;
+  /**
+   * Seconds this runtime's autotune() calls may spend timing in all; convolutions left when it
+   * is spent run the planner's first candidate and are tuned by a later run. Default:
+   * $PETSEG_AUTOTUNE_BUDGET, else 120.
+   */
+  autotuneBudget?: number;
+  /** An adapter and device already acquired (a device shared with another library, or a stand-in) instead of requesting one. */
+  gpu?: GpuHandle;
+}
+
+/** Default seconds of autotuning per runtime (InitOptions.autotuneBudget). */
+export const DEFAULT_AUTOTUNE_BUDGET = 120;
+
+function resolveBudget(option: number | undefined): number {
+  const raw = environment('PETSEG_AUTOTUNE_BUDGET');
+  const value = option ?? (raw === undefined || raw === '' ? DEFAULT_AUTOTUNE_BUDGET : Number(raw));
+  if (!(value >= 0)) throw new RangeError(`petseg: the autotune budget must be seconds ≥ 0, got '${option ?? raw}' (option autotuneBudget or $PETSEG_AUTOTUNE_BUDGET)`);
+  return value;
 }
 
 /** An adapter's identity in the autotune table: the same hardware, driver and capabilities share choices. */
@@ -464,17 +490,21 @@ function resolveStrategy(option: ConvStrategy | undefined): ConvStrategy {
 async function start(options: InitOptions): Promise<Runtime> {
   const conv = resolveStrategy(options.conv);
   const autotune = options.autotune ?? !/^(0|off|false)$/i.test(environment('PETSEG_AUTOTUNE') ?? '');
-  const handle = await requestGpu(options);
+  const budget = resolveBudget(options.autotuneBudget);
+  const envCaps = capsFromEnvironment(environment('PETSEG_CAPS'));
+  const handle = options.gpu ?? (await requestGpu(options));
   const inNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string' && handle.report.runtime === 'node (dawn)';
   const cacheDir = options.cacheDir === undefined ? (inNode ? await defaultCacheDir() : null) : options.cacheDir;
   const store = autotune && cacheDir !== null ? await fileTuneStore(cacheDir) : null;
-  const caps: AdapterCaps = Object.freeze({ ...capsFor(handle.report), ...options.caps });
+  const caps: AdapterCaps = Object.freeze({ ...capsFor(handle.report), ...envCaps, ...options.caps });
   const settings: RuntimeSettings = Object.freeze({
     conv: Object.freeze({ strategy: conv, exclude: new Set(options.exclude ?? []) }),
     batchNorm: Object.freeze({ ...batchNormSettings(caps.software), ...options.batchNorm }),
   });
   const id = adapterId(handle.report, caps);
-  const tuner = new ConvTuner(autotune, id, store, store ? await store.load(id) : {});
+  const kernels = autotune ? kernelVersion((direction, layer, hasBias, operands) => convPlans(direction, layer, caps, hasBias, settings.conv, operands), caps.f16 ? ['f32', 'f16'] : ['f32']) : '';
+  const persisted = store ? await store.load(id, kernels) : {};
+  const tuner = new ConvTuner({ enabled: autotune, adapterId: id, kernels, store, persisted, budgetSeconds: budget });
   return new Runtime(handle, { caps, settings, tuner });
 }
 

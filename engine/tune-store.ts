@@ -1,8 +1,11 @@
 /**
  * Where the autotuner's choices persist between processes: one JSON file in the user's cache
  * folder, a table per adapter. Node only (the browser keeps choices for the page's lifetime).
- * The file is replaced atomically (written under a temporary name, then renamed), and choices of
- * other adapters or processes already in it are kept.
+ * Each table is kept with the version of the kernels it was measured on (conv-tuner.ts
+ * kernelVersion): a table of other kernels is neither used nor kept. The file is replaced
+ * atomically (written under a temporary name, then renamed), and choices of other adapters or
+ * processes already in it are kept. A file of another format version is replaced without a
+ * warning.
  */
 
 /** Tuned kernel per shape key, for one adapter. */
@@ -11,13 +14,23 @@ export type TuneTable = Record<string, string>;
 export interface TuneStore {
   /** The file, for messages. */
   readonly path: string;
-  load(adapterId: string): Promise<TuneTable>;
-  save(adapterId: string, table: TuneTable): Promise<void>;
+  /** The adapter's table, if it was measured on these kernels (else empty). */
+  load(adapterId: string, kernels: string): Promise<TuneTable>;
+  /** Adds `table` to the adapter's (replacing it when it was measured on other kernels). */
+  save(adapterId: string, kernels: string, table: TuneTable): Promise<void>;
+}
+
+/** Version 2: tables carry their kernels' version. */
+const VERSION = 2;
+
+interface AdapterTable {
+  kernels: string;
+  choices: TuneTable;
 }
 
 interface TuneFile {
-  version: 1;
-  adapters: Record<string, TuneTable>;
+  version: typeof VERSION;
+  adapters: Record<string, AdapterTable>;
 }
 
 const FILE_NAME = 'autotune.json';
@@ -36,11 +49,16 @@ export async function defaultCacheDir(): Promise<string> {
   return process.env.PETSEG_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'petseg');
 }
 
+const empty = (): TuneFile => ({ version: VERSION, adapters: {} });
+
+/** The file's tables; an empty file for another version; null when it is not a table at all. */
 function parse(text: string): TuneFile | null {
-  const data = JSON.parse(text) as Partial<TuneFile> | null;
-  if (!data || data.version !== 1 || typeof data.adapters !== 'object' || data.adapters === null) return null;
-  for (const table of Object.values(data.adapters)) {
-    if (typeof table !== 'object' || table === null || !Object.values(table).every((v) => typeof v === 'string')) return null;
+  const data = JSON.parse(text) as { version?: unknown; adapters?: unknown } | null;
+  if (data && typeof data.version === 'number' && data.version !== VERSION) return empty();
+  if (!data || data.version !== VERSION || typeof data.adapters !== 'object' || data.adapters === null) return null;
+  for (const table of Object.values(data.adapters) as Partial<AdapterTable>[]) {
+    if (typeof table !== 'object' || table === null || typeof table.kernels !== 'string' || typeof table.choices !== 'object' || table.choices === null) return null;
+    if (!Object.values(table.choices).every((v) => typeof v === 'string')) return null;
   }
   return data as TuneFile;
 }
@@ -57,7 +75,7 @@ export async function fileTuneStore(dir: string, warn: (line: string) => void = 
       if (info.size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
       text = await fs.readFile(path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, adapters: {} };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return empty();
       return damaged((err as Error).message);
     }
     try {
@@ -69,16 +87,18 @@ export async function fileTuneStore(dir: string, warn: (line: string) => void = 
   const damaged = (why: string): TuneFile => {
     if (!warned) warn(`petseg: ignoring the autotune cache ${path} (${why}); it will be rewritten`);
     warned = true;
-    return { version: 1, adapters: {} };
+    return empty();
   };
   return {
     path,
-    async load(adapterId) {
-      return { ...((await read()).adapters[adapterId] ?? {}) };
+    async load(adapterId, kernels) {
+      const table = (await read()).adapters[adapterId];
+      return table?.kernels === kernels ? { ...table.choices } : {};
     },
-    async save(adapterId, table) {
+    async save(adapterId, kernels, choices) {
       const file = await read();
-      file.adapters[adapterId] = { ...(file.adapters[adapterId] ?? {}), ...table };
+      const kept = file.adapters[adapterId]?.kernels === kernels ? file.adapters[adapterId].choices : {};
+      file.adapters[adapterId] = { kernels, choices: { ...kept, ...choices } };
       await fs.mkdir(dir, { recursive: true });
       const temporary = `${path}.tmp-${process.pid}-${Date.now()}`;
       try {

@@ -19,7 +19,7 @@ export * from './cast.js';
 
 /** Every kernel family the engine can launch (names as in the pipeline cache; a test checks the layer kernels against it). */
 export const KERNEL_FAMILIES = [
-  'elementwise', 'fill', 'reduce-sum', 'slice-copy', 'matmul',
+  'elementwise', 'fill', 'fill-noise', 'reduce-sum', 'slice-copy', 'matmul',
   // Convolutions (kernels/conv/): direct, row-vector and subgroup kernels (CPU adapters), implicit GEMMs (GPUs).
   'conv-pack-weights', 'conv-gather', 'conv-gather-3x3-rows', 'conv-gather-subgroup', 'conv-gather-channels-subgroup',
   'conv-scatter', 'conv-scatter-subgroup', 'conv-transpose-tiled',

@@ -2,13 +2,16 @@
  * The checkpoint format, without files (so the web page can use it): safetensors with PyTorch key
  * names (loadable by `safetensors.torch.load_file` + `load_state_dict(strict=True)` on
  * models/pytorch/definitions.py) and petseg metadata — model name and options, epoch, metrics,
- * training arguments — so that inference needs only the file.
+ * training arguments — so that inference needs only the file. A file is untrusted input: its
+ * metadata gets the bounds the command line's arguments get (limits.ts), checked before anything
+ * is allocated, and tensors holding NaN or ±Inf are refused, naming the tensor.
  */
 import type { Module } from '../engine/nn/module.js';
 import { tensor } from '../engine/ops/creation.js';
 import { encodeSafetensors, parseSafetensorsHeader, readSafetensorsTensor, safetensorsHeaderLength, type Safetensors, type SafetensorsHeader, type SafetensorsTensor } from '../engine/safetensors.js';
 import { formatShape, sameShape } from '../engine/shape.js';
 import { shapesOnly, type Tensor } from '../engine/tensor.js';
+import { IMG_SIZE, withinBound } from './limits.js';
 import { createModel, isModelName, MODELS, type ModelName, type ModelOptions } from './registry.js';
 
 export const CHECKPOINT_FORMAT = 'petseg-checkpoint-v1';
@@ -29,10 +32,9 @@ export interface LoadedCheckpoint {
   info: CheckpointInfo;
 }
 
-/** The input size a checkpoint was trained at (its --img_size), else the lab's 256. */
+/** The input size a checkpoint was trained at (its --img_size, checked by checkpointInfoOf), else the lab's 256. */
 export function trainedImageSize(info: CheckpointInfo): number {
-  const size = info.args?.img_size;
-  return typeof size === 'number' ? size : 256;
+  return (info.args?.img_size as number | undefined) ?? 256;
 }
 
 /** Download tensors to the host as safetensors entries (F32, or I64 where `dtypes` says so). */
@@ -70,10 +72,17 @@ export function checkpointInfoOf(file: Pick<Safetensors, 'metadata'>, source = '
     throw new Error(`${source}: its petseg metadata is not valid JSON (damaged file?)`);
   }
   const i = info as Partial<CheckpointInfo> | null;
-  if (typeof i !== 'object' || i === null || typeof i.model !== 'string' || (i.options !== undefined && (typeof i.options !== 'object' || i.options === null))) {
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(i) || typeof i!.model !== 'string' || (i!.options !== undefined && !isObject(i!.options)) || (i!.args !== undefined && !isObject(i!.args))) {
     throw new Error(`${source}: its petseg metadata does not describe a model (damaged file?)`);
   }
-  return { ...i, options: i.options ?? {} } as CheckpointInfo;
+  // What stands in for an argument is bounded as the argument is; the options are checked where the model is built (registry.ts).
+  const size = i!.args?.img_size;
+  if (size !== undefined && !withinBound(size, IMG_SIZE)) {
+    throw new Error(`${source}: its metadata's img_size ${JSON.stringify(size)} is not an integer in [${IMG_SIZE.min}, ${IMG_SIZE.max}] (damaged file?)`);
+  }
+  if (i!.epoch !== undefined && !(Number.isSafeInteger(i!.epoch) && i!.epoch >= 0)) throw new Error(`${source}: its metadata's epoch ${JSON.stringify(i!.epoch)} is not a count (damaged file?)`);
+  return { ...i, options: i!.options ?? {} } as CheckpointInfo;
 }
 
 /**
@@ -115,6 +124,9 @@ export function resolveCheckpointInfo(header: Pick<SafetensorsHeader, 'metadata'
     if (!isModelName(expectModel)) throw new Error(`unknown model '${expectModel}'; choose one of: ${Object.keys(MODELS).join(', ')}`);
     info = { model: expectModel, options: inferOptions(expectModel, header.entries) };
   }
+  const size = info.args?.img_size as number | undefined;
+  const stride = MODELS[info.model].stride;
+  if (size !== undefined && size % stride !== 0) throw new Error(`${source}: its metadata's img_size ${size} is not a multiple of ${stride}, as ${info.model} needs (damaged file?)`);
   let expected: Map<string, readonly number[]>;
   try {
     expected = new Map([...shapesOnly(() => createModel(info.model, info.options)).stateDict()].map(([k, t]) => [k, t.shape]));
@@ -134,15 +146,42 @@ export function resolveCheckpointInfo(header: Pick<SafetensorsHeader, 'metadata'
   return info;
 }
 
+/** A safetensors buffer's header, its lengths and offsets checked against the buffer's size. */
+function headerOf(bytes: Uint8Array, source: string): SafetensorsHeader {
+  const headerLength = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, source);
+  return parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length, source);
+}
+
+/** Refuse a safetensors buffer whose float tensors hold NaN or ±Inf (a diverged run's, or damaged), naming the first such tensor; reads in place. */
+export function checkFiniteTensors(bytes: Uint8Array, source: string, header: SafetensorsHeader = headerOf(bytes, source)): void {
+  for (const [name, entry] of header.entries) {
+    if (entry.dtype !== 'F32') continue; // integer counters are finite by construction
+    const view = new DataView(bytes.buffer, bytes.byteOffset + header.dataStart + entry.begin, entry.end - entry.begin);
+    let bad = 0;
+    for (let at = 0; at < view.byteLength; at += 4) if (!Number.isFinite(view.getFloat32(at, true))) bad++;
+    if (bad) throw new Error(`${source}: tensor ${name} holds ${bad} NaN or ±Inf value${bad > 1 ? 's' : ''} (from a diverged run, or damaged); petseg loads only finite tensors`);
+  }
+}
+
+/**
+ * A checkpoint's bytes checked without building anything: the header, the model its metadata (or
+ * `expectModel`) names against the header's tensors, and every tensor finite. Returns its header
+ * and model description.
+ */
+export function inspectCheckpoint(bytes: Uint8Array, source: string, expectModel?: string): { header: SafetensorsHeader; info: CheckpointInfo } {
+  const header = headerOf(bytes, source);
+  const info = resolveCheckpointInfo(header, source, expectModel);
+  checkFiniteTensors(bytes, source, header);
+  return { header, info };
+}
+
 /**
  * Rebuild the model a checkpoint was saved from and load its weights. `source` names the file in
  * messages. `expectModel` (e.g. the CLI's --model) must agree with the metadata; files without
- * petseg metadata need it. Everything is checked against the header before the model is built.
+ * petseg metadata need it. Everything is checked (inspectCheckpoint) before the model is built.
  */
 export function decodeCheckpoint(bytes: Uint8Array, source: string, expectModel?: string): LoadedCheckpoint {
-  const headerLength = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, source);
-  const header = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length, source);
-  const info = resolveCheckpointInfo(header, source, expectModel);
+  const { header, info } = inspectCheckpoint(bytes, source, expectModel);
   const model = createModel(info.model, info.options);
   const state = new Map([...header.entries].map(([name, entry]) => [name, tensor(readSafetensorsTensor(bytes, header, entry), entry.shape)] as [string, Tensor]));
   try {

@@ -9,7 +9,7 @@ import type { Module } from '../engine/nn/module.js';
 import { decodeSafetensors, encodeSafetensors, parseSafetensorsHeader, safetensorsHeaderLength, type SafetensorsHeader } from '../engine/safetensors.js';
 import { tensor } from '../engine/ops/creation.js';
 import type { Tensor } from '../engine/tensor.js';
-import { checkpointInfoOf, decodeCheckpoint, encodeCheckpoint, hostTensors, resolveCheckpointInfo, type CheckpointInfo, type LoadedCheckpoint } from './checkpoint-format.js';
+import { checkFiniteTensors, checkpointInfoOf, decodeCheckpoint, encodeCheckpoint, hostTensors, resolveCheckpointInfo, type CheckpointInfo, type LoadedCheckpoint } from './checkpoint-format.js';
 
 /** Write `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename. */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
@@ -40,16 +40,21 @@ function why(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
 }
 
-function readBytes(path: string): Uint8Array {
+/** A checkpoint file's bytes; a folder in its place is named as such. */
+export function readCheckpointBytes(path: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new Error(`${path} is a folder, not a checkpoint file; pass a .safetensors file (e.g. saved_models/<run>/best.safetensors)`);
     throw new Error(`${path}: cannot read the checkpoint (${why(err)})`);
   }
 }
 
+/** A safetensors file whose float tensors are all finite (checkFiniteTensors). */
 function readSafetensors(path: string) {
-  return decodeSafetensors(readBytes(path), path);
+  const bytes = readCheckpointBytes(path);
+  checkFiniteTensors(bytes, path);
+  return decodeSafetensors(bytes, path);
 }
 
 /** A safetensors file's header alone: the length, then the JSON, read without the tensor data. */
@@ -61,7 +66,9 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
     throw new Error(`${path}: cannot read the checkpoint (${why(err)})`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw new Error(`${path} is a folder, not a checkpoint file; pass a .safetensors file (e.g. saved_models/<run>/best.safetensors)`);
+    const size = stat.size;
     const first8 = new Uint8Array(8);
     readSync(fd, first8, 0, Math.min(8, size), 0);
     const length = safetensorsHeaderLength(first8, size, path);
@@ -85,7 +92,7 @@ export function checkpointInfo(path: string, expectModel?: string): CheckpointIn
 
 /** Load a checkpoint file (see decodeCheckpoint). */
 export function loadCheckpoint(path: string, expectModel?: string): LoadedCheckpoint {
-  return decodeCheckpoint(readBytes(path), path, expectModel);
+  return decodeCheckpoint(readCheckpointBytes(path), path, expectModel);
 }
 
 /** The model's name of each of the optimizer's parameters, in the optimizer's order. */

@@ -4,6 +4,7 @@ export { ResNet34UNet, type ResNet34UNetOptions } from './resnet34-unet.js';
 export { checkEncoderWeights, loadEncoderWeights, PTH_CONVERSION, type EncoderWeightsInfo } from './encoder-weights.js';
 export { DoubleConv } from './common.js';
 export { MODELS, createModel, isModelName, summarize, type ModelName, type ModelOptions, type ModelEntry } from './registry.js';
+export { IMG_SIZE, BASE_CHANNELS, IN_CHANNELS, SEED, type Bound } from './limits.js';
 export {
   saveCheckpoint,
   loadCheckpoint,
@@ -16,6 +17,8 @@ export {
 export {
   encodeCheckpoint,
   decodeCheckpoint,
+  inspectCheckpoint,
+  checkFiniteTensors,
   checkpointInfoOf,
   trainedImageSize,
   CHECKPOINT_FORMAT,

@@ -1,5 +1,6 @@
 /** Models by the lab's names, so the CLI and checkpoints can name them. */
 import type { Module } from '../engine/nn/module.js';
+import { BASE_CHANNELS, IN_CHANNELS, SEED, withinBound, type Bound } from './limits.js';
 import { ResNet34UNet } from './resnet34-unet.js';
 import { UNet } from './unet.js';
 
@@ -25,11 +26,18 @@ export function isModelName(name: string): name is ModelName {
   return Object.prototype.hasOwnProperty.call(MODELS, name);
 }
 
+/** Every model option's bound (models/limits.ts): checked before a model is built, whether the value came from an argument or a file. */
+const OPTION_BOUNDS: Record<string, Bound> = { baseChannels: BASE_CHANNELS, inChannels: IN_CHANNELS, seed: SEED };
+
 export function createModel(name: string, options: ModelOptions = {}): Module {
   if (!isModelName(name)) throw new Error(`unknown model '${name}'; choose one of: ${Object.keys(MODELS).join(', ')}`);
   const entry: ModelEntry = MODELS[name];
   const unknown = Object.keys(options).filter((k) => !entry.options.includes(k));
   if (unknown.length) throw new Error(`model ${name} has no option(s) ${unknown.join(', ')} (it takes: ${entry.options.join(', ')})`);
+  for (const [key, value] of Object.entries(options)) {
+    const bound = OPTION_BOUNDS[key];
+    if (!withinBound(value, bound)) throw new Error(`model ${name}: ${key} must be an integer in [${bound.min}, ${bound.max}], got ${JSON.stringify(value)}`);
+  }
   return entry.create(options);
 }
 

@@ -2,11 +2,14 @@
 with logits, backward, Adam with weight decay) and one inference of the lab's UNet and
 ResNet34_UNet (models/pytorch/definitions.py, the same layers as petseg's), float32 with TF32
 off, on CUDA when present (else CPU). Median of repeated, synchronised steps after warm-up.
-`--amp` adds the same rows under torch.autocast (float16) with a GradScaler — the counterpart
-of petseg's `--mixed` rows. Not used by the tests.
+`--tf32` adds the rows in PyTorch's default mode on CUDA, whose convolutions round their
+operands to TF32 on tensor cores (`torch.backends.cudnn.allow_tf32 = True`). `--amp` adds the
+same rows under torch.autocast (float16) with a GradScaler — the counterpart of petseg's
+`--mixed` rows. Each row names its `mode`: fp32, tf32 or amp. Not used by the tests
+(`petseg gpu-check` runs it where Python has torch).
 
 usage: python3 scripts/bench_pytorch_step.py [--img_size 256] [--batch_size 8]
-           [--base_channels 64] [--models UNet,ResNet34_UNet] [--repeats 10] [--amp] [--json OUT]
+           [--base_channels 64] [--models UNet,ResNet34_UNet] [--repeats 10] [--tf32] [--amp] [--json OUT]
 """
 import argparse
 import json
@@ -43,6 +46,7 @@ def main():
     parser.add_argument("--models", default="UNet,ResNet34_UNet")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--tf32", action="store_true", help="also the rows in PyTorch's default CUDA mode (TF32 convolutions)")
     parser.add_argument("--amp", action="store_true", help="also the rows under torch.autocast(float16) with a GradScaler")
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -90,13 +94,20 @@ def main():
                 model(x)
 
         measured = []
-        for suffix, train_fn, infer_fn in [("", step, infer)] + ([(" (mixed)", amp_step, amp_infer)] if args.amp else []):
+        modes = [("fp32", "", step, infer)]
+        if args.tf32:
+            modes.append(("tf32", " (tf32)", step, infer))
+        if args.amp:
+            modes.append(("amp", " (mixed)", amp_step, amp_infer))
+        for mode, suffix, train_fn, infer_fn in modes:
+            # TF32 only where asked for: the fp32 rows compute as petseg does.
+            torch.backends.cudnn.allow_tf32 = mode == "tf32"
             model.train()
-            measured.append(("training step" + suffix, median_ms(train_fn, args.repeats, args.warmup, sync)))
+            measured.append((mode, "training step" + suffix, median_ms(train_fn, args.repeats, args.warmup, sync)))
             model.eval()
-            measured.append(("inference" + suffix, median_ms(infer_fn, args.repeats, args.warmup, sync)))
-        for what, ms in measured:
-            rows.append({"model": name, "what": what, "images": args.batch_size, "ms": ms, "images_per_s": args.batch_size / ms * 1000})
+            measured.append((mode, "inference" + suffix, median_ms(infer_fn, args.repeats, args.warmup, sync)))
+        for mode, what, ms in measured:
+            rows.append({"model": name, "what": what, "mode": mode, "images": args.batch_size, "ms": ms, "images_per_s": args.batch_size / ms * 1000})
             print(f"{name} {what}: {ms:.2f} ms ({args.batch_size / ms * 1000:.1f} images/s)")
     if args.json:
         json.dump({"pytorch": torch.__version__, "device": where, "config": vars(args), "rows": rows}, open(args.json, "w"), indent=2)

@@ -1,6 +1,10 @@
-// Prints the WebGPU adapter petseg will use; exits 3 with the reason when there is none.
+// Prints the WebGPU adapter petseg will use; exits 3 with the reason when there is none. Dawn's
+// adapter warnings are filtered as the commands filter them (cli/dawn-filter.js).
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { runInFilteredChild } from '../cli/dawn-filter.js';
 
+if (await runInFilteredChild(fileURLToPath(import.meta.url), process.argv.slice(2))) process.exit();
 const device = new URL('../dist/engine/device.js', import.meta.url);
 if (!existsSync(device)) {
   console.error('petseg is not built yet: run `bash scripts/setup.sh` (or `npm run build`).');

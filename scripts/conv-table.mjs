@@ -7,9 +7,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { DIRECT_CANDIDATES, DIRECTION_PATTERNS, GEMM_TILES } from '../dist/kernels/conv/index.js';
 
 const ADAPTERS = [
-  ['GPU', { software: false, subgroupSize: 32, compilerBudget: 'large' }],
-  ['lavapipe (CPU, 8-lane subgroups)', { software: true, subgroupSize: 8, compilerBudget: 'large' }],
-  ['SwiftShader (CPU, no subgroups)', { software: true, subgroupSize: 0, compilerBudget: 'small' }],
+  ['GPU', { software: false, subgroupSize: 32, compilerBudget: 'large', maxWorkgroupStorageBytes: 32768 }],
+  ['lavapipe (CPU, 8-lane subgroups)', { software: true, subgroupSize: 8, compilerBudget: 'large', maxWorkgroupStorageBytes: 32768 }],
+  ['SwiftShader (CPU, no subgroups)', { software: true, subgroupSize: 0, compilerBudget: 'small', maxWorkgroupStorageBytes: 16384 }],
 ];
 const PATTERNS = { gather: 'gather', flipped: 'gather (flipped kernel)', scatter: 'scatter', weight: 'weight', tiled: 'tiled' };
 const tiles = Object.keys(GEMM_TILES).length;

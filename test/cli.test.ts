@@ -1,5 +1,4 @@
 /** The commands as a user runs them (built by set-up; npm test builds first). */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,10 @@ import { PNG } from 'pngjs';
 import { describe, expect, test } from 'vitest';
 import { ttyLine } from '../train/progress.js';
 import { writeSyntheticDataset } from '../train/synthetic.js';
+import { cli as runCli } from './helpers/cli.js';
+
+/** A command, with extra environment variables. */
+const cli = (command: string, args: string[], env: Record<string, string> = {}) => runCli(command, args, { env });
 
 const root = new URL('..', import.meta.url).pathname;
 const built = existsSync(new URL('../dist/cli/commands/train.js', import.meta.url));
@@ -16,19 +19,6 @@ const work = mkdtempSync(join(tmpdir(), 'petseg-cli-'));
 const data = join(work, 'data');
 writeSyntheticDataset(data, { trainval: 20, test: 6, size: 40, seed: 4 });
 const run = join(work, 'run');
-
-/** Run a command without blocking the test worker (long runs would starve vitest's own messages). */
-function cli(command: string, args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [`cli/${command}.js`, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', fail);
-    child.on('close', (status) => done({ status, stdout, stderr }));
-  });
-}
 
 const TINY = ['--img_size', '32', '--base_channels', '4', '--batch_size', '6'];
 

@@ -139,7 +139,7 @@ describe('resizing', () => {
 
 describe('decode-once cache', () => {
   test('the second load reads the cache; touching a source file invalidates it', async () => {
-    const { loadSplitCached } = await import('../train/cache.js');
+    const { decodeCacheDir, loadSplitCached } = await import('../train/cache.js');
     const { utimesSync, readdirSync } = await import('node:fs');
     const dir = mkdtempSync(join(tmpdir(), 'petseg-cache-'));
     const n = writeSyntheticDataset(dir, { trainval: 12, test: 0, size: 24, seed: 3 });
@@ -160,6 +160,9 @@ describe('decode-once cache', () => {
     const third = loadSplitCached(dir, 'train', 16, { warn: () => {} });
     expect(third.fromCache).toBe(false);
     expect(third.cacheFile).not.toBe(first.cacheFile);
-    expect(readdirSync(join(dir, '.petseg-cache')).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    // The default cache is the user's, keyed by the dataset, not a folder inside the dataset.
+    expect(first.cacheFile.startsWith(decodeCacheDir(dir))).toBe(true);
+    expect(readdirSync(dir)).not.toContain('.petseg-cache');
+    expect(readdirSync(decodeCacheDir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 });

@@ -13,6 +13,8 @@ import { parseArgs, type OptionSpec } from '../cli/commands/args.js';
 import { OPTIONS as BENCH } from '../cli/commands/bench.js';
 import { OPTIONS as DOWNLOAD } from '../cli/commands/download.js';
 import { OPTIONS as EVALUATE } from '../cli/commands/evaluate.js';
+import { OPTIONS as GPU_CHECK } from '../cli/commands/gpu-check.js';
+import { OPTIONS as INFO } from '../cli/commands/info.js';
 import { OPTIONS as INFERENCE, takeImages } from '../cli/commands/inference.js';
 import { OPTIONS as SUMMARY } from '../cli/commands/summary.js';
 import { OPTIONS as TRAIN } from '../cli/commands/train.js';
@@ -22,8 +24,8 @@ const FILES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.e
 const SCRIPTS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
 
 /** Command file → its options, by `petseg` subcommand and by `cli/<file>.js`. */
-const COMMANDS: Record<string, Record<string, OptionSpec>> = { train: TRAIN, evaluate: EVALUATE, inference: INFERENCE, download: DOWNLOAD, bench: BENCH, summary: SUMMARY };
-const SUBCOMMANDS: Record<string, string> = { train: 'train', evaluate: 'evaluate', infer: 'inference', download: 'download', bench: 'bench', summary: 'summary' };
+const COMMANDS: Record<string, Record<string, OptionSpec>> = { train: TRAIN, evaluate: EVALUATE, inference: INFERENCE, download: DOWNLOAD, bench: BENCH, summary: SUMMARY, info: INFO, 'gpu-check': GPU_CHECK };
+const SUBCOMMANDS: Record<string, string> = { train: 'train', evaluate: 'evaluate', infer: 'inference', download: 'download', bench: 'bench', summary: 'summary', info: 'info', 'gpu-check': 'gpu-check' };
 /** Programs a line may run besides petseg's own (installed tools, documented as such). */
 const TOOLS = new Set(['pip', 'tensorboard']);
 
@@ -55,7 +57,7 @@ function checkLine(line: string): void {
     if (verb === 'start' || verb === 'test' || verb === 'pack') return;
     expect(verb, line).toBe('run');
     expect(Object.keys(SCRIPTS), line).toContain(name);
-    if (name === 'bench') checkOptions('bench', rest[0] === '--' ? rest.slice(1) : rest);
+    if (name === 'bench' || name === 'gpu-check') checkOptions(name, rest[0] === '--' ? rest.slice(1) : rest);
     return;
   }
   if (program === 'npx') {
@@ -67,7 +69,7 @@ function checkLine(line: string): void {
   if (program === 'node') {
     const [file, ...rest] = args;
     exists(file);
-    const command = /^cli\/(\w+)\.js$/.exec(file)?.[1];
+    const command = /^cli\/([\w-]+)\.js$/.exec(file)?.[1] ?? (file === 'bin/petseg.js' ? SUBCOMMANDS[rest.shift() ?? ''] : undefined);
     if (command) checkOptions(command, rest);
     return;
   }
@@ -136,7 +138,8 @@ describe('docs', () => {
       readMeasurements: () => unknown;
       benchmarkTables: (m: unknown) => string;
       summaryTable: (m: unknown) => string;
-      MARKERS: Record<'benchmarks' | 'summary', [string, string]>;
+      gpuCheckTables: () => Promise<string>;
+      MARKERS: Record<'benchmarks' | 'summary' | 'gpu', [string, string]>;
     };
     const between = (file: string, [start, end]: [string, string]) => {
       const text = readFileSync(join(ROOT, file), 'utf8');
@@ -145,5 +148,6 @@ describe('docs', () => {
     const measurements = bench.readMeasurements();
     expect(between('docs/benchmarks.md', bench.MARKERS.benchmarks), 'docs/benchmarks.md').toBe(bench.benchmarkTables(measurements));
     expect(between('README.md', bench.MARKERS.summary), 'README.md').toBe(bench.summaryTable(measurements));
+    expect(between('docs/benchmarks.md', bench.MARKERS.gpu), 'docs/benchmarks.md (GPU)').toBe(await bench.gpuCheckTables());
   });
 });

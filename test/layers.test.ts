@@ -369,7 +369,8 @@ for (const tile of tiles) {
 
 // Every candidate the planner has for this adapter runs somewhere in the cases above (a
 // candidate no case reaches would be untested code); the GEMMs are covered by their own runs.
-test('every direct convolution candidate this adapter plans is reached by the cases', async () => {
+test('every direct convolution candidate this adapter plans is reached by the cases', async (ctx) => {
+  ctx.skip(!E.getRuntime().caps.software, 'the direct kernels are planned only for CPU adapters; on this adapter every convolution runs the GEMMs, each block shape tested above');
   const reached = new Set<string>();
   for (const options of [{}, { caps: { compilerBudget: 'small' as const } }, { caps: { subgroupSize: 0 } }]) {
     await onRuntime(options, async () => {
@@ -391,6 +392,7 @@ test('every direct convolution candidate this adapter plans is reached by the ca
 // Last in this file, when every layer path above has compiled its kernels.
 test('every kernel the layers compiled is a registered family (kernels/index.ts)', () => {
   const families: readonly string[] = KERNEL_FAMILIES;
-  expect(compiledFamilies.size).toBeGreaterThan(20);
+  // Fewer where the convolutions are GEMMs only (a GPU, or PETSEG_CAPS=gpu).
+  expect(compiledFamilies.size).toBeGreaterThan(15);
   expect([...compiledFamilies].filter((name) => !families.includes(name))).toEqual([]);
 });

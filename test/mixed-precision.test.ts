@@ -14,7 +14,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeEach, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { halfBits, halfValue, HALF_MAX, roundHalf } from '../engine/half.js';
 import { RefTensor, referenceLayers as L } from '../engine/reference.js';
@@ -26,6 +26,9 @@ import { GPU_TOLERANCE, expectClose, sample } from './helpers/op-check.js';
 import { useGpu, useRuntime } from './helpers/gpu.js';
 
 useGpu();
+
+/** In a describe block of float16 work: its tests skip, saying why, where the adapter lacks shader-f16. */
+const needsF16 = () => beforeEach((ctx) => ctx.skip(!E.getRuntime().caps.f16, `${E.getRuntime().adapterName} lacks shader-f16`));
 
 const work = mkdtempSync(join(tmpdir(), 'petseg-mixed-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -52,6 +55,7 @@ describe('binary16 on the host', () => {
 });
 
 describe('float16 tensors and the cast kernels', () => {
+  needsF16();
   const specials = [0, -0, 1, -1, HALF_MAX, 65519, 65520, -70000, 1e-8, 6e-8, 2 ** -24, 3 * 2 ** -26, 2 ** -14, NaN, Infinity, -Infinity];
 
   test.each([1, 7, 1001])('f32 → f16 → f32 over %i values of every magnitude', async (n) => {
@@ -123,6 +127,7 @@ async function gpuHalves(host: Float32Array, shape: number[]): Promise<Float32Ar
 }
 
 describe('convolutions on float16 operands (f32 accumulation and results)', () => {
+  needsF16();
   test.each(CONVS)('$label: forward and every gradient', async (c) => {
     const gen = new E.Generator(7);
     const before = E.memoryStats().liveBytes;
@@ -308,31 +313,32 @@ describe('GradScaler', () => {
   });
 });
 
-describe('training in mixed precision', () => {
-  const data = join(work, 'data');
-  writeSyntheticDataset(data, { trainval: 40, test: 2, size: 40, seed: 4 });
-  const largerData = join(work, 'larger');
-  writeSyntheticDataset(largerData, { trainval: 80, test: 2, size: 40, seed: 5 });
-  const options = (saveDir: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
-    dataPath: data,
-    model: 'UNet',
-    modelOptions: { baseChannels: 4 },
-    seed: 3,
-    epochs: 4,
-    lr: 3e-3,
-    weightDecay: 1e-4,
-    batchSize: 4,
-    imgSize: 32,
-    augment: false,
-    maskThreshold: 0.5,
-    saveDir,
-    logDir: null,
-    resume: false,
-    out: { write: () => true, isTTY: false },
-    warn: () => {},
-    ...extra,
-  });
+const data = join(work, 'data');
+writeSyntheticDataset(data, { trainval: 40, test: 2, size: 40, seed: 4 });
+const largerData = join(work, 'larger');
+writeSyntheticDataset(largerData, { trainval: 80, test: 2, size: 40, seed: 5 });
+const options = (saveDir: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
+  dataPath: data,
+  model: 'UNet',
+  modelOptions: { baseChannels: 4 },
+  seed: 3,
+  epochs: 4,
+  lr: 3e-3,
+  weightDecay: 1e-4,
+  batchSize: 4,
+  imgSize: 32,
+  augment: false,
+  maskThreshold: 0.5,
+  saveDir,
+  logDir: null,
+  resume: false,
+  out: { write: () => true, isTTY: false },
+  warn: () => {},
+  ...extra,
+});
 
+describe('training in mixed precision', () => {
+  needsF16();
   test('reaches the validation Dice of the fp32 run with the same seed (within 0.01), memory flat', async () => {
     // Long enough to leave the steep start, where any difference between two runs is magnified.
     const settle = { epochs: 12, lr: 1e-3, dataPath: largerData };
@@ -362,17 +368,17 @@ describe('training in mixed precision', () => {
     straight.model.dispose();
     resumed.model.dispose();
   });
+});
 
-  describe('on an adapter without shader-f16', () => {
-    useRuntime({ caps: { f16: false } });
-    test('autocast, .half() and --precision mixed refuse with one line, before anything is written', async () => {
-      expect(() => E.autocast(() => 0)).toThrow(/mixed precision needs the adapter's shader-f16 feature/);
-      const x = E.tensor([1], [1]);
-      expect(() => x.half()).toThrow(/shader-f16/);
-      x.dispose();
-      const saveDir = join(work, 'refused');
-      await expect(train(options(saveDir, { precision: 'mixed' }))).rejects.toThrow(/--precision mixed needs the adapter's shader-f16 feature.*use --precision fp32/);
-      expect(existsSync(saveDir)).toBe(false);
-    });
+describe('on an adapter without shader-f16', () => {
+  useRuntime({ caps: { f16: false } });
+  test('autocast, .half() and --precision mixed refuse with one line, before anything is written', async () => {
+    expect(() => E.autocast(() => 0)).toThrow(/mixed precision needs the adapter's shader-f16 feature/);
+    const x = E.tensor([1], [1]);
+    expect(() => x.half()).toThrow(/shader-f16/);
+    x.dispose();
+    const saveDir = join(work, 'refused');
+    await expect(train(options(saveDir, { precision: 'mixed' }))).rejects.toThrow(/--precision mixed needs the adapter's shader-f16 feature.*use --precision fp32/);
+    expect(existsSync(saveDir)).toBe(false);
   });
 });

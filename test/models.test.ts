@@ -115,7 +115,10 @@ describe(`parity with PyTorch ${fixtures.torch} at 2×3×64×64`, () => {
       });
       const error = relativeError([Math.sqrt(norm), ...projections], [g.norm, ...g.projections]);
       worst = Math.max(worst, error);
-      if (!(error <= 1e-3)) failures.push(`${g.name}: ${error.toExponential(2)} (PyTorch's own float32 error: ${g.torchFp32Error.toExponential(1)})`);
+      // Within 1e-3 of the float64 gradient, or — where float32 itself cannot get that close
+      // (PyTorch's own float32 gradient misses by torchFp32Error: deep BatchNorm layers at batch 2
+      // amplify rounding) — no further than 3× PyTorch's own float32 error.
+      if (!(error <= Math.max(1e-3, 3 * g.torchFp32Error))) failures.push(`${g.name}: ${error.toExponential(2)} (PyTorch's own float32 error: ${g.torchFp32Error.toExponential(1)})`);
     }
     console.log(`${name}: worst gradient error ${worst.toExponential(2)} over ${c.grads.length} parameters`);
     expect(failures, 'gradients outside tolerance').toEqual([]);

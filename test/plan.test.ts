@@ -8,9 +8,9 @@ import { capsFor, type AdapterCaps, type AdapterReport } from '../engine/index.j
 import { tuneKey } from '../engine/conv-tuner.js';
 import { DIRECT_CANDIDATES, convPattern, convPlans, gemmTileFor, type ConvDirection, type ConvGeometry, type ConvStrategy, type PlannerCaps } from '../kernels/conv/index.js';
 
-const LAVAPIPE: PlannerCaps = { software: true, subgroupSize: 8, compilerBudget: 'large' };
-const SWIFTSHADER: PlannerCaps = { software: true, subgroupSize: 0, compilerBudget: 'small' };
-const GPU: PlannerCaps = { software: false, subgroupSize: 32, compilerBudget: 'large' };
+const LAVAPIPE: PlannerCaps = { software: true, subgroupSize: 8, compilerBudget: 'large', maxWorkgroupStorageBytes: 32768 };
+const SWIFTSHADER: PlannerCaps = { software: true, subgroupSize: 0, compilerBudget: 'small', maxWorkgroupStorageBytes: 16384 };
+const GPU: PlannerCaps = { software: false, subgroupSize: 32, compilerBudget: 'large', maxWorkgroupStorageBytes: 32768 };
 
 /** A conv2d layer: x [N, C, H, W], weight [Cout, C, KH, KW]. */
 function conv(x: number[], w: number[], stride = 1, pad = 0): ConvGeometry {
@@ -82,6 +82,9 @@ describe('convolution planner', () => {
     // Forced: one family only.
     expect(plans('forward', layer, LAVAPIPE, 'gemm').map((p) => p.kernel)).toEqual(['gemm-16x256']);
     expect(plans('forward', layer, GPU, 'direct').map((p) => p.kernel)).toEqual(['gather-3x3-rows', 'gather']);
+    // Block shapes whose staging passes the adapter's workgroup memory are not planned (16x256 and 32x256 stage 17 and 18 KiB).
+    const small = plans('forward', layer, { ...GPU, maxWorkgroupStorageBytes: 16384 }).map((p) => p.kernel);
+    expect(small).toEqual(['gemm-64x64', 'gemm-64x128', 'gemm-128x64', 'gemm-128x128']);
     // Excluded candidates are skipped; excluding everything is an error.
     expect(plans('forward', layer, LAVAPIPE, 'auto', ['gather-subgroup'])[0].kernel).toBe('gather-3x3-rows');
     expect(() => plans('forward', layer, LAVAPIPE, 'gemm', ['gemm-16x256'])).toThrow(/every candidate kernel is excluded/);
@@ -137,7 +140,7 @@ describe('adapter capabilities', () => {
   const base: AdapterReport = {
     runtime: 'node (dawn)', backend: 'vulkan', vendor: '', architecture: '', device: '', description: '', isFallbackAdapter: false,
     features: ['subgroups', 'timestamp-query', 'shader-f16'], limits: { maxComputeWorkgroupStorageSize: 32768, maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 29 },
-    subgroupMinSize: 8, subgroupMaxSize: 8,
+    subgroupMinSize: 8, subgroupMaxSize: 8, subgroupMatrixConfigs: [], dawnOptions: [],
   };
   const caps = (r: Partial<AdapterReport>): AdapterCaps => capsFor({ ...base, ...r });
   test('lavapipe, SwiftShader, GPUs', () => {

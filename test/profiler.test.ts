@@ -37,7 +37,7 @@ describe('per-kernel profiler', () => {
   });
 
   // The profiled step's own wall time: a pass per launch costs a little (the bench prints both).
-  test("a profiled UNet training step's kernel times sum to within 10% of its wall time", async () => {
+  test("a profiled UNet training step's kernel times sum to within 10% of its wall time (on a CPU adapter; at most the wall time anywhere)", async () => {
     const model = new UNet({ baseChannels: 16 }); // the bench's step: large enough that per-pass costs are small beside the kernels
     model.train();
     const optimizer = new E.Adam(model.parameters());
@@ -67,7 +67,9 @@ describe('per-kernel profiler', () => {
     await step();
     const conv = (await E.getRuntime().stopProfile()).kernels.filter((k) => k.kernel.startsWith('conv-') && k.gflopsPerSecond > 0);
     expect(conv.length).toBeGreaterThan(5);
-    expect(ratio, `kernel ${kernel.map((k) => k.toFixed(1))} ms, wall ${wall.map((w) => w.toFixed(1))} ms`).toBeGreaterThan(0.9);
+    // Where kernels dominate the step (a CPU adapter: each takes milliseconds) they account for its wall time; on a GPU
+    // this small step is bound by encoding and submission on the host, so only the upper bound holds there.
+    if (E.getRuntime().caps.software) expect(ratio, `kernel ${kernel.map((k) => k.toFixed(1))} ms, wall ${wall.map((w) => w.toFixed(1))} ms`).toBeGreaterThan(0.9);
     expect(Math.max(...ratios)).toBeLessThan(1.02); // inside the step, up to timestamp rounding
     for (const t of [x, y]) t.dispose();
     optimizer.dispose();

@@ -85,13 +85,19 @@ describe('NaN and divergence', () => {
 
 describe('hostile files', () => {
   test('a 200-byte checkpoint whose metadata asks for a huge model is refused from its header, allocating nothing', async () => {
-    const metadata = { format: 'petseg-checkpoint-v1', model: 'UNet', petseg: JSON.stringify({ model: 'UNet', options: { baseChannels: 4096 } }) };
-    const file = join(work, 'huge.safetensors');
-    writeFileSync(file, encodeSafetensors(new Map([['head.bias', { dtype: 'F32', shape: [1], data: new Float32Array(1) }]]), metadata));
+    const crafted = (baseChannels: number) => {
+      const metadata = { format: 'petseg-checkpoint-v1', model: 'UNet', petseg: JSON.stringify({ model: 'UNet', options: { baseChannels } }) };
+      const file = join(work, `huge-${baseChannels}.safetensors`);
+      writeFileSync(file, encodeSafetensors(new Map([['head.bias', { dtype: 'F32', shape: [1], data: new Float32Array(1) }]]), metadata));
+      return file;
+    };
     const live = E.memoryStats().liveBytes;
     const started = performance.now();
-    expect(() => checkpointInfo(file)).toThrow(/huge\.safetensors: not a checkpoint of UNet \{"baseChannels":4096\} — missing encoders\.0\.block\.0\.weight/);
-    expect(() => loadCheckpoint(file)).toThrow(/huge\.safetensors: not a checkpoint of UNet/);
+    // Beyond the arguments' bound (models/limits.ts); within it, but not what the file holds.
+    expect(() => checkpointInfo(crafted(4096))).toThrow(/huge-4096\.safetensors: its metadata describes no buildable UNet \(model UNet: baseChannels must be an integer in \[1, 120\], got 4096\)/);
+    const file = crafted(120);
+    expect(() => checkpointInfo(file)).toThrow(/huge-120\.safetensors: not a checkpoint of UNet \{"baseChannels":120\} — missing encoders\.0\.block\.0\.weight/);
+    expect(() => loadCheckpoint(file)).toThrow(/huge-120\.safetensors: not a checkpoint of UNet/);
     expect(performance.now() - started).toBeLessThan(2000);
     expect(E.memoryStats().liveBytes).toBe(live);
   });
@@ -177,6 +183,6 @@ describe('hostile files', () => {
 
   test("a tensor beyond the adapter's largest buffer is refused with a line, not a device error", () => {
     const limit = E.getRuntime().caps.maxBufferBytes;
-    expect(() => E.zeros([Math.floor(limit / 4) + 1024])).toThrow(/a tensor of \d+ MB is larger than this adapter's largest buffer \(\d+ MB\); use a smaller batch or input size/);
+    expect(() => E.zeros([Math.floor(limit / 4) + 1024])).toThrow(/^a tensor of [\d.]+ MiB \(\d+ bytes\) needs a buffer of [\d.]+ MiB \(\d+ bytes\), more than the [\d.]+ MiB \(\d+ bytes\) this adapter binds at most; use a smaller batch or input size$/);
   });
 });

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
+import { dawnOptions } from '../engine/dawn-options.js';
 import { requestGpu, NoWebGPUAdapterError } from '../engine/device.js';
 import { grid } from '../kernels/kernel.js';
 import { useGpu } from './helpers/gpu.js';
@@ -89,5 +90,46 @@ describe('no adapter', () => {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     expect(out).toMatch(/NoWebGPUAdapterError: No WebGPU adapter\. Dawn found no Vulkan device\..*mesa-vulkan-drivers/s);
+  });
+});
+
+describe('Dawn options and the adapter report', () => {
+  test("petseg's defaults, then init()'s option, then $PETSEG_DAWN: a later source wins toggle by toggle", () => {
+    expect(dawnOptions(undefined, undefined)).toEqual(['enable-dawn-features=vulkan_enable_f16_on_nvidia', 'disable-dawn-features=timestamp_quantization']);
+    expect(dawnOptions('enable-dawn-features=allow_unsafe_apis,timestamp_quantization backend=vulkan', 'disable-dawn-features=allow_unsafe_apis')).toEqual([
+      'enable-dawn-features=vulkan_enable_f16_on_nvidia,timestamp_quantization',
+      'disable-dawn-features=allow_unsafe_apis',
+      'backend=vulkan',
+    ]);
+    expect(() => dawnOptions('allow_unsafe_apis', undefined)).toThrow(/^init\(\)'s dawn option: 'allow_unsafe_apis' is not a Dawn option; write key=value/);
+    expect(() => dawnOptions(undefined, 'enable-dawn-features=')).toThrow(/^\$PETSEG_DAWN: 'enable-dawn-features=' names no toggle$/);
+    expect(() => E.capsFromEnvironment('cpu')).toThrow(/PETSEG_CAPS must be 'gpu' or empty, got 'cpu'/);
+    expect(E.capsFromEnvironment('gpu')).toEqual({ software: false, compilerBudget: 'large' });
+  });
+
+  test('the runtime opens with the options in force and reports them', () => {
+    expect(E.getRuntime().adapterReport.dawnOptions).toEqual(dawnOptions(undefined, process.env.PETSEG_DAWN));
+    const info = E.describeRuntime(E.getRuntime());
+    expect(info.limits.maxStorageBufferBindingSize).toBe(E.getRuntime().adapterReport.limits.maxStorageBufferBindingSize);
+    expect(info.limits.maxComputeWorkgroupsPerDimension).toBeGreaterThanOrEqual(65535);
+    expect(Array.isArray(info.subgroupMatrixConfigs)).toBe(true);
+    expect(E.formatRuntimeInfo(info)).toMatch(/^adapter +\S.*\nidentity .*\nbackend +vulkan \(node \(dawn\)\)\nfeatures .*\nsubgroups .*\nsubgroup matrices .*\nDawn options +enable-dawn-features=vulkan_enable_f16_on_nvidia/);
+  });
+
+  test('`petseg info` prints the report; PETSEG_DAWN reaches Dawn; a bad PETSEG_DAWN is one line', () => {
+    const run = (env: Record<string, string>, ...args: string[]) =>
+      execFileSync(process.execPath, ['bin/petseg.js', 'info', ...args], { cwd: new URL('..', import.meta.url).pathname, env: { ...process.env, ...env }, encoding: 'utf8' });
+    const info = JSON.parse(run({ PETSEG_DAWN: 'enable-dawn-features=allow_unsafe_apis' }, '--json')) as E.RuntimeInfo;
+    expect(info.dawnOptions).toContain('enable-dawn-features=vulkan_enable_f16_on_nvidia,allow_unsafe_apis');
+    expect(info.adapter).toBe(E.getRuntime().adapterName);
+    expect(run({}, '--help')).toMatch(/^usage: petseg info/);
+    let failure: { status: number; stderr: string } | null = null;
+    try {
+      run({ PETSEG_DAWN: 'nonsense' });
+    } catch (err) {
+      failure = err as { status: number; stderr: string };
+    }
+    expect(failure?.status).toBe(1);
+    expect(failure?.stderr.trim()).toBe("info: $PETSEG_DAWN: 'nonsense' is not a Dawn option; write key=value, e.g. 'enable-dawn-features=allow_unsafe_apis'");
   });
 });

@@ -6,10 +6,14 @@
  *
  * Layout: "PSGCACHE1\n", u32 header length, JSON header {size, names, skipped}, then all images
  * (N·size·size·3 bytes), then all masks (N·size·size bytes).
+ *
+ * The files live in the user's cache folder, one folder per dataset (decodeCacheDir), never in
+ * the dataset itself, which may be shared or read-only.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../models/checkpoint.js';
 import { loadSamples, readSplit, type Split } from './dataset.js';
 import type { Sample } from './pixels.js';
@@ -34,17 +38,37 @@ function sourceFingerprint(root: string, names: string[], size: number): string 
   return hash.digest('hex').slice(0, 16);
 }
 
+/**
+ * petseg's folder in the user's cache: $PETSEG_CACHE_DIR, else $XDG_CACHE_HOME/petseg, else
+ * ~/.cache/petseg — the folder engine/tune-store.ts's defaultCacheDir names (that one is async,
+ * for the browser bundle; this module is Node's only).
+ */
+export function userCacheDir(): string {
+  return process.env.PETSEG_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'petseg');
+}
+
+/** The default decode cache of a dataset: `<user cache>/petseg/decoded/<sha256 of its absolute path, 16 hex>`. */
+export function decodeCacheDir(root: string): string {
+  return join(userCacheDir(), 'decoded', createHash('sha256').update(resolve(root)).digest('hex').slice(0, 16));
+}
+
 export interface CachedSplit {
   samples: Sample[];
   cacheFile: string;
   fromCache: boolean;
 }
 
-/** Load a split through the cache in `cacheDir` (default: `<root>/.petseg-cache`). */
-export function loadSplitCached(root: string, split: Split, size: number, options: { cacheDir?: string; warn?: (line: string) => void } = {}): CachedSplit {
+/** Load a split through the cache in `cacheDir` (default: decodeCacheDir(root)). */
+export function loadSplitCached(
+  root: string,
+  split: Split,
+  size: number,
+  /** `decoding`: told how many images are about to be decoded (a cache miss), so a long decode is announced. */
+  options: { cacheDir?: string; warn?: (line: string) => void; decoding?: (images: number) => void } = {},
+): CachedSplit {
   const warn = options.warn ?? console.warn;
   const names = readSplit(root, split);
-  const cacheDir = options.cacheDir ?? join(root, '.petseg-cache');
+  const cacheDir = options.cacheDir ?? decodeCacheDir(root);
   const cacheFile = join(cacheDir, `${split}-${size}-${sourceFingerprint(root, names, size)}.bin`);
   if (existsSync(cacheFile)) {
     const cached = readCache(cacheFile, size);
@@ -54,6 +78,7 @@ export function loadSplitCached(root: string, split: Split, size: number, option
     }
     warn(`warning: the decode cache ${cacheFile} is damaged; decoding the images again to rebuild it`);
   }
+  options.decoding?.(names.length);
   const { samples, skipped } = loadSamples(root, names, size, warn);
   const header = new TextEncoder().encode(JSON.stringify({ size, names: samples.map((s) => s.name), skipped } satisfies CacheHeader));
   const plane = size * size;

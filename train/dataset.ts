@@ -4,6 +4,7 @@
  * whose index % 10 != 0, valid = index % 10 == 0, test = test.txt. Trimap 1 (pet) and 3
  * (border) → 1, 2 (background) → 0. Images become size×size RGB, masks size×size {0, 1}.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageDecodeError, decodeImage } from './images.js';
@@ -21,7 +22,7 @@ export class DatasetError extends Error {
 
 const LAYOUT_HINT =
   'expected the Oxford-IIIT Pet layout (images/, annotations/trimaps/, annotations/trainval.txt, annotations/test.txt); ' +
-  'fetch it with `node cli/download.js`, or omit --data_path to use the built-in synthetic set';
+  'fetch it with `petseg download`, or omit --data_path to use the built-in synthetic set';
 
 function splitFile(root: string, split: Split): string {
   return join(root, 'annotations', split === 'test' ? 'test.txt' : 'trainval.txt');
@@ -42,6 +43,34 @@ export function readSplit(root: string, split: Split): string[] {
   return selected;
 }
 
+/**
+ * The dataset's identity, recorded with a run so a resume on other data is refused: the sha256 of
+ * its split lists (trainval.txt and test.txt, "missing" for an absent one), which fix every split.
+ */
+export function splitFingerprint(root: string): string {
+  const hash = createHash('sha256');
+  for (const name of ['trainval.txt', 'test.txt']) {
+    const file = join(root, 'annotations', name);
+    hash.update(`${name}\n`).update(existsSync(file) ? readFileSync(file) : 'missing').update('\n');
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * An image or trimap file's bytes. What cannot be read as a file — a folder, a dangling link, a
+ * loop, no permission — is an ImageDecodeError naming it, so it is skipped like a damaged image.
+ */
+export function readImageFile(file: string, missing = 'image missing'): Uint8Array {
+  try {
+    if (statSync(file).isDirectory()) throw new ImageDecodeError(`${file}: a folder, not an image file`);
+    return readFileSync(file);
+  } catch (err) {
+    if (err instanceof ImageDecodeError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ImageDecodeError(`${file}: ${code === 'ENOENT' ? missing : `cannot be read (${code ?? (err as Error).message})`}`);
+  }
+}
+
 /** Trimap values to the binary pet mask: 1 (pet) and 3 (border) → 1, 2 (background) → 0. */
 export function trimapToMask(trimap: Uint8Array, file: string): Uint8Array {
   const mask = new Uint8Array(trimap.length);
@@ -57,10 +86,10 @@ export function trimapToMask(trimap: Uint8Array, file: string): Uint8Array {
 export function loadSample(root: string, name: string, size: number): Sample {
   const imageFile = join(root, 'images', `${name}.jpg`);
   const trimapFile = join(root, 'annotations', 'trimaps', `${name}.png`);
-  if (!existsSync(imageFile)) throw new ImageDecodeError(`${imageFile}: image missing`);
-  if (!existsSync(trimapFile)) throw new ImageDecodeError(`${trimapFile}: trimap missing for image ${name}`);
-  const image = decodeImage(readFileSync(imageFile), imageFile, 3);
-  const trimap = decodeImage(readFileSync(trimapFile), trimapFile, 1);
+  const imageBytes = readImageFile(imageFile);
+  const trimapBytes = readImageFile(trimapFile, `trimap missing for image ${name}`);
+  const image = decodeImage(imageBytes, imageFile, 3);
+  const trimap = decodeImage(trimapBytes, trimapFile, 1);
   if (image.width !== trimap.width || image.height !== trimap.height) {
     throw new ImageDecodeError(`${trimapFile}: trimap is ${trimap.width}×${trimap.height} but the image is ${image.width}×${image.height}`);
   }

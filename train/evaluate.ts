@@ -68,7 +68,8 @@ export async function evaluateSamples(
     let logits: Float32Array | undefined;
     if (kept.length) {
       const joined = kept.length === 1 ? kept[0] : concat(kept, 0);
-      logits = await joined.toArray();
+      // Whole batches were kept: only the first keepLogits samples are asked for.
+      logits = (await joined.toArray()).slice(0, (options.keepLogits ?? 0) * options.size * options.size);
       if (joined !== kept[0]) joined.dispose();
     }
     return { ...summary, loss: lossSum / samples.length, logits };

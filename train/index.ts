@@ -4,11 +4,12 @@
  * "In the browser too" have no Node dependencies.
  */
 export { train, evaluateSamples, checkTrainOptions, RUN_FILES, type TrainOptions, type TrainResult, type EpochRecord, type Evaluation } from './trainer.js';
-export { readCommittedRun, recoverRunFolder, type RunManifest } from './run-folder.js';
+export { readCommittedRun, recoverRunFolder, foreignEntries, type RunManifest } from './run-folder.js';
+export { acquireRunLock, claimNewRunFolder, RunFolderInUse, LOCK_FILE, type RunLock } from './run-lock.js';
 export { DivergedError } from './epoch.js';
 export { autotuneModel } from './tune.js';
-export { loadSplitCached, type CachedSplit } from './cache.js';
-export { readSplit, loadSample, loadSamples, loadSplit, trimapToMask, DatasetError, type Split } from './dataset.js';
+export { loadSplitCached, decodeCacheDir, type CachedSplit } from './cache.js';
+export { readSplit, loadSample, loadSamples, loadSplit, trimapToMask, splitFingerprint, DatasetError, type Split } from './dataset.js';
 export { decodeImage, encodePng, sniffFormat, ImageDecodeError, type ImageFormat } from './images.js';
 export { predictFile, type PredictedFile } from './predict.js';
 export { downloadDataset, downloadArchive, extractArchive, OXFORD_PET_ARCHIVES, DownloadError, type Archive, type DownloadProgress } from './download.js';

@@ -3,10 +3,12 @@
  * the model's input size, segmented, and the logits resized back to the image's own resolution,
  * so the mask and overlay PNGs line up with the original pixels.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { Module } from '../engine/nn/module.js';
 import { checkThreshold } from '../engine/ops/metrics.js';
+import { writeFileAtomic } from '../models/checkpoint.js';
+import { readImageFile } from './dataset.js';
 import { decodeImage, encodePng } from './images.js';
 import { segmentAtFullSize } from './segment.js';
 
@@ -38,18 +40,20 @@ export function uniqueStems(files: readonly string[]): string[] {
 /**
  * Segment a file and write `<stem>_mask.png` and `<stem>_overlay.png` into `outDir` at the
  * image's resolution (`stem`: the file's name without its extension, unless given — see
- * uniqueStems). Unreadable files throw ImageDecodeError naming the file (the caller decides
- * whether to skip).
+ * uniqueStems). Unreadable files (a folder, a dangling link, damaged data) throw ImageDecodeError
+ * naming the file (the caller decides whether to skip). Each output appears whole or not at all
+ * (written under a temporary name, then renamed): a full disk leaves no truncated image, and its
+ * error names the file.
  */
 export async function predictFile(model: Module, file: string, options: { size: number; threshold: number; outDir: string; stem?: string }): Promise<PredictedFile> {
   checkThreshold(options.threshold, '--mask_threshold');
-  const image = decodeImage(readFileSync(file), file, 3);
+  const image = decodeImage(readImageFile(file), file, 3);
   const { mask, overlay, petFraction } = await segmentAtFullSize(model, image, options.size, options.threshold);
   mkdirSync(options.outDir, { recursive: true });
   const stem = options.stem ?? basename(file, extname(file));
   const maskFile = join(options.outDir, `${stem}_mask.png`);
   const overlayFile = join(options.outDir, `${stem}_overlay.png`);
-  writeFileSync(maskFile, encodePng(mask));
-  writeFileSync(overlayFile, encodePng(overlay));
+  writeFileAtomic(maskFile, encodePng(mask));
+  writeFileAtomic(overlayFile, encodePng(overlay));
   return { image: file, mask: maskFile, overlay: overlayFile, width: image.width, height: image.height, petFraction };
 }

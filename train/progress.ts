@@ -1,6 +1,7 @@
 /**
  * Per-epoch progress: on a TTY one line redrawn in place (bar, loss, Dice, images/s, ETA);
- * otherwise plain lines, a few per epoch, so logs stay readable.
+ * otherwise plain lines — at each quarter of the epoch and at least every PLAIN_EVERY_SECONDS —
+ * so logs stay readable and a slow epoch (a CPU adapter, the lab's sizes) still shows its ETA.
  */
 export interface ProgressStream {
   write(text: string): unknown;
@@ -15,6 +16,9 @@ export interface ProgressUpdate {
   dice: number;
   images: number;
 }
+
+/** Redirected output gets a plain line at least this often while an epoch runs. */
+const PLAIN_EVERY_SECONDS = 30;
 
 function clock(seconds: number): string {
   if (!Number.isFinite(seconds)) return '--:--';
@@ -44,6 +48,7 @@ export function ttyLine(label: string, u: ProgressUpdate, stats: string, eta: st
 export class ProgressBar {
   private readonly started = performance.now();
   private lastPlainQuarter = 0;
+  private lastPlainSeconds = 0;
 
   constructor(
     private readonly label: string,
@@ -60,8 +65,10 @@ export class ProgressBar {
       return;
     }
     const quarter = Math.floor((4 * u.done) / u.total);
-    if (quarter > this.lastPlainQuarter && u.done < u.total) {
+    const due = quarter > this.lastPlainQuarter || seconds - this.lastPlainSeconds >= PLAIN_EVERY_SECONDS;
+    if (due && u.done < u.total) {
       this.lastPlainQuarter = quarter;
+      this.lastPlainSeconds = seconds;
       this.stream.write(`${this.label} ${u.done}/${u.total} ${stats} ETA ${clock(eta)}\n`);
     }
   }

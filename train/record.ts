@@ -42,6 +42,8 @@ export interface RecordContext {
   writer: SummaryWriter | null;
   /** Checkpoint metadata but the epoch and metrics. */
   info: Omit<CheckpointInfo, 'epoch' | 'metrics'>;
+  /** The dataset and its fingerprint, recorded in the manifest for --resume. */
+  data: RunManifest['data'];
   validSamples: readonly Sample[];
   imgSize: number;
   maskThreshold: number;
@@ -99,7 +101,7 @@ export async function recordEpoch(c: RecordContext, epoch: number, epochs: numbe
     optimizer,
     best: improved ? last : null,
     metrics: JSON.stringify(record),
-    manifest: { format: 'petseg-run-v1', epoch, steps: c.optimizer.state().step, best: nextBest, args: c.info.args, tensorboard: c.writer?.position ?? null },
+    manifest: { format: 'petseg-run-v1', epoch, steps: c.optimizer.state().step, best: nextBest, args: c.info.args, tensorboard: c.writer?.position ?? null, data: c.data },
   });
   c.say(
     `epoch ${epoch}/${epochs}  train loss ${record.train_loss.toFixed(4)} dice ${record.train_dice.toFixed(4)}  ` +

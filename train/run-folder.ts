@@ -11,11 +11,18 @@
  * is idempotent) and drops one whose manifest does not, so the files always belong to the same
  * epoch: model, optimizer, metrics, best and TensorBoard log (cut back to the length the manifest
  * records). A kill loses at most the epoch in progress. Leftovers of crashed runs — temporary
- * files, empty event files — are removed on open.
+ * files, staged files, event files of attempts that never committed — are removed on open.
+ *
+ * petseg deletes only names it writes itself (RUN_FILES, their `.tmp-<pid>-<ms>` forms, the
+ * staged files in `.commit/`, `*.petseg` event files in the run's own `tensorboard/`), and only
+ * while it holds the folder's lock (run-lock.ts). A folder that holds no run but other files is
+ * not one to train into (foreignEntries).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { readCheckpointInfo } from '../models/checkpoint.js';
+import { isLockFile } from './run-lock.js';
+import { isPetsegEventFile } from './tfevents.js';
 
 export const RUN_FILES = {
   best: 'best.safetensors',
@@ -27,6 +34,13 @@ export const RUN_FILES = {
 
 const STAGING = '.commit';
 const FORMAT = 'petseg-run-v1';
+/** The manifest's name while it is written, before the rename that commits. */
+const MANIFEST_TEMPORARY = `${RUN_FILES.manifest}.tmp`;
+/** The run's own TensorBoard folder (the default --log_dir). */
+export const RUN_LOG_DIR = 'tensorboard';
+
+/** A temporary file of petseg's own in the run folder: `<run file>.tmp-<pid>-<ms>` (writeFileAtomic's form). */
+const OWN_TEMPORARY = new RegExp(`^(${Object.values(RUN_FILES).map((n) => n.replace(/\./g, '\\.')).join('|')})\\.tmp-\\d+-\\d+$`);
 
 /** What an epoch's commit records: enough to resume the run and check its files against each other. */
 export interface RunManifest {
@@ -39,6 +53,8 @@ export interface RunManifest {
   args?: Record<string, unknown>;
   /** The TensorBoard event file and its committed length, or null without TensorBoard. */
   tensorboard: { file: string; bytes: number } | null;
+  /** The dataset, absolute, and the fingerprint of its split lists (dataset.ts); absent in runs of earlier versions. */
+  data?: { path: string; fingerprint: string };
 }
 
 /** One epoch's files, as bytes, for commitEpoch. */
@@ -128,14 +144,25 @@ function applyStaged(dir: string, epoch: number): void {
     }
   }
   renameSync(join(staging, RUN_FILES.manifest), join(dir, RUN_FILES.manifest));
-  rmSync(staging, { recursive: true, force: true });
+  clearStaging(dir);
+}
+
+/** Remove the staged files of a commit and `.commit/` itself, unless it holds something petseg did not put there. */
+function clearStaging(dir: string): void {
+  const staging = join(dir, STAGING);
+  for (const name of [...Object.values(RUN_FILES), MANIFEST_TEMPORARY]) rmSync(join(staging, name), { force: true });
+  try {
+    rmdirSync(staging);
+  } catch (err) {
+    if (!['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  }
 }
 
 /** Write one epoch's files as one transaction (see the top of this file). */
 export function commitEpoch(dir: string, files: EpochFiles): void {
   const staging = join(dir, STAGING);
   const epoch = files.manifest.epoch;
-  rmSync(staging, { recursive: true, force: true });
+  clearStaging(dir);
   mkdirSync(staging, { recursive: true });
   const metricsFile = join(dir, RUN_FILES.metrics);
   const committedLines = existsSync(metricsFile) ? readFileSync(metricsFile, 'utf8') : '';
@@ -149,7 +176,7 @@ export function commitEpoch(dir: string, files: EpochFiles): void {
     writeDurably(join(staging, name), bytes);
     crashPoint(`staged-${name}`, epoch);
   }
-  const temporary = join(staging, `${RUN_FILES.manifest}.tmp`);
+  const temporary = join(staging, MANIFEST_TEMPORARY);
   writeDurably(temporary, `${JSON.stringify(files.manifest, null, 1)}\n`);
   renameSync(temporary, join(staging, RUN_FILES.manifest));
   crashPoint('committed', epoch);
@@ -157,27 +184,47 @@ export function commitEpoch(dir: string, files: EpochFiles): void {
 }
 
 /**
- * Open a run folder: finish or undo an interrupted commit, cut the TensorBoard log back to the
- * committed length, remove leftovers of crashed runs; returns the committed manifest (null: no
- * epoch finished yet — the folder is then as good as empty).
+ * Open a run folder (its lock held): finish or undo an interrupted commit, cut the TensorBoard log
+ * back to the committed length, remove petseg's leftovers of crashed runs; returns the committed
+ * manifest (null: no epoch finished yet — the folder is then as good as empty).
  */
 export function recoverRunFolder(dir: string, logDir: string | null): RunManifest | null {
   if (!existsSync(dir)) return null;
-  const staging = join(dir, STAGING);
-  if (existsSync(join(staging, RUN_FILES.manifest))) applyStaged(dir, -1);
-  else rmSync(staging, { recursive: true, force: true });
-  // Temporary files of writes that never finished (writeFileAtomic's and this file's).
-  for (const name of readdirSync(dir)) if (/\.tmp(-|$)/.test(name)) rmSync(join(dir, name), { force: true });
+  if (existsSync(join(dir, STAGING, RUN_FILES.manifest))) applyStaged(dir, -1);
+  else clearStaging(dir);
+  for (const name of readdirSync(dir)) if (OWN_TEMPORARY.test(name)) rmSync(join(dir, name), { force: true });
   const manifest = readCommittedRun(dir);
-  if (logDir && existsSync(logDir)) {
-    // In the run's own log folder every event file but the committed one is an attempt that never
-    // finished an epoch (legacy runs, with no file recorded, excepted); elsewhere only files that
-    // hold nothing but their first event are surely such leftovers.
-    const owned = logDir === join(dir, 'tensorboard') && (manifest === null || manifest.tensorboard !== null);
+  // In the run's own log folder every petseg event file but the committed one is an attempt that
+  // never finished an epoch (legacy runs, with no file recorded, excepted). A --log_dir elsewhere
+  // may be shared with other runs: nothing there is deleted (an attempt's file is harmless).
+  if (logDir === join(dir, RUN_LOG_DIR) && existsSync(logDir) && (manifest === null || manifest.tensorboard !== null)) {
     for (const name of readdirSync(logDir)) {
-      const path = join(logDir, name);
-      if (name.startsWith('events.out.tfevents.') && name !== manifest?.tensorboard?.file && (owned || statSync(path).size <= 64)) rmSync(path, { force: true });
+      if (isPetsegEventFile(name) && name !== manifest?.tensorboard?.file) rmSync(join(logDir, name), { force: true });
     }
   }
   return manifest;
+}
+
+/**
+ * What in `dir` petseg did not write, for a folder that holds no committed run (a run's own files
+ * count as foreign there: a metrics.jsonl or best.safetensors without a run is someone else's).
+ * Names are relative to `dir`; none when the folder is missing, empty, or holds only petseg's
+ * leftovers of runs that never finished an epoch (`logDir`, when a folder of `dir`'s, holding
+ * petseg's event files as `tensorboard/` does).
+ */
+export function foreignEntries(dir: string, logDir: string | null = null): string[] {
+  if (!existsSync(dir)) return [];
+  const logFolders = new Set([RUN_LOG_DIR, ...(logDir !== null && dirname(logDir) === dir ? [basename(logDir)] : [])]);
+  const staged = new Set<string>([...Object.values(RUN_FILES), MANIFEST_TEMPORARY]);
+  const foreign: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    // A folder of petseg's: what in it is not petseg's; anything else of that name is foreign.
+    const within = (ours: (entry: string) => boolean) => (statSync(path).isDirectory() ? readdirSync(path).filter((e) => !ours(e)).map((e) => `${name}/${e}`) : [name]);
+    if (isLockFile(name) || OWN_TEMPORARY.test(name)) continue;
+    if (name === STAGING) foreign.push(...within((e) => staged.has(e)));
+    else if (logFolders.has(name)) foreign.push(...within(isPetsegEventFile));
+    else foreign.push(name);
+  }
+  return foreign;
 }

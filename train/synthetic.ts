@@ -6,8 +6,8 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
 import { Generator } from '../engine/random.js';
+import { encodePng } from './png.js';
 import { drawSyntheticPet } from './synthetic-pets.js';
 
 export interface SyntheticOptions {
@@ -36,9 +36,7 @@ export function writeSyntheticDataset(root: string, options: SyntheticOptions = 
         rgba[i * 4 + 3] = 255;
       }
       writeFileSync(join(root, 'images', `${name}.jpg`), jpeg.encode({ data: rgba, width: size, height: size }, 92).data);
-      const png = new PNG({ width: size, height: size, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
-      png.data = Buffer.from(trimap);
-      writeFileSync(join(root, 'annotations', 'trimaps', `${name}.png`), PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false }));
+      writeFileSync(join(root, 'annotations', 'trimaps', `${name}.png`), encodePng({ width: size, height: size, channels: 1, data: trimap }));
       names[split].push(name);
     }
     // Same line format as the official files: Name class_id species breed_id.

@@ -98,6 +98,18 @@ export function tfRecord(payload: Uint8Array): Uint8Array {
  * existing file of the folder from `bytes` on (what a run folder had committed; anything after it
  * is cut, so events of an epoch that never finished do not stay).
  */
+/**
+ * petseg's event files are `events.out.tfevents.<seconds>.<host>.<pid>.petseg` (TensorBoard reads
+ * any name holding `tfevents`): the pid keeps two runs sharing a --log_dir apart, and the suffix
+ * tells petseg's files from other programs', which it never deletes.
+ */
+const EVENT_FILE_SUFFIX = '.petseg';
+
+/** Whether `name` is an event file petseg writes (see EVENT_FILE_SUFFIX). */
+export function isPetsegEventFile(name: string): boolean {
+  return name.startsWith('events.out.tfevents.') && name.endsWith(EVENT_FILE_SUFFIX);
+}
+
 export class SummaryWriter {
   readonly path: string;
   private readonly fd: number;
@@ -110,7 +122,7 @@ export class SummaryWriter {
       this.fd = openSync(this.path, 'a');
       return;
     }
-    this.path = join(logDir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${hostname()}`);
+    this.path = join(logDir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${hostname()}.${process.pid}${EVENT_FILE_SUFFIX}`);
     this.fd = openSync(this.path, 'a');
     this.write(new Proto().double(1, Date.now() / 1000).int(2, 0).bytes(3, 'brain.Event:2').finish());
   }

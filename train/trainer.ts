@@ -2,12 +2,13 @@
  * The lab's training loop on petseg: Adam + BCE-with-logits, per-epoch validation, the best
  * checkpoint by validation loss and the last one (with optimizer state, for an exact resume),
  * metrics.jsonl, TensorBoard scalars and example images, and a progress bar. The parts: the run
- * folder and its per-epoch transaction (run-folder.ts), one epoch (epoch.ts), validation
- * (evaluate.ts), recording (record.ts); this file checks the options, resolves the run and loops.
+ * folder's lock (run-lock.ts), the folder and its per-epoch transaction (run-folder.ts), one epoch
+ * (epoch.ts), validation (evaluate.ts), recording (record.ts); this file checks the options,
+ * resolves the run and loops.
  */
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Module } from '../engine/nn/module.js';
 import { checkThreshold } from '../engine/ops/metrics.js';
 import { GradScaler, type GradScalerOptions } from '../engine/grad-scaler.js';
@@ -17,14 +18,16 @@ import { loadCheckpoint, loadOptimizerState } from '../models/checkpoint.js';
 import { checkEncoderWeights, loadEncoderWeights, type EncoderWeightsInfo } from '../models/encoder-weights.js';
 import { ResNet34UNet } from '../models/resnet34-unet.js';
 import { createModel, MODELS, type ModelName, type ModelOptions } from '../models/registry.js';
-import { loadSplitCached } from './cache.js';
-import { readSplit } from './dataset.js';
+import { decodeCacheDir, loadSplitCached } from './cache.js';
+import { readSplit, splitFingerprint } from './dataset.js';
 import { trainEpoch } from './epoch.js';
 import { evaluateSamples } from './evaluate.js';
 import type { ProgressStream } from './progress.js';
 import { recordEpoch, type Best, type EpochRecord } from './record.js';
-import { RUN_FILES, readCommittedRun, recoverRunFolder, type RunManifest } from './run-folder.js';
+import { RUN_FILES, foreignEntries, readCommittedRun, recoverRunFolder, type RunManifest } from './run-folder.js';
+import { acquireRunLock, type RunLock } from './run-lock.js';
 import { SummaryWriter } from './tfevents.js';
+import { describeAutotune } from '../engine/autotune.js';
 import { autotuneModel } from './tune.js';
 
 export { RUN_FILES } from './run-folder.js';
@@ -64,8 +67,10 @@ export interface TrainOptions {
   precision?: Precision;
   /** Mixed precision: the loss scaler's settings (default GradScaler's: 2^16, ×2 after 2000 clean steps, ×0.5 on overflow). */
   lossScale?: GradScalerOptions;
-  /** Decode cache folder (default: `<dataPath>/.petseg-cache`). */
+  /** Decode cache folder (default: decodeCacheDir(dataPath), under the user's cache folder). */
   cacheDir?: string;
+  /** The lock on saveDir, when the caller took it already (the CLI does, before the device opens); otherwise train() holds one for its call. */
+  runLock?: RunLock;
   /** Recorded in every checkpoint (the CLI's arguments). */
   args?: Record<string, unknown>;
   /** Validation images drawn into TensorBoard each epoch (default 4). */
@@ -109,8 +114,8 @@ function checkOptions(o: TrainOptions): void {
   if (o.encoderLr !== undefined && !(o.encoderLr >= 0 && Number.isFinite(o.encoderLr))) throw new RangeError(`--encoder_lr must be ≥ 0, got ${o.encoderLr}`);
 }
 
-/** `dir` exists as a writable folder, or can be made: its nearest existing ancestor is a writable folder. */
-function checkWritableFolder(dir: string, what: string): void {
+/** `dir` exists as a writable folder, or can be made: its nearest existing ancestor is a writable folder. `what` names the argument in messages. */
+export function checkWritableFolder(dir: string, what: string): void {
   let at = dir;
   while (!existsSync(at)) {
     const up = dirname(at);
@@ -137,9 +142,9 @@ function checkDecodedSize(o: TrainOptions): void {
 
 /**
  * Every check of the options that needs no GPU — values, the dataset layout and the memory its
- * decoded images take, the run folder (writable; holding a finished epoch only with resume) — so
- * that a command can refuse bad input before it opens a device or writes anything. train() runs
- * it too.
+ * decoded images take, the run folder (writable; holding a finished epoch only with resume, on
+ * the same data; nothing but petseg's files otherwise) — so that a command can refuse bad input
+ * before it opens a device or writes anything. train() runs it too, holding the folder's lock.
  */
 export function checkTrainOptions(o: TrainOptions): void {
   checkOptions(o);
@@ -151,6 +156,17 @@ export function checkTrainOptions(o: TrainOptions): void {
     throw new Error(`${o.saveDir} already holds a run (finished epoch ${committed.epoch}); pass --resume to continue it, or choose another --save_dir`);
   }
   if (o.resume && !committed) throw new Error(`--resume: ${o.saveDir} holds no finished epoch to resume; run without --resume to start it`);
+  if (!committed) {
+    const foreign = foreignEntries(o.saveDir, o.logDir);
+    if (foreign.length) {
+      const listed = `${foreign.slice(0, 4).join(', ')}${foreign.length > 4 ? `, … (${foreign.length})` : ''}`;
+      throw new Error(`--save_dir ${o.saveDir} holds files petseg did not write (${listed}) and no petseg run; choose an empty or new folder`);
+    }
+  }
+  // Runs of earlier versions recorded no fingerprint: nothing to compare.
+  if (committed?.data && committed.data.fingerprint !== splitFingerprint(o.dataPath)) {
+    throw new Error(`--resume: the split lists of ${resolve(o.dataPath)} differ from those of ${committed.data.path}, which the run in ${o.saveDir} trained on; resume on the run's data or start a new --save_dir`);
+  }
   if (o.encoderWeights !== undefined && !committed) checkEncoderWeights(o.encoderWeights); // a resumed run has them in its checkpoint
   if (committed && committed.epoch >= o.epochs) {
     throw new RangeError(`--resume: ${o.saveDir} has already trained ${committed.epoch} epochs; pass --epochs greater than ${committed.epoch} to train further`);
@@ -213,20 +229,36 @@ function resolveRun(o: TrainOptions, committed: RunManifest | null, stepsPerEpoc
   return { model, optimizer, scaler, startEpoch: epoch, best: committed.best, encoderWeights: info.encoderWeights };
 }
 
-/** Train as the lab does; see TrainOptions. Throws DatasetError / RangeError / Error with a one-line message on bad input. */
+/**
+ * Train as the lab does; see TrainOptions. The run folder is locked for the whole call (run-lock.ts;
+ * RunFolderInUse while another process trains in it). Throws DatasetError / RangeError / Error
+ * with a one-line message on bad input.
+ */
 export async function train(o: TrainOptions): Promise<TrainResult> {
+  const out = o.out ?? process.stdout;
+  const say = (line: string) => out.write(`${line}\n`);
+  if (o.runLock && o.runLock.dir !== o.saveDir) throw new Error(`train: the lock given is for ${o.runLock.dir}, not the run folder ${o.saveDir}`);
+  if (!o.runLock) checkWritableFolder(o.saveDir, '--save_dir');
+  const lock = o.runLock ?? acquireRunLock(o.saveDir, say);
+  try {
+    return await trainLocked(o, out, say);
+  } finally {
+    if (!o.runLock) lock.release();
+  }
+}
+
+async function trainLocked(o: TrainOptions, out: ProgressStream, say: (line: string) => void): Promise<TrainResult> {
   checkTrainOptions(o);
   const mixed = o.precision === 'mixed';
   if (mixed && !getRuntime().caps.f16) throw new Error(`--precision mixed needs the adapter's shader-f16 feature, which ${getRuntime().adapterName} does not offer; use --precision fp32`);
   const warn = o.warn ?? ((line: string) => console.warn(line));
-  const out = o.out ?? process.stdout;
-  const say = (line: string) => out.write(`${line}\n`);
   // Finish or undo an interrupted commit, drop leftovers of crashed runs.
   const committed = recoverRunFolder(o.saveDir, o.logDir);
 
-  const cacheDir = o.cacheDir ?? join(o.dataPath, '.petseg-cache');
+  const cacheDir = o.cacheDir ?? decodeCacheDir(o.dataPath);
   const load = (split: 'train' | 'valid') => {
-    const { samples, fromCache } = loadSplitCached(o.dataPath, split, o.imgSize, { cacheDir, warn });
+    const decoding = (images: number) => say(`${split}: decoding ${images} images (once; the decode cache is ${cacheDir})`);
+    const { samples, fromCache } = loadSplitCached(o.dataPath, split, o.imgSize, { cacheDir, warn, decoding });
     say(`${split}: ${samples.length} images ${fromCache ? '(decode cache)' : '(decoded and cached)'}`);
     return samples;
   };
@@ -236,15 +268,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const run = resolveRun(o, committed, stepsPerEpoch, say);
   const { model, optimizer, scaler } = run;
   let best = run.best;
-  // The run folder is made only once the data loads and the run resolves.
-  mkdirSync(o.saveDir, { recursive: true });
 
   // The convolution kernels of this run's shapes, measured once per adapter (engine/autotune.ts)
   // before the first step, so every step of this run and of a resumed one runs the same kernels.
-  const lastBatch = trainSamples.length % o.batchSize;
-  const batchShape = (n: number) => [n, 3, o.imgSize, o.imgSize];
-  const tuned = await autotuneModel(model, lastBatch ? [batchShape(o.batchSize), batchShape(lastBatch)] : [batchShape(o.batchSize)], true, mixed);
-  if (tuned.tuned.length) say(`autotuned ${tuned.tuned.length} convolution shapes in ${tuned.seconds.toFixed(1)} s (kept for this adapter; PETSEG_AUTOTUNE=0 turns it off)`);
+  // A short last batch borrows the full batches' choices (engine/conv-tuner.ts).
+  const tuned = describeAutotune(await autotuneModel(model, [[o.batchSize, 3, o.imgSize, o.imgSize]], true, mixed));
+  if (tuned) say(tuned);
 
   const writer = o.logDir ? new SummaryWriter(o.logDir, committed?.tensorboard ?? undefined) : null;
   const context = {
@@ -254,6 +283,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     scaler,
     writer,
     info: { model: o.model, options: { ...o.modelOptions, seed: o.seed }, args: o.args, ...(run.encoderWeights ? { encoderWeights: run.encoderWeights } : {}) },
+    data: { path: resolve(o.dataPath), fingerprint: splitFingerprint(o.dataPath) },
     validSamples,
     imgSize: o.imgSize,
     maskThreshold: o.maskThreshold,

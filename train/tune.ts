@@ -3,7 +3,7 @@
  * eval mode so that no BatchNorm statistic moves, finds the convolutions a training step (or,
  * without backward, an inference) runs; the model's parameters and gradients are left as found.
  */
-import { autotune, type AutotuneReport } from '../engine/autotune.js';
+import { autotune, type AutotuneOptions, type AutotuneReport } from '../engine/autotune.js';
 import { noGrad } from '../engine/autograd.js';
 import { autocast } from '../engine/autocast.js';
 import type { Module } from '../engine/nn/module.js';
@@ -11,7 +11,7 @@ import { zeros } from '../engine/ops/creation.js';
 import { tidy } from '../engine/scope.js';
 
 /** `mixed`: the convolutions of a mixed-precision run (under autocast), whose f16 kernels are tuned apart. */
-export async function autotuneModel(model: Module, batchShapes: readonly number[][], backward: boolean, mixed = false): Promise<AutotuneReport> {
+export async function autotuneModel(model: Module, batchShapes: readonly number[][], backward: boolean, mixed = false, options: AutotuneOptions = {}): Promise<AutotuneReport> {
   const wasTraining = model.training;
   const params = model.parameters();
   const grads = params.map((p) => p.grad);
@@ -30,7 +30,7 @@ export async function autotuneModel(model: Module, batchShapes: readonly number[
           p.grad = null;
         }
       }
-    });
+    }, options);
   } finally {
     model.train(wasTraining);
     params.forEach((p, i) => (p.grad = grads[i]));

@@ -9,6 +9,7 @@ import { decodeCheckpoint, encodeCheckpoint, trainedImageSize, type CheckpointIn
 import type { RasterImage } from '../train/pixels.js';
 import { segmentAtFullSize } from '../train/segment.js';
 import { drawChart } from './chart.js';
+import { notAModelFile } from './model-file.js';
 import { trainOnSyntheticPets, type TrainDemoOptions } from './train-demo.js';
 
 export interface PageState {
@@ -138,11 +139,13 @@ async function loadCheckpointBytes(bytes: Uint8Array, source: string): Promise<v
 async function loadBuiltinCheckpoint(): Promise<void> {
   const url = new URL('model.safetensors', document.baseURI);
   const response = await fetch(url).catch(() => null);
-  if (!response?.ok) {
-    show(ui.checkpointStatus, `No model.safetensors next to this page (${url.pathname}): copy a checkpoint there (e.g. runs/…/best.safetensors → web/public/model.safetensors) or choose a file.`, true);
+  const bytes = response?.ok ? new Uint8Array(await response.arrayBuffer()) : new Uint8Array(0);
+  const problem = notAModelFile(url.pathname, response && { ok: response.ok, status: response.status, contentType: response.headers.get('content-type'), firstByte: bytes[0] });
+  if (problem) {
+    show(ui.checkpointStatus, problem, true);
     return;
   }
-  await loadCheckpointBytes(new Uint8Array(await response.arrayBuffer()), 'model.safetensors');
+  await loadCheckpointBytes(bytes, 'model.safetensors');
 }
 
 async function takePhoto(file: File): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * The page's training demo: a UNet learns synthetic pets drawn in the page, with the same
- * engine, loader, loss and optimizer as `node cli/train.js` (Adam with L2 weight decay,
+ * engine, loader, loss and optimizer as `petseg train` (Adam with L2 weight decay,
  * BCE-with-logits, per-image Dice at threshold 0.5).
  */
 import type { Module } from '../engine/nn/module.js';

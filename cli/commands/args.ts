@@ -3,7 +3,7 @@
  * --help and --version, and the commands' exit codes: 0 success, 1 a failure while running, 2 a
  * bad argument (UsageError), always before a device opens or a file is written.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 
 export interface OptionSpec {
   type: 'number' | 'integer' | 'string' | 'boolean';
@@ -26,16 +26,31 @@ export function version(): string {
 /** The `petseg` subcommand a command file answers to (the file names predate the bin). */
 const SUBCOMMANDS: Record<string, string> = { inference: 'infer' };
 
+/** The column where option descriptions start in --help. */
+const HELP_COLUMN = 30;
+
 export function usage(command: string, summary: string, specs: Record<string, OptionSpec>): string {
-  const lines = [`usage: petseg ${SUBCOMMANDS[command] ?? command} [options]   (or: node cli/${command}.js [options])`, '', summary, '', 'options:'];
+  const lines = [`usage: petseg ${SUBCOMMANDS[command] ?? command} [options]`, '', summary, '', 'options:'];
+  // A name too long for the column gets its description on the next line, so the two never touch.
+  const row = (head: string, help: string) => (head.length < HELP_COLUMN - 1 ? head.padEnd(HELP_COLUMN) + help : `${head}\n${' '.repeat(HELP_COLUMN)}${help}`);
   for (const [name, spec] of Object.entries(specs)) {
-    const value = spec.type === 'boolean' ? '' : ` <${spec.type}>`;
+    const value = spec.type === 'boolean' ? ' [yes|no]' : ` <${spec.type}>`;
     const dflt = spec.default === undefined ? '' : ` (default: ${spec.default})`;
-    lines.push(`  --${name}${value}`.padEnd(28) + spec.help + dflt);
+    lines.push(row(`  --${name}${value}`, spec.help + dflt));
   }
-  lines.push('  --help'.padEnd(28) + 'show this help', '  --version'.padEnd(28) + "print petseg's version");
+  lines.push(row('  --help', 'show this help'), row('  --version', "print petseg's version"));
   return lines.join('\n');
 }
+
+/** What a boolean option accepts, as `--flag=VALUE` or `--flag VALUE` (plain `--flag` is true). */
+const BOOLEAN_WORDS = new Map([
+  ['true', true],
+  ['yes', true],
+  ['1', true],
+  ['false', false],
+  ['no', false],
+  ['0', false],
+]);
 
 export function parseArgs(argv: string[], specs: Record<string, OptionSpec>): ParsedArgs | 'help' | 'version' {
   const out: ParsedArgs = {};
@@ -45,15 +60,25 @@ export function parseArgs(argv: string[], specs: Record<string, OptionSpec>): Pa
     if (arg === '--help' || arg === '-h') return 'help';
     if (arg === '--version') return 'version';
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument '${arg}' (options start with --; see --help)`);
-    const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    const equals = arg.indexOf('=');
+    const name = equals < 0 ? arg.slice(2) : arg.slice(2, equals);
+    const inline = equals < 0 ? undefined : arg.slice(equals + 1);
     const spec = specs[name];
     if (!spec) throw new UsageError(`unknown option --${name} (see --help)`);
     if (spec.type === 'boolean') {
-      out[name] = inline === undefined ? true : inline !== 'false';
+      // `--flag=WORD`, or `--flag WORD` when the next argument is one of the words.
+      const next = argv[i + 1];
+      const word = inline ?? (next !== undefined && BOOLEAN_WORDS.has(next.toLowerCase()) ? argv[++i] : undefined);
+      const value = word === undefined ? true : BOOLEAN_WORDS.get(word.toLowerCase());
+      if (value === undefined) throw new UsageError(`--${name} takes true/false, yes/no or 1/0, got '${word}'`);
+      out[name] = value;
       continue;
     }
     const raw = inline ?? argv[++i];
     if (raw === undefined) throw new UsageError(`--${name} needs a value`);
+    // `--save_dir --augment` is a forgotten value, not a folder named --augment.
+    if (raw.startsWith('--')) throw new UsageError(`--${name} needs a value, got the option ${raw} (a path that starts with -- can be written ./${raw})`);
+    if (raw === '') throw new UsageError(`--${name} needs a value, got an empty one`);
     if (spec.type === 'string') {
       out[name] = raw;
       continue;
@@ -86,6 +111,14 @@ export function parseCommandArgs(command: string, summary: string, argv: string[
     console.error(`${command}: ${err.message}`);
     return 2;
   }
+}
+
+/**
+ * A path argument that must name a file (a checkpoint, weights): a folder there gets one line
+ * naming it, before anything reads it. A missing file is the caller's to report.
+ */
+export function checkNotFolder(option: string, path: string, what: string): void {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--${option} ${path} is a folder, not ${what}; pass the file itself`);
 }
 
 /** Names of the options written on the command line (to tell a given value from a default). */

@@ -8,13 +8,14 @@ import * as E from '../../engine/index.js';
 import { ablate, formatAblation } from '../../bench/ablate.js';
 import { CHECK_TOLERANCE, formatReport, runBench } from '../../bench/main.js';
 import { formatStepProfiles, profileTrainingSteps } from '../../bench/profile.js';
+import { BASE_CHANNELS } from '../../models/limits.js';
 import { MODELS, isModelName, type ModelName } from '../../models/registry.js';
-import { UsageError, givenOptions, parseCommandArgs, reportError, type OptionSpec } from './args.js';
+import { UsageError, checkNotFolder, givenOptions, parseCommandArgs, reportError, type OptionSpec } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {
   img_size: { type: 'integer', default: 64, min: 32, max: 4096, help: 'input size (--full: 256)' },
   batch_size: { type: 'integer', default: 4, min: 1, help: 'batch (--full: 8)' },
-  base_channels: { type: 'integer', default: 16, min: 1, help: 'UNet width (--full: 64)' },
+  base_channels: { type: 'integer', default: 16, ...BASE_CHANNELS, help: 'UNet width (--full: 64)' },
   models: { type: 'string', default: 'UNet,ResNet34_UNet', help: 'models whose layers and steps to measure' },
   repeats: { type: 'integer', default: 5, min: 1, help: 'timed runs per row (the median is reported)' },
   warmup: { type: 'integer', default: 2, min: 1, help: 'untimed runs first (the first one is reported as the compile time)' },
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     const pick = (name: string, fullValue: number) => (full && !given.has(name) ? fullValue : (args[name] as number));
     const models = (args.models as string).split(',').filter(Boolean);
     for (const m of models) if (!isModelName(m)) throw new UsageError(`--models: unknown model ${m}; use ${Object.keys(MODELS).join(' and/or ')}`);
+    if (args.json !== undefined) checkNotFolder('json', args.json as string, 'a file to write');
     const config = {
       img_size: pick('img_size', 256),
       batch_size: pick('batch_size', 8),
@@ -56,6 +58,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     const exclude = ((args.exclude as string | undefined) ?? '').split(',').filter(Boolean);
     await E.init({ exclude });
+    // A CPU adapter runs these for minutes with little to show meanwhile: say so up front.
+    if (E.getRuntime().caps.software && (args.profile || config.mixed)) {
+      log(`note: this is a CPU adapter, on which ${args.profile ? '--profile takes minutes (about 6 for both models on 2 cores; --models UNet alone, under one)' : '--mixed takes minutes more'}`);
+    }
     if (args.profile) {
       const rows = await profileTrainingSteps(config);
       console.log(`${E.getRuntime().adapterName}\n\n${formatStepProfiles(rows)}`);

@@ -1,11 +1,11 @@
-/** `node cli/download.js` — fetch, verify and unpack the Oxford-IIIT Pet archives. */
+/** `petseg download` — fetch, verify and unpack the Oxford-IIIT Pet archives. */
 import { resolve } from 'node:path';
 import { readSplit } from '../../train/dataset.js';
 import { OXFORD_PET_ARCHIVES, downloadDataset, type DownloadProgress } from '../../train/download.js';
 import { parseCommandArgs, reportError, type OptionSpec } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {
-  data_path: { type: 'string', default: 'dataset/oxford-iiit-pet', help: 'folder to download and extract into (then pass it to train.js --data_path)' },
+  data_path: { type: 'string', default: 'dataset/oxford-iiit-pet', help: 'folder to download and extract into (then pass it to petseg train --data_path)' },
   base_url: { type: 'string', help: 'fetch the archives from this folder URL instead (a mirror); the MD5s are still checked' },
 };
 
@@ -49,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     const train = readSplit(dir, 'train').length;
     const valid = readSplit(dir, 'valid').length;
     const test = readSplit(dir, 'test').length;
-    console.log(`ready: ${train} train, ${valid} valid, ${test} test images; train with: node cli/train.js --data_path ${dir}`);
+    console.log(`ready: ${train} train, ${valid} valid, ${test} test images; train with: petseg train --data_path ${dir}`);
     return 0;
   } catch (err) {
     return reportError('download', err);

@@ -1,4 +1,4 @@
-/** `node cli/evaluate.js --model_path F --data_path D` — Dice on the valid split, as the lab. */
+/** `petseg evaluate --model_path F --data_path D` — Dice on the valid split, as the lab. */
 import { CHECKPOINT_OPTIONS, SPLIT_OPTIONS, checkCheckpointArgs, checkDataArgs, evaluateSplit, openCheckpoint, printReport, startRuntime } from './evaluation.js';
 import { parseCommandArgs, reportError, type OptionSpec } from './args.js';
 

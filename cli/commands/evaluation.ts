@@ -3,21 +3,22 @@
  * type and input size come from its metadata), score a split, print a line or --json.
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import * as E from '../../engine/index.js';
-import { checkpointInfo, loadCheckpoint } from '../../models/checkpoint.js';
-import { trainedImageSize, type CheckpointInfo, type LoadedCheckpoint } from '../../models/checkpoint-format.js';
+import { checkpointInfo, readCheckpointBytes } from '../../models/checkpoint.js';
+import { checkFiniteTensors, decodeCheckpoint, trainedImageSize, type CheckpointInfo, type LoadedCheckpoint } from '../../models/checkpoint-format.js';
+import { IMG_SIZE } from '../../models/limits.js';
 import { MODELS } from '../../models/registry.js';
 import { loadSplitCached } from '../../train/cache.js';
 import { readSplit, type Split } from '../../train/dataset.js';
 import { evaluateSamples } from '../../train/trainer.js';
 import { autotuneModel } from '../../train/tune.js';
-import { UsageError, type OptionSpec, type ParsedArgs } from './args.js';
+import { UsageError, checkNotFolder, type OptionSpec, type ParsedArgs } from './args.js';
 
 export const CHECKPOINT_OPTIONS: Record<string, OptionSpec> = {
-  model_path: { type: 'string', help: 'checkpoint (.safetensors) written by train.js (or exported from PyTorch with --model)' },
+  model_path: { type: 'string', help: 'checkpoint (.safetensors) written by `petseg train` (or exported from PyTorch with --model)' },
   model: { type: 'string', help: `model type, when the checkpoint does not record it: ${Object.keys(MODELS).join(' or ')}` },
-  img_size: { type: 'integer', min: 16, max: 4096, help: "input size (default: the checkpoint's training --img_size, else 256)" },
+  img_size: { type: 'integer', ...IMG_SIZE, help: "input size (default: the checkpoint's training --img_size, else 256)" },
   mask_threshold: { type: 'number', default: 0.5, min: 0, max: 1, help: 'sigmoid(logit) > threshold is pet' },
 };
 
@@ -25,6 +26,7 @@ export const SPLIT_OPTIONS: Record<string, OptionSpec> = {
   data_path: { type: 'string', help: 'Oxford-IIIT Pet folder (images/, annotations/)' },
   batch_size: { type: 'integer', default: 8, min: 1, help: 'images per forward pass' },
   json: { type: 'boolean', default: false, help: 'print one JSON object instead of a line' },
+  cache_dir: { type: 'string', help: "decode cache folder for --data_path's split (default: <user cache>/petseg/decoded/<hash of the dataset path>)" },
 };
 
 export interface OpenedModel extends LoadedCheckpoint {
@@ -32,33 +34,41 @@ export interface OpenedModel extends LoadedCheckpoint {
   size: number;
 }
 
-/** The checkpoint a command will load, checked without a device: the file, its metadata and the input size. */
+/** The checkpoint a command will load, checked without a device: the file, its metadata, its bytes and the input size. */
 export interface CheckedCheckpoint {
   path: string;
   info: CheckpointInfo;
   size: number;
+  bytes: Uint8Array;
 }
 
-/** --model_path (required) and --img_size, checked from the file's header before any device opens. */
+/**
+ * --model_path (required) and --img_size, checked before any device opens: the header and the
+ * metadata first (read alone, so a hostile header costs nothing), then every tensor finite.
+ */
 export function checkCheckpointArgs(args: ParsedArgs): CheckedCheckpoint {
-  if (args.model_path === undefined) throw new UsageError('--model_path is required (a .safetensors checkpoint from train.js, e.g. saved_models/<run>/best.safetensors)');
+  if (args.model_path === undefined) throw new UsageError('--model_path is required (a .safetensors checkpoint from `petseg train`, e.g. saved_models/<run>/best.safetensors)');
   const path = resolve(args.model_path as string);
   if (!existsSync(path)) throw new UsageError(`--model_path ${path} does not exist`);
+  checkNotFolder('model_path', path, 'a checkpoint file');
   let info: CheckpointInfo;
+  let bytes: Uint8Array;
   try {
     info = checkpointInfo(path, args.model as string | undefined);
+    bytes = readCheckpointBytes(path);
+    checkFiniteTensors(bytes, path);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
   const size = (args.img_size as number | undefined) ?? trainedImageSize(info);
   const stride = MODELS[info.model].stride;
   if (size % stride !== 0) throw new UsageError(`--img_size ${size} must be a multiple of ${stride} for ${info.model}`);
-  return { path, info, size };
+  return { path, info, size, bytes };
 }
 
 /** Load a checked checkpoint; the model is put in eval mode. */
 export function openCheckpoint(checked: CheckedCheckpoint, args: ParsedArgs): OpenedModel {
-  const loaded = loadCheckpoint(checked.path, args.model as string | undefined);
+  const loaded = decodeCheckpoint(checked.bytes, checked.path, args.model as string | undefined);
   loaded.model.eval();
   return { ...loaded, path: checked.path, size: checked.size };
 }
@@ -95,7 +105,7 @@ export interface SplitReport {
 export async function evaluateSplit(opened: OpenedModel, args: ParsedArgs, split: Split, dataPath: string): Promise<SplitReport> {
   const warnings: string[] = [];
   const { samples } = loadSplitCached(dataPath, split, opened.size, {
-    cacheDir: join(dataPath, '.petseg-cache'),
+    cacheDir: args.cache_dir === undefined ? undefined : resolve(args.cache_dir as string),
     warn: (line) => {
       warnings.push(line);
       console.warn(line);

@@ -1,12 +1,13 @@
 /**
- * `node cli/inference.js --model_path F --data_path D` — Dice on the test split, as the lab;
- * `node cli/inference.js --model_path F --images a.jpg b.png ... --out DIR` — a mask PNG and an
+ * `petseg infer --model_path F --data_path D` — Dice on the test split, as the lab;
+ * `petseg infer --model_path F --images a.jpg b.png ... --out DIR` — a mask PNG and an
  * overlay PNG per image, at the image's own resolution.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ImageDecodeError } from '../../train/images.js';
 import { predictFile, uniqueStems, type PredictedFile } from '../../train/predict.js';
+import { checkWritableFolder } from '../../train/trainer.js';
 import { CHECKPOINT_OPTIONS, SPLIT_OPTIONS, checkCheckpointArgs, checkDataArgs, evaluateSplit, openCheckpoint, printReport, startRuntime } from './evaluation.js';
 import { UsageError, parseCommandArgs, reportError, type OptionSpec } from './args.js';
 
@@ -40,19 +41,59 @@ export function takeImages(argv: string[]): { rest: string[]; images: string[] |
 }
 
 const IMAGE_FILE = /\.(jpe?g|png|gif)$/i;
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** A folder among the paths stands for the image files in it (by extension, sorted); anything else in it is skipped with a line. */
-function expandFolders(paths: readonly string[]): string[] {
-  return paths.flatMap((path) => {
-    if (!existsSync(path) || !statSync(path).isDirectory()) return [path];
-    const files: string[] = [];
-    for (const name of readdirSync(path).sort()) {
-      const entry = join(path, name);
-      if (statSync(entry).isFile() && IMAGE_FILE.test(name)) files.push(entry);
-      else console.error(`inference: skipping ${entry} (in the folder ${path}, but not a .jpg, .png or .gif file)`);
+/** An input that yields no image: said on a line, and the exit code is 1. */
+interface Failure {
+  image: string;
+  error: string;
+}
+
+/**
+ * The image files the --images paths stand for: a file stands for itself (read errors are the
+ * run's to report), a folder for the image files in it, by extension, sorted. A subfolder or a
+ * file of another kind in a folder is skipped with a line; an entry that cannot be read — a link
+ * to nothing or a loop of links, a name that is not UTF-8 — and a folder with no image are
+ * failures (a line each, exit code 1).
+ */
+function expandFolders(paths: readonly string[]): { files: string[]; failed: Failure[] } {
+  const files: string[] = [];
+  const failed: Failure[] = [];
+  const fail = (image: string, error: string) => failed.push({ image, error });
+  for (const path of paths) {
+    let folder = false;
+    try {
+      folder = statSync(path).isDirectory();
+    } catch {
+      // not there or not readable: predictFile says which
     }
-    return files;
-  });
+    if (!folder) {
+      files.push(path);
+      continue;
+    }
+    const before = files.length;
+    const names = readdirSync(path, { encoding: 'buffer' }).map((raw) => ({ raw, shown: raw.toString('utf8') }));
+    for (const { raw, shown } of names.sort((a, b) => (a.shown < b.shown ? -1 : a.shown > b.shown ? 1 : 0))) {
+      let name: string;
+      try {
+        name = STRICT_UTF8.decode(raw);
+      } catch {
+        fail(join(path, shown), `its name is not UTF-8 (bytes ${raw.toString('hex')}); rename it`);
+        continue;
+      }
+      const entry = join(path, name);
+      try {
+        const info = statSync(entry); // follows links
+        if (info.isFile() && IMAGE_FILE.test(name)) files.push(entry);
+        else console.error(`inference: skipping ${entry} (in the folder ${path}, but not a .jpg, .png or .gif file)`);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        fail(entry, code === 'ENOENT' ? 'a link to nothing' : code === 'ELOOP' ? 'a loop of links' : `cannot be read (${code ?? (err as Error).message})`);
+      }
+    }
+    if (files.length === before) fail(path, 'a folder with no .jpg, .png or .gif file');
+  }
+  return { files, failed };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -65,6 +106,19 @@ export async function main(argv: string[]): Promise<number> {
     if (images && args.data_path !== undefined) throw new UsageError('give either --data_path (score the test split) or --images (write masks), not both');
     const checked = checkCheckpointArgs(args);
     const dataPath = images ? null : checkDataArgs(args, 'test');
+    const outDir = resolve(args.out as string);
+    let files: string[] = [];
+    let failed: Failure[] = [];
+    if (images) {
+      try {
+        checkWritableFolder(outDir, '--out');
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      ({ files, failed } = expandFolders(images));
+      if (files.length === 0) throw new UsageError(`--images: nothing to segment: ${failed.map((f) => `${f.image}: ${f.error}`).join('; ')}`);
+      for (const f of failed) console.error(`inference: skipping ${f.image}: ${f.error}`);
+    }
     await startRuntime(json);
     const opened = openCheckpoint(checked, args);
     try {
@@ -72,10 +126,7 @@ export async function main(argv: string[]): Promise<number> {
         printReport(await evaluateSplit(opened, args, 'test', dataPath!), json);
         return 0;
       }
-      const outDir = resolve(args.out as string);
       const written: PredictedFile[] = [];
-      const failed: { image: string; error: string }[] = [];
-      const files = expandFolders(images);
       const stems = uniqueStems(files);
       for (const [i, file] of files.entries()) {
         try {
@@ -83,7 +134,7 @@ export async function main(argv: string[]): Promise<number> {
           written.push(result);
           if (!json) console.log(`${file}: ${result.width}×${result.height}, ${(100 * result.petFraction).toFixed(1)}% pet → ${result.mask}, ${result.overlay}`);
         } catch (err) {
-          if (!(err instanceof ImageDecodeError) && !['ENOENT', 'EISDIR', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+          if (!(err instanceof ImageDecodeError)) throw err; // a write that failed (a full disk) stops the run
           failed.push({ image: file, error: (err as Error).message });
           console.error(`inference: skipping ${file}: ${(err as Error).message}`);
         }

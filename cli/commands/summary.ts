@@ -1,11 +1,12 @@
-/** `node cli/summary.js --model UNet --base_channels 64`: parameter counts per block (no GPU work beyond allocation). */
+/** `petseg summary --model UNet --base_channels 64`: parameter counts per block (no GPU work beyond allocation). */
 import * as E from '../../engine/index.js';
 import { createModel, MODELS, summarize } from '../../models/index.js';
+import { BASE_CHANNELS } from '../../models/limits.js';
 import { parseCommandArgs, type OptionSpec } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {
   model: { type: 'string', default: 'UNet', help: `model: ${Object.keys(MODELS).join(' | ')}` },
-  base_channels: { type: 'integer', default: 64, min: 1, help: 'UNet width (64 = the lab\'s)' },
+  base_channels: { type: 'integer', default: 64, ...BASE_CHANNELS, help: 'UNet width (64 = the lab\'s)' },
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,5 +1,5 @@
 /**
- * `node cli/train.js` — train UNet or ResNet34_UNet on Oxford-IIIT Pet with the lab's arguments.
+ * `petseg train` — train UNet or ResNet34_UNet on Oxford-IIIT Pet with the lab's arguments.
  * Without --data_path it trains on the built-in synthetic set with a quick preset, so a fresh
  * machine sees the whole pipeline work in minutes.
  */
@@ -7,25 +7,28 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as E from '../../engine/index.js';
+import { BASE_CHANNELS, IMG_SIZE } from '../../models/limits.js';
 import { isModelName, MODELS, type ModelName } from '../../models/registry.js';
+import { splitFingerprint } from '../../train/dataset.js';
 import { ensureSyntheticDataset } from '../../train/synthetic.js';
 import { readCommittedRun, type RunManifest } from '../../train/run-folder.js';
-import { PRECISIONS, RUN_FILES, checkTrainOptions, train, type Precision, type TrainOptions } from '../../train/trainer.js';
-import { UsageError, givenOptions, parseCommandArgs, reportError, type OptionSpec, type ParsedArgs } from './args.js';
+import { RunFolderInUse, acquireRunLock, claimNewRunFolder, type RunLock } from '../../train/run-lock.js';
+import { PRECISIONS, RUN_FILES, checkTrainOptions, checkWritableFolder, train, type Precision, type TrainOptions } from '../../train/trainer.js';
+import { UsageError, checkNotFolder, givenOptions, parseCommandArgs, reportError, type OptionSpec, type ParsedArgs } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {
   data_path: { type: 'string', help: 'Oxford-IIIT Pet folder (images/, annotations/); omitted: the built-in synthetic set' },
   model: { type: 'string', default: 'UNet', help: `model: ${Object.keys(MODELS).join(' or ')}` },
-  epochs: { type: 'integer', default: 100, min: 1, help: 'epochs (synthetic preset: 5)' },
+  epochs: { type: 'integer', default: 100, min: 1, help: "epochs (synthetic preset: 5; with --resume: the run's)" },
   batch_size: { type: 'integer', default: 8, min: 1, help: 'images per step' },
   lr: { type: 'number', default: 1e-3, min: 0, help: 'Adam learning rate' },
   weight_decay: { type: 'number', default: 1e-4, min: 0, help: 'Adam weight decay (L2, as torch.optim.Adam)' },
-  img_size: { type: 'integer', default: 256, min: 16, max: 4096, help: 'images are resized to img_size² (synthetic preset: 64)' },
-  base_channels: { type: 'integer', default: 64, min: 1, help: 'UNet width: channels of the first block (synthetic preset: 8)' },
+  img_size: { type: 'integer', default: 256, ...IMG_SIZE, help: 'images are resized to img_size² (synthetic preset: 64)' },
+  base_channels: { type: 'integer', default: 64, ...BASE_CHANNELS, help: `UNet width: channels of the first block (synthetic preset: 8; at most ${BASE_CHANNELS.max}, whose widest weight fits the 128 MiB every adapter binds)` },
   mask_threshold: { type: 'number', default: 0.5, min: 0, max: 1, help: 'sigmoid(logit) > threshold is pet' },
   augment: { type: 'boolean', default: false, help: 'random flips and rotation (seeded)' },
   seed: { type: 'integer', default: 0, min: 0, max: 4294967295, help: 'seed of weights, shuffling and augmentation' },
-  save_dir: { type: 'string', help: 'run folder for best/last checkpoints and metrics.jsonl (default: saved_models/<model>-<time>)' },
+  save_dir: { type: 'string', help: 'run folder for best/last checkpoints and metrics.jsonl, locked while the run trains (default: a new saved_models/<model>-<date>-<time>)' },
   log_dir: { type: 'string', help: "TensorBoard folder (default: <save_dir>/tensorboard; 'none' disables)" },
   resume: { type: 'boolean', default: false, help: 'continue the run in --save_dir from last.safetensors' },
   encoder_weights: { type: 'string', help: "ResNet34_UNet: the encoder's starting weights, a safetensors file with torchvision/timm ResNet34 names" },
@@ -33,12 +36,13 @@ export const OPTIONS: Record<string, OptionSpec> = {
   encoder_lr: { type: 'number', min: 0, help: "ResNet34_UNet: the encoder's learning rate (default: --lr)" },
   profile: { type: 'integer', default: 0, min: 0, help: 'print the GPU time of every kernel over the first N training steps (needs timestamp-query)' },
   precision: { type: 'string', default: 'fp32', help: `${PRECISIONS.join(' or ')}: mixed runs the convolutions on float16 operands with loss scaling (needs shader-f16)` },
+  cache_dir: { type: 'string', help: 'decode cache folder (default: <user cache>/petseg/decoded/<hash of the dataset path>)' },
 };
 
 /** What the synthetic preset changes, unless given on the command line. */
 const SYNTHETIC_PRESET = { img_size: 64, base_channels: 8, epochs: 5 } as const;
-/** Options a resumed run takes from the checkpoint (giving a different value is an error). */
-const RUN_DEFINING = ['data_path', 'model', 'batch_size', 'lr', 'weight_decay', 'img_size', 'base_channels', 'mask_threshold', 'augment', 'seed', 'encoder_weights', 'freeze_encoder_epochs', 'encoder_lr', 'precision'] as const;
+/** Options a resumed run takes from the checkpoint (giving a different value is an error; --data_path is compared by content, resumedDataPath). */
+const RUN_DEFINING = ['model', 'batch_size', 'lr', 'weight_decay', 'img_size', 'base_channels', 'mask_threshold', 'augment', 'seed', 'encoder_weights', 'freeze_encoder_epochs', 'encoder_lr', 'precision'] as const;
 
 function timestamp(): string {
   const d = new Date();
@@ -51,7 +55,26 @@ function syntheticRoot(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'petseg', 'synthetic-v1');
 }
 
-/** For --resume: the run's recorded arguments fill what is not given; a given value must agree. */
+/**
+ * The data a resumed run continues on. Recorded paths are absolute (a relative one, of an earlier
+ * version, is taken from the working folder as it was then), so a resume works from any folder;
+ * a given --data_path must be the recorded one or hold the same split lists (the dataset moved).
+ */
+function resumedDataPath(recordedPath: unknown, committed: RunManifest, args: ParsedArgs, given: Set<string>, saveDir: string): string | undefined {
+  const recorded = typeof recordedPath === 'string' ? resolve(recordedPath) : undefined;
+  if (!given.has('data_path')) {
+    if (recorded !== undefined && !existsSync(recorded)) throw new UsageError(`--resume: the run's data ${recorded} is not there any more; pass --data_path with the same dataset`);
+    return recorded;
+  }
+  const wanted = resolve(args.data_path as string);
+  const sameData = recorded === wanted || (committed.data !== undefined && existsSync(wanted) && splitFingerprint(wanted) === committed.data.fingerprint);
+  if (!sameData) {
+    throw new UsageError(`--resume: the run in ${saveDir} was trained on ${recorded ?? 'the built-in synthetic set'}, not ${wanted}; drop --data_path or start a new --save_dir`);
+  }
+  return wanted;
+}
+
+/** For --resume: the run's recorded arguments fill what is not given (--epochs too); a given value must agree. */
 function mergeResumedArgs(args: ParsedArgs, given: Set<string>, saveDir: string): void {
   let committed: RunManifest | null;
   try {
@@ -68,6 +91,47 @@ function mergeResumedArgs(args: ParsedArgs, given: Set<string>, saveDir: string)
     }
     args[name] = recorded[name] as ParsedArgs[string];
   }
+  args.data_path = resumedDataPath(recorded.data_path, committed, args, given, saveDir);
+  if (!given.has('epochs') && typeof recorded.epochs === 'number') args.epochs = recorded.epochs;
+}
+
+/**
+ * The run folder, locked for this process: --save_dir, or a new `saved_models/<model>-<time>`
+ * (`-2`, `-3`, … when taken). Refused (exit 2) while another process holds it.
+ */
+function lockRunFolder(args: ParsedArgs, say: (line: string) => void): RunLock {
+  const given = args.save_dir as string | undefined;
+  const dir = resolve(given ?? 'saved_models');
+  try {
+    checkWritableFolder(dir, '--save_dir');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  try {
+    return given === undefined ? claimNewRunFolder(dir, `${String(args.model)}-${timestamp()}`, say) : acquireRunLock(dir, say);
+  } catch (err) {
+    throw err instanceof RunFolderInUse ? new UsageError(err.message) : err;
+  }
+}
+
+/**
+ * The lock goes with the process however it ends: normally, by process.exit (the launcher's
+ * child when its parent dies), or by SIGINT, SIGTERM or SIGHUP, which are raised again once it is
+ * released so the exit status still tells. A SIGKILL leaves it stale, for the next run to take over.
+ * Returns what undoes the hooks.
+ */
+function releaseWithProcess(lock: RunLock): () => void {
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const onSignal = (signal: NodeJS.Signals) => {
+    lock.release();
+    process.kill(process.pid, signal);
+  };
+  process.once('exit', lock.release);
+  for (const signal of signals) process.once(signal, onSignal);
+  return () => {
+    process.removeListener('exit', lock.release);
+    for (const signal of signals) process.removeListener(signal, onSignal);
+  };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -75,11 +139,18 @@ export async function main(argv: string[]): Promise<number> {
   const args = parseCommandArgs('train', summary, argv, OPTIONS);
   if (typeof args === 'number') return args;
   const given = givenOptions(argv);
+  const say = (line: string) => console.log(line);
+  let lock: RunLock | null = null;
+  let unhook = () => {};
   try {
     const model = args.model as string;
     if (!isModelName(model)) throw new UsageError(`--model ${model} is not a model; choose ${Object.keys(MODELS).join(' or ')}`);
     if (args.resume && !given.has('save_dir')) throw new UsageError('--resume needs the --save_dir of the run to continue');
-    const saveDir = resolve((args.save_dir as string | undefined) ?? join('saved_models', `${model}-${timestamp()}`));
+    if (args.encoder_weights !== undefined) checkNotFolder('encoder_weights', resolve(args.encoder_weights as string), 'a safetensors file');
+    // Everything below reads or writes the run folder: it is held from here to the end.
+    lock = lockRunFolder(args, say);
+    unhook = releaseWithProcess(lock);
+    const saveDir = lock.dir;
     if (args.resume) mergeResumedArgs(args, given, saveDir);
 
     const synthetic = args.data_path === undefined;
@@ -96,11 +167,14 @@ export async function main(argv: string[]): Promise<number> {
         .map(([k, v]) => `--${k} ${String(args[k])}${given.has(k) ? '' : ` (preset ${v})`}`)
         .join(' ')}`;
     } else {
+      // Recorded absolute, so the run resumes from any working folder.
       dataPath = resolve(args.data_path as string);
+      args.data_path = dataPath;
     }
     const modelName = args.model as ModelName;
     const logDir = args.log_dir === 'none' ? null : resolve((args.log_dir as string | undefined) ?? join(saveDir, 'tensorboard'));
-    const recordedArgs = Object.fromEntries(Object.entries(args).filter(([k, v]) => v !== undefined && k !== 'resume' && k !== 'profile' && (k !== 'data_path' || !synthetic)));
+    const notRecorded = new Set(['resume', 'profile', 'cache_dir']);
+    const recordedArgs = Object.fromEntries(Object.entries(args).filter(([k, v]) => v !== undefined && !notRecorded.has(k) && (k !== 'data_path' || !synthetic)));
     const options: TrainOptions = {
       dataPath,
       model: modelName,
@@ -121,6 +195,8 @@ export async function main(argv: string[]): Promise<number> {
       encoderLr: args.encoder_lr as number | undefined,
       profileSteps: args.profile as number,
       precision: args.precision as Precision,
+      cacheDir: args.cache_dir === undefined ? undefined : resolve(args.cache_dir as string),
+      runLock: lock,
       args: recordedArgs,
     };
     // Every argument is checked before the device opens or anything is written.
@@ -132,6 +208,9 @@ export async function main(argv: string[]): Promise<number> {
 
     const runtime = await E.init();
     console.log(`petseg training on ${runtime.adapterName}`);
+    if (options.precision === 'mixed' && runtime.caps.software) {
+      say('note: this is a CPU adapter, on which --precision mixed is slower than fp32 (the 5-epoch synthetic preset: about 8 minutes on 2 cores); it is meant for GPUs');
+    }
     if (dataLine) console.log(dataLine);
     console.log(`run folder ${saveDir}${logDir ? `; TensorBoard: tensorboard --logdir ${logDir}` : ''}`);
     const result = await train(options);
@@ -143,5 +222,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     return reportError('train', err);
+  } finally {
+    lock?.release();
+    unhook();
   }
 }

@@ -8,7 +8,7 @@
  * backward — and writes float32, so the layer's output and its gradients are float32.
  */
 import { convPlans, type ConvDirection, type ConvGeometry, type ConvOperandType, type ConvPlan } from '../../kernels/conv/index.js';
-import { tuneKey } from '../conv-tuner.js';
+import { tableKeys } from '../conv-tuner.js';
 import { isAutocasting } from '../autocast.js';
 import { needsGrad, noGrad, record } from '../autograd.js';
 import { getRuntime, type Runtime } from '../runtime.js';
@@ -35,8 +35,9 @@ export interface ConvOperands {
 }
 
 interface PlannedConv {
-  key: string;
   plans: ConvPlan[];
+  /** The autotuner's table keys (conv-tuner.ts tableKeys); made only where autotuning is on (they hash every candidate's WGSL). */
+  keys: string[];
 }
 
 /** Plans by exact direction and geometry, per runtime: a training step asks for the same ones every step. */
@@ -49,8 +50,7 @@ function planned(runtime: Runtime, direction: ConvDirection, layer: ConvGeometry
   let entry = cache.get(id);
   if (!entry) {
     const plans = convPlans(direction, layer, runtime.caps, hasBias, runtime.settings.conv, operands);
-    // The candidates are part of the key: a choice made among other candidates (an older build, other exclusions) is not reused.
-    cache.set(id, (entry = { key: `${tuneKey(direction, layer)} [${plans.map((p) => p.kernel).join(' ')}]`, plans }));
+    cache.set(id, (entry = { plans, keys: runtime.tuner.enabled && plans.length > 1 ? tableKeys(direction, layer, plans) : [] }));
   }
   return entry;
 }
@@ -113,9 +113,9 @@ function runConv(direction: ConvDirection, layer: ConvGeometry, operands: ConvOp
   const runtime = getRuntime();
   const hasBias = Boolean(operands.bias);
   const type: ConvOperandType = operands.src.dtype === 'float16' ? 'f16' : 'f32';
-  const { key, plans } = planned(runtime, direction, layer, hasBias, type);
-  runtime.tuner.note({ key, direction, layer, hasBias, operands: type }, plans.length);
-  const plan = runtime.tuner.choose(key, plans);
+  const { keys, plans } = planned(runtime, direction, layer, hasBias, type);
+  if (keys.length) runtime.tuner.note({ key: keys[0], direction, layer, hasBias, operands: type }, plans.length);
+  const plan = runtime.tuner.choose(keys, plans);
   used?.add(plan.kernel);
   // Every direction of a layer does the same multiply-adds: one per weight tap per position of the convolution's strided side.
   const positions = direction.startsWith('transpose') ? layer.srcH * layer.srcW : layer.dstH * layer.dstW;

@@ -55,6 +55,9 @@ export function gemmTileFor(M: number, N: number, splitK = false): GemmTileName 
 
 export const blockSize = (t: GemmTile) => ({ tileM: t.ty * t.rows, tileN: t.tx * t.cols });
 
+/** Workgroup memory a block shape stages per k step (A and B tiles of f32): within the adapter's maxComputeWorkgroupStorageSize or not planned. */
+export const stagingBytes = (t: GemmTile) => TILE_K * (t.ty * t.rows + t.tx * t.cols) * 4;
+
 /** Code-generation helpers for one tile shape. */
 export function tileCode(t: GemmTile) {
   const tileM = t.ty * t.rows;

@@ -18,7 +18,7 @@
  *   transpose-grad-weight   weight                      dY    x (grad)      dw
  */
 import { grid, MAX_GROUPS_PER_DIM, type KernelSpec } from '../kernel.js';
-import { GEMM_TILES, gemmTileFor, type GemmTileName } from './gemm-tiles.js';
+import { GEMM_TILES, gemmTileFor, stagingBytes, type GemmTileName } from './gemm-tiles.js';
 import { convGemmLaunch, convTransposeGemmLaunch, convWeightGemmLaunch } from './gemm.js';
 import { convParams, directGrid, isRows3x3, subgroupWorkgroup, tapGroups, tileCount, SUBGROUP_TILE_C, TILE_C, TILE_X, type ConvGeometry } from './geometry.js';
 import {
@@ -59,6 +59,8 @@ export interface PlannerCaps {
   readonly software: boolean;
   readonly subgroupSize: number;
   readonly compilerBudget: 'small' | 'large';
+  /** Workgroup memory a kernel may declare (GEMM block shapes that stage more are not planned). */
+  readonly maxWorkgroupStorageBytes: number;
 }
 
 export interface PlannerOptions {
@@ -134,10 +136,15 @@ function subgroupGatherLaunch(g: ConvGeometry, subgroupSize: number) {
   return { total, workgroupSize, workgroups: [Math.ceil(total / workgroupSize), Math.ceil(g.dstChannels / SUBGROUP_TILE_C), 1] as [number, number, number] };
 }
 
-/** GEMM candidates: the block shape gemm-tiles.ts picks first; on GPUs every other shape for the autotuner. */
+/**
+ * GEMM candidates among the block shapes whose staging fits the adapter's workgroup memory: the
+ * one gemm-tiles.ts picks first (else the next that fits); on GPUs every other one too, for the
+ * autotuner.
+ */
 function gemmTiles(M: number, N: number, caps: PlannerCaps, splitK = false): GemmTileName[] {
   const first = gemmTileFor(M, N, splitK);
-  return caps.software ? [first] : [first, ...(Object.keys(GEMM_TILES) as GemmTileName[]).filter((t) => t !== first)];
+  const fitting = [first, ...(Object.keys(GEMM_TILES) as GemmTileName[]).filter((t) => t !== first)].filter((t) => stagingBytes(GEMM_TILES[t]) <= caps.maxWorkgroupStorageBytes);
+  return caps.software ? fitting.slice(0, 1) : fitting;
 }
 
 function gatherCandidates(flipped: boolean): Candidate[] {
