@@ -8,6 +8,8 @@ const COMMANDS = {
   train: ['train', 'train UNet or ResNet34_UNet (the built-in synthetic set without --data_path)'],
   evaluate: ['evaluate', "a checkpoint's Dice and IoU on the valid split"],
   infer: ['inference', 'Dice on the test split, or masks and overlays for --images'],
+  sweep: ['sweep', 'train a grid of train arguments, one run folder each; resumable, shardable'],
+  report: ['report', 'compare runs: report.md and report.html with a table, curves and predictions'],
   download: ['download', 'fetch, verify and unpack Oxford-IIIT Pet'],
   bench: ['bench', 'kernels and training steps beside TF.js (when installed) on this adapter'],
   summary: ['summary', "a model's parameter counts"],

@@ -6,10 +6,11 @@ import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, rena
 import type { GradScaler, GradScalerState } from '../engine/grad-scaler.js';
 import type { Adam } from '../engine/optim.js';
 import type { Module } from '../engine/nn/module.js';
-import { decodeSafetensors, encodeSafetensors, parseSafetensorsHeader, safetensorsHeaderLength, type SafetensorsHeader } from '../engine/safetensors.js';
-import { tensor } from '../engine/ops/creation.js';
-import type { Tensor } from '../engine/tensor.js';
-import { checkFiniteTensors, checkpointInfoOf, decodeCheckpoint, encodeCheckpoint, hostTensors, resolveCheckpointInfo, type CheckpointInfo, type LoadedCheckpoint } from './checkpoint-format.js';
+import { parseSafetensorsHeader, safetensorsHeaderLength, type SafetensorsHeader } from '../engine/safetensors.js';
+import { checkpointInfoOf, decodeCheckpoint, encodeCheckpoint, resolveCheckpointInfo, type CheckpointInfo, type LoadedCheckpoint } from './checkpoint-format.js';
+import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.js';
+
+export { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.js';
 
 /** Write `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename. */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
@@ -50,13 +51,6 @@ export function readCheckpointBytes(path: string): Uint8Array {
   }
 }
 
-/** A safetensors file whose float tensors are all finite (checkFiniteTensors). */
-function readSafetensors(path: string) {
-  const bytes = readCheckpointBytes(path);
-  checkFiniteTensors(bytes, path);
-  return decodeSafetensors(bytes, path);
-}
-
 /** A safetensors file's header alone: the length, then the JSON, read without the tensor data. */
 export function readSafetensorsHeader(path: string): SafetensorsHeader {
   let fd: number;
@@ -95,83 +89,11 @@ export function loadCheckpoint(path: string, expectModel?: string): LoadedCheckp
   return decodeCheckpoint(readCheckpointBytes(path), path, expectModel);
 }
 
-/** The model's name of each of the optimizer's parameters, in the optimizer's order. */
-function optimizerNames(optimizer: Adam, model: Module): string[] {
-  const names = new Map(model.namedParameters().map(([name, t]) => [t, name]));
-  return optimizer.params.map((p) => {
-    const name = names.get(p);
-    if (name === undefined) throw new Error('optimizer state: the optimizer holds a parameter that is not in the model');
-    return name;
-  });
-}
-
-/**
- * Adam's state as safetensors bytes, keyed `<parameter>.exp_avg` / `.exp_avg_sq` by the model's
- * parameter names; the step count, the groups' learning rates and, where parameters were stepped
- * differently (frozen for a while), each one's step count in the metadata.
- */
-export async function encodeOptimizerState(optimizer: Adam, model: Module, scaler?: GradScaler): Promise<Uint8Array> {
-  const names = optimizerNames(optimizer, model);
-  const state = optimizer.state();
-  const entries: [string, Tensor][] = [];
-  names.forEach((name, i) => entries.push([`${name}.exp_avg`, state.m[i]], [`${name}.exp_avg_sq`, state.v[i]]));
-  const metadata: Record<string, string> = { format: 'petseg-adam-v1', step: String(state.step), lr: JSON.stringify(optimizer.groups.map((g) => g.lr)) };
-  if (state.paramSteps) metadata.param_steps = JSON.stringify(Object.fromEntries(names.map((n, i) => [n, state.paramSteps![i]])));
-  if (scaler) metadata.grad_scaler = JSON.stringify(scaler.state());
-  return encodeSafetensors(await hostTensors(entries), metadata);
-}
-
 export async function saveOptimizerState(path: string, optimizer: Adam, model: Module, scaler?: GradScaler): Promise<void> {
   writeFileAtomic(path, await encodeOptimizerState(optimizer, model, scaler));
 }
 
-/** A saved GradScaler state (metadata `grad_scaler`), checked. */
-function scalerState(path: string, text: string): GradScalerState {
-  let state: Partial<Record<keyof GradScalerState, unknown>>;
-  try {
-    state = JSON.parse(text) as typeof state;
-  } catch {
-    throw new Error(`${path}: damaged optimizer state (grad_scaler is not JSON)`);
-  }
-  const { scale, growthTracker, skippedSteps } = state ?? {};
-  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
-  if (!(typeof scale === 'number' && scale > 0 && Number.isFinite(scale)) || !count(growthTracker) || !count(skippedSteps)) {
-    throw new Error(`${path}: damaged optimizer state (grad_scaler ${text.slice(0, 80)})`);
-  }
-  return { scale, growthTracker: growthTracker as number, skippedSteps: skippedSteps as number };
-}
-
-/**
- * Restores Adam's state into `optimizer`; returns the loss scaler's saved state (a mixed-precision
- * run's), or null.
- */
+/** Restores Adam's state from the file at `path` (decodeOptimizerState). */
 export function loadOptimizerState(path: string, optimizer: Adam, model: Module): GradScalerState | null {
-  const { tensors, metadata } = readSafetensors(path);
-  if (metadata.format !== 'petseg-adam-v1') throw new Error(`${path}: not a petseg optimizer state file`);
-  const names = optimizerNames(optimizer, model);
-  const missing = names.flatMap((n) => [`${n}.exp_avg`, `${n}.exp_avg_sq`]).filter((k) => !tensors.has(k));
-  if (missing.length) throw new Error(`${path}: optimizer state does not fit this model; missing ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
-  let paramSteps: number[] | undefined;
-  if (metadata.param_steps !== undefined) {
-    let steps: Record<string, unknown>;
-    try {
-      steps = JSON.parse(metadata.param_steps) as Record<string, unknown>;
-    } catch {
-      throw new Error(`${path}: damaged optimizer state (param_steps is not JSON)`);
-    }
-    paramSteps = names.map((n) => {
-      const t = steps?.[n];
-      if (!Number.isSafeInteger(t) || (t as number) < 0) throw new Error(`${path}: damaged optimizer state (no step count for ${n})`);
-      return t as number;
-    });
-  }
-  const m = names.map((n) => tensor(tensors.get(`${n}.exp_avg`)!.data, tensors.get(`${n}.exp_avg`)!.shape));
-  const v = names.map((n) => tensor(tensors.get(`${n}.exp_avg_sq`)!.data, tensors.get(`${n}.exp_avg_sq`)!.shape));
-  const scaler = metadata.grad_scaler === undefined ? null : scalerState(path, metadata.grad_scaler);
-  try {
-    optimizer.loadState({ step: Number(metadata.step), m, v, paramSteps });
-  } finally {
-    for (const t of [...m, ...v]) t.dispose();
-  }
-  return scaler;
+  return decodeOptimizerState(readCheckpointBytes(path), path, optimizer, model);
 }

@@ -20,6 +20,7 @@ import { formatShape } from '../engine/shape.js';
 import { shapesOnly } from '../engine/tensor.js';
 import { readSafetensorsHeader } from './checkpoint.js';
 import { stateMismatch } from './checkpoint-format.js';
+import type { TrainingHooks } from './registry.js';
 import { ResNet34UNet } from './resnet34-unet.js';
 
 /** What a checkpoint records about the encoder weights a run started from. */
@@ -81,10 +82,11 @@ export function checkEncoderWeights(path: string): SafetensorsHeader {
 }
 
 /**
- * Copy a ResNet34 encoder's weights (see the top of this file) into `model`; the decoder keeps
+ * Copy a ResNet34 encoder's weights (see the top of this file) into `model`'s encoder; the decoder keeps
  * its initialisation. Returns the file's name and SHA-256, for the checkpoint's record.
  */
-export function loadEncoderWeights(model: ResNet34UNet, path: string): EncoderWeightsInfo {
+export function loadEncoderWeights(model: TrainingHooks, path: string): EncoderWeightsInfo {
+  if (!model.encoderState) throw new Error(`${path}: this model has no encoder to load weights into`);
   const header = checkEncoderWeights(path);
   const bytes = readFileSync(path);
   const state = model.encoderState();

@@ -1,5 +1,7 @@
-/** Models by the lab's names, so the CLI and checkpoints can name them. */
+/** Models by the lab's names, so the CLI and checkpoints can name them, and what the trainer may ask of them. */
 import type { Module } from '../engine/nn/module.js';
+import type { AdamParamGroup } from '../engine/optim.js';
+import type { Tensor } from '../engine/tensor.js';
 import { BASE_CHANNELS, IN_CHANNELS, SEED, withinBound, type Bound } from './limits.js';
 import { ResNet34UNet } from './resnet34-unet.js';
 import { UNet } from './unet.js';
@@ -7,17 +9,35 @@ import { UNet } from './unet.js';
 /** Options a checkpoint records to rebuild the model (JSON-serialisable). */
 export type ModelOptions = Record<string, number>;
 
+/**
+ * What a model may do for the trainer beyond forward: the trainer asks through these, so it
+ * needs no knowledge of any one model.
+ */
+export interface TrainingHooks {
+  /** Adam's parameter groups (a pretrained encoder at its own learning rate); absent: one group of every parameter. */
+  optimizerGroups?(lr: { lr: number; encoderLr?: number }): AdamParamGroup[];
+  /** Before each epoch (an encoder frozen for the first ones). */
+  beforeEpoch?(epoch: number, settings: { freezeEncoderEpochs: number }): void;
+  /** The encoder's state by torchvision's names, which pretrained weights are loaded into. */
+  encoderState?(): Map<string, Tensor>;
+}
+
+/** A model the trainer trains: a Module with the hooks it has. */
+export type SegmentationModel = Module & TrainingHooks;
+
 export interface ModelEntry {
   /** Total stride: input H and W must be multiples of it. */
   stride: number;
+  /** It has a pretrained-able encoder (encoderState, optimizerGroups, beforeEpoch). */
+  encoder: boolean;
   /** Options each model understands (others are rejected). */
   options: readonly string[];
   create(options: ModelOptions): Module;
 }
 
 export const MODELS = {
-  UNet: { stride: UNet.stride, options: ['baseChannels', 'inChannels', 'seed'], create: (o) => new UNet(o) },
-  ResNet34_UNet: { stride: ResNet34UNet.stride, options: ['inChannels', 'seed'], create: (o) => new ResNet34UNet(o) },
+  UNet: { stride: UNet.stride, encoder: false, options: ['baseChannels', 'inChannels', 'seed'], create: (o) => new UNet(o) },
+  ResNet34_UNet: { stride: ResNet34UNet.stride, encoder: true, options: ['inChannels', 'seed'], create: (o) => new ResNet34UNet(o) },
 } satisfies Record<string, ModelEntry>;
 
 export type ModelName = keyof typeof MODELS;
@@ -29,7 +49,7 @@ export function isModelName(name: string): name is ModelName {
 /** Every model option's bound (models/limits.ts): checked before a model is built, whether the value came from an argument or a file. */
 const OPTION_BOUNDS: Record<string, Bound> = { baseChannels: BASE_CHANNELS, inChannels: IN_CHANNELS, seed: SEED };
 
-export function createModel(name: string, options: ModelOptions = {}): Module {
+export function createModel(name: string, options: ModelOptions = {}): SegmentationModel {
   if (!isModelName(name)) throw new Error(`unknown model '${name}'; choose one of: ${Object.keys(MODELS).join(', ')}`);
   const entry: ModelEntry = MODELS[name];
   const unknown = Object.keys(options).filter((k) => !entry.options.includes(k));

@@ -16,6 +16,7 @@ import { BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d, ModuleList, Sequential
 import { Module, type StateDict } from '../engine/nn/module.js';
 import { concat } from '../engine/ops/layout.js';
 import { Generator } from '../engine/random.js';
+import type { AdamParamGroup } from '../engine/optim.js';
 import type { Tensor } from '../engine/tensor.js';
 import { DoubleConv, checkInput } from './common.js';
 
@@ -112,6 +113,17 @@ export class ResNet34UNet extends Module {
   parameterGroups(): { encoder: Tensor[]; decoder: Tensor[] } {
     const encoder = new Set(this.encoderModules().flatMap((m) => m.parameters()));
     return { encoder: [...encoder], decoder: this.parameters().filter((p) => !encoder.has(p)) };
+  }
+
+  /** Training hook (models/registry.ts): the encoder's parameters as their own group, at `encoderLr` (default lr). */
+  optimizerGroups(lr: { lr: number; encoderLr?: number }): AdamParamGroup[] {
+    const { encoder, decoder } = this.parameterGroups();
+    return [{ params: encoder, lr: lr.encoderLr ?? lr.lr }, { params: decoder }];
+  }
+
+  /** Training hook: the encoder is frozen for the first `freezeEncoderEpochs` epochs. */
+  beforeEpoch(epoch: number, settings: { freezeEncoderEpochs: number }): void {
+    this.freezeEncoder(epoch <= settings.freezeEncoderEpochs);
   }
 
   get isEncoderFrozen(): boolean {

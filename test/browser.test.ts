@@ -1,17 +1,20 @@
 /**
  * The web page in real headless Chromium (Debian's `chromium`, SwiftShader's WebGPU), driven by
  * playwright-core: load a checkpoint, segment a photo and compare the mask with the same model in
- * Node, train a few steps and see the loss fall, and the messages for bad input and no WebGPU.
+ * Node; train UNet on the real sample picked as a folder with the same loop as the command line,
+ * reload during an epoch and resume to the same records, score the best checkpoint with
+ * `petseg evaluate`; the synthetic preset; the messages for bad input and no WebGPU.
  * Screenshots go to test-artifacts/. Skipped without Chromium unless PETSEG_REQUIRE_BROWSER=1
  * (CI sets it, and `npm test` installs Chromium on Debian as root).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { create } from 'tar';
 import { Adam, bceWithLogits, tidy } from '../engine/index.js';
 import type { Module } from '../engine/nn/module.js';
 import { encodeCheckpoint, type CheckpointInfo } from '../models/checkpoint-format.js';
@@ -21,6 +24,8 @@ import { BatchLoader, disposeBatch } from '../train/loader.js';
 import { resizeBilinear } from '../train/pixels.js';
 import { segmentAtFullSize } from '../train/segment.js';
 import { drawSyntheticPet, syntheticSamples } from '../train/synthetic-pets.js';
+import { writeSyntheticDataset } from '../train/synthetic.js';
+import type { RunState } from '../web/train-page.js';
 import { Generator } from '../engine/random.js';
 import { useGpu } from './helpers/gpu.js';
 import { serveFolder } from './helpers/static-server.js';
@@ -32,6 +37,7 @@ const available = existsSync(CHROMIUM);
 const artifacts = join(root, 'test-artifacts', 'browser');
 const CHROMIUM_FLAGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--headless', '--no-sandbox', '--disable-background-networking'];
 const SIZE = 32;
+const SAMPLE = new URL('../../shared/data/oxford-pet-sample', import.meta.url).pathname;
 
 test.runIf(required && !available)('Chromium is installed (PETSEG_REQUIRE_BROWSER=1)', () => {
   expect.fail(`${CHROMIUM} is missing: run \`bash scripts/setup.sh --browser\` as root on Debian, or set PETSEG_CHROMIUM to a Chromium binary`);
@@ -165,38 +171,133 @@ describe.runIf(available)('web page in headless Chromium', () => {
     await page.close();
   });
 
-  test('trains on synthetic pets in the page: the loss falls', async () => {
-    const page = await openPage();
-    for (const [id, value] of [['train-size', '32'], ['train-base', '4'], ['train-images', '16'], ['train-batch', '4'], ['train-epochs', '3'], ['train-lr', '0.01']]) {
-      await page.fill(`#${id}`, value);
+  /** The page's run state, polled until `done(state)` (the page runs its loop itself). */
+  async function runUntil(page: Page, done: (run: RunState) => boolean, timeout = 300_000): Promise<RunState> {
+    const started = Date.now();
+    for (;;) {
+      const run = await page.evaluate(() => JSON.parse(JSON.stringify(window.petseg.run)) as RunState);
+      if (done(run)) return run;
+      if (run.state === 'failed') throw new Error(`the page's run failed: ${run.message}`);
+      if (Date.now() - started > timeout) throw new Error(`timed out; the page says: ${run.state}: ${run.message}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    await page.click('#train-start');
-    await page.waitForFunction(() => window.petseg.training.done, undefined, { timeout: 240_000, polling: 500 });
-    const training = await page.evaluate(() => ({ ...window.petseg.training }));
-    expect(training.error).toBeNull();
-    expect(training.losses).toHaveLength(12);
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect(mean(training.losses.slice(-3))).toBeLessThan(0.8 * mean(training.losses.slice(0, 3)));
-    expect((await statusOf(page, 'train-status')).text).toMatch(/^Done after 12 steps: loss [\d.]+, Dice [\d.]+\.$/);
+  }
 
-    // The trained model segments a photo dropped on the page right away.
-    await page.click('#train-use');
-    const bytes = Array.from(photo());
-    await page.evaluate((data) => {
-      const transfer = new DataTransfer();
-      transfer.items.add(new File([new Uint8Array(data)], 'dropped.png', { type: 'image/png' }));
-      document.getElementById('drop')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
-    }, bytes);
-    await page.waitForFunction(() => window.petseg.segmentation?.source === 'dropped.png');
-    await page.screenshot({ path: join(artifacts, 'train.png'), fullPage: true });
-    expect((await statusOf(page, 'checkpoint-status')).text).toMatch(/^the model trained in this page: UNet/);
+  async function fillForm(page: Page, values: Record<string, string>): Promise<void> {
+    for (const [name, value] of Object.entries(values)) await page.fill(`#train-form [name=${name}]`, value);
+  }
 
-    // Bad training options get a message, not a crash.
-    await page.fill('#train-size', '30');
+  /** Records without their timing, which no two runs share. */
+  const untimed = (records: RunState['records']) => records.map(({ seconds: _s, images_per_second: _i, ...rest }) => rest);
+
+  test.skipIf(!existsSync(join(SAMPLE, 'annotations', 'trainval.txt')))(
+    'trains UNet on the real sample picked as a folder; reloaded during epoch 2, the run resumes to the records of an uninterrupted run, bit for bit; petseg evaluate scores its best checkpoint as the page did; GPU memory flat',
+    async () => {
+      const context = await browser.newContext({ viewport: { width: 1000, height: 1400 }, acceptDownloads: true });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(url);
+      await page.waitForFunction(() => window.petseg?.run !== null && window.petseg.run !== undefined);
+      await page.setInputFiles('#dataset-folder', SAMPLE);
+      await expect.poll(async () => (await statusOf(page, 'dataset-status')).text, { timeout: 60_000 }).toBe('oxford-pet-sample: 300 images listed');
+      const form = { epochs: '2', batch_size: '8', img_size: '32', base_channels: '4', lr: '0.002', seed: '7' };
+
+      // An uninterrupted run.
+      await fillForm(page, form);
+      await page.click('#train-start');
+      const straight = await runUntil(page, (r) => r.state === 'done');
+      expect(straight.records.map((r) => r.epoch)).toEqual([1, 2]);
+      expect(straight.memory[1], 'live GPU memory after each epoch').toBe(straight.memory[0]);
+      expect(straight.options).toMatchObject({ model: 'UNet', epochs: 2, img_size: 32, base_channels: 4, lr: 0.002, seed: 7 });
+      await page.screenshot({ path: join(artifacts, 'train-real-data.png'), fullPage: true });
+      const best = await page.evaluate(async () => Array.from((await window.petseg.run!.download('best.safetensors'))!));
+      const bestFile = join(work, 'page-best.safetensors');
+      writeFileSync(bestFile, Uint8Array.from(best));
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-metrics')]);
+      expect(download.suggestedFilename()).toBe('metrics.jsonl');
+      const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines).toEqual(straight.records);
+
+      // The same run again, reloaded while epoch 2 trains, then resumed.
+      await page.click('#train-start');
+      await runUntil(page, (r) => r.records.length === 1 && r.state === 'training' && /^epoch 2\/2 /.test(r.message), 120_000);
+      await page.reload();
+      await page.waitForFunction(() => window.petseg?.run?.state === 'stopped', undefined, { timeout: 60_000 });
+      expect((await statusOf(page, 'train-status')).text).toMatch(/^The run UNet-\d{8}-\d{6} stopped after epoch 1 of 2; Resume continues it exactly\.$/);
+      expect(await page.locator('#train-resume').isDisabled()).toBe(false);
+      await page.click('#train-resume');
+      const resumed = await runUntil(page, (r) => r.state === 'done');
+      expect(untimed(resumed.records)).toEqual(untimed(straight.records));
+      expect(resumed.memory).toHaveLength(1);
+
+      // The page's best checkpoint, scored by the command line on the same validation split.
+      const bestRecord = straight.records.filter((r) => r.best).at(-1)!;
+      const evaluated = await run(process.execPath, ['cli/evaluate.js', '--model_path', bestFile, '--data_path', SAMPLE, '--json']);
+      const report = JSON.parse(evaluated.slice(evaluated.indexOf('{'))) as { dice: number; images: number };
+      expect(report.images).toBe(30);
+      expect(Math.abs(report.dice - bestRecord.valid_dice), `petseg evaluate ${report.dice} vs the page's ${bestRecord.valid_dice}`).toBeLessThan(1e-3);
+
+      // The best checkpoint segments photos in the page.
+      await page.click('#train-use');
+      await expect.poll(async () => (await statusOf(page, 'checkpoint-status')).text).toMatch(/^UNet-\d{8}-\d{6}\/best\.safetensors: UNet \{"baseChannels":4,"seed":7\}, input 32×32, epoch 2$/);
+      expect(errors).toEqual([]);
+      await context.close();
+    },
+    600_000,
+  );
+
+  test('the synthetic set is a preset of the same trainer; bad data gets one line naming it', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.waitForFunction(() => window.petseg?.run !== null && window.petseg.run !== undefined);
+    // A folder without the dataset's layout, and a dataset with a file that is not an image.
+    const broken = join(work, 'not-a-dataset');
+    mkdirSync(join(broken, 'photos'), { recursive: true });
+    writeFileSync(join(broken, 'photos', 'a.jpg'), 'x');
+    await page.setInputFiles('#dataset-folder', broken);
+    await expect.poll(() => statusOf(page, 'dataset-status')).toEqual({
+      text: 'not-a-dataset: not the Oxford-IIIT Pet layout (no annotations/trainval.txt inside); pick the folder that holds images/ and annotations/, or drop images.tar.gz and annotations.tar.gz',
+      error: true,
+    });
+    const damaged = join(work, 'damaged-set');
+    const names = writeSyntheticDataset(damaged, { trainval: 20, test: 0, size: 40, seed: 3 });
+    writeFileSync(join(damaged, 'images', `${names.trainval[1]}.jpg`), 'not an image');
+    await page.setInputFiles('#dataset-folder', damaged);
+    await expect.poll(async () => (await statusOf(page, 'dataset-status')).text).toBe('damaged-set: 20 images listed');
+    await fillForm(page, { epochs: '1', img_size: '32', base_channels: '4', batch_size: '6' });
+    await page.fill('#train-form [name=lr]', '0');
     await page.click('#train-start');
-    await page.waitForFunction(() => window.petseg.training.done && window.petseg.training.error !== null);
-    expect(await statusOf(page, 'train-status')).toEqual({ text: 'Image size must be a multiple of 16, got 30', error: true });
-    await page.close();
+    await expect.poll(() => statusOf(page, 'train-status')).toEqual({ text: 'lr must be positive, got 0', error: true });
+    await page.fill('#train-form [name=lr]', '0.001');
+    await page.click('#train-start');
+    const withDamage = await runUntil(page, (r) => r.state === 'done');
+    expect(withDamage.warnings).toEqual([expect.stringMatching(new RegExp(`^warning: skipping ${names.trainval[1]}: damaged-set/images/${names.trainval[1]}\\.jpg: not a JPEG, PNG or GIF image`))]);
+
+    // The official archives, unpacked in the page with petseg download's reader; an archive whose entry escapes is refused.
+    const packed = join(work, 'packed');
+    const set = join(packed, 'set');
+    writeSyntheticDataset(set, { trainval: 20, test: 4, size: 40, seed: 5 });
+    await create({ gzip: true, file: join(packed, 'images.tar.gz'), cwd: set }, ['images']);
+    await create({ gzip: true, file: join(packed, 'annotations.tar.gz'), cwd: set }, ['annotations']);
+    await page.setInputFiles('#dataset-archives', [join(packed, 'images.tar.gz'), join(packed, 'annotations.tar.gz')]);
+    await expect.poll(async () => (await statusOf(page, 'dataset-status')).text, { timeout: 60_000 }).toBe('Oxford-IIIT Pet (archives): 24 images listed');
+    await page.setInputFiles('#dataset-archives', [join(packed, 'images.tar.gz')]);
+    await expect.poll(() => statusOf(page, 'dataset-status')).toEqual({ text: 'drop the two official archives, images.tar.gz and annotations.tar.gz (got images.tar.gz)', error: true });
+
+    await page.click('#dataset-synthetic');
+    await expect.poll(async () => (await statusOf(page, 'dataset-status')).text, { timeout: 120_000 }).toBe('the built-in synthetic set: 240 images listed');
+    await page.click('#train-start');
+    const synthetic = await runUntil(page, (r) => r.state === 'done');
+    expect(synthetic.records).toHaveLength(1);
+    expect(synthetic.records[0].valid_dice).toBeGreaterThan(0);
+    // The best checkpoint on the test split.
+    await page.click('#train-evaluate');
+    const evaluated = await runUntil(page, (r) => r.evaluation !== null);
+    expect(evaluated.evaluation!.images).toBe(40);
+    expect((await statusOf(page, 'train-status')).text).toMatch(/^Test split: 40 images, Dice [\d.]+, IoU [\d.]+, BCE [\d.]+ \(best checkpoint of UNet-\d{8}-\d{6}\)$/);
+    await context.close();
   });
 
   test('without WebGPU the page says so and disables its controls', async () => {

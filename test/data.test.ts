@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { PNG } from 'pngjs';
-import { DatasetError, loadSample, loadSplit, readSplit, trimapToMask } from '../train/dataset.js';
+import { DatasetError, loadSample, loadSplit, readSplit as readSplitOf, trimapToMask } from '../train/dataset.js';
+import { NodeFolder } from '../train/node-folder.js';
 import { ImageDecodeError, decodeImage, sniffFormat } from '../train/images.js';
 import { normalizeImage, resizeBilinear, resizeNearest } from '../train/pixels.js';
 import { writeSyntheticDataset } from '../train/synthetic.js';
@@ -12,25 +13,27 @@ import { writeSyntheticDataset } from '../train/synthetic.js';
 const SAMPLE = new URL('../../shared/data/oxford-pet-sample/', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'petseg-data-'));
 const names = writeSyntheticDataset(root, { trainval: 25, test: 4, size: 40, seed: 1 });
+/** A split of the dataset folder at `dir`. */
+const readSplit = (dir: string, split: 'train' | 'valid' | 'test') => readSplitOf(new NodeFolder(dir), split);
 
 describe('splits', () => {
-  test('train = trainval lines with index % 10 != 0, valid = index % 10 == 0, test = test.txt', () => {
-    const train = readSplit(root, 'train');
-    const valid = readSplit(root, 'valid');
+  test('train = trainval lines with index % 10 != 0, valid = index % 10 == 0, test = test.txt', async () => {
+    const train = await readSplit(root, 'train');
+    const valid = await readSplit(root, 'valid');
     expect(valid).toEqual([names.trainval[0], names.trainval[10], names.trainval[20]]);
     expect(train).toHaveLength(22);
     expect(train).not.toContain(names.trainval[10]);
     expect(new Set([...train, ...valid])).toEqual(new Set(names.trainval));
-    expect(readSplit(root, 'test')).toEqual(names.test);
+    expect(await readSplit(root, 'test')).toEqual(names.test);
   });
 
-  test('missing folder, missing split file, empty split: one clear error each', () => {
-    expect(() => readSplit(join(root, 'nope'), 'train')).toThrow(/--data_path .*nope is not a folder; expected the Oxford-IIIT Pet layout/);
+  test('missing folder, missing split file, empty split: one clear error each (naming the option by its field)', async () => {
+    await expect(readSplit(join(root, 'nope'), 'train')).rejects.toThrow(/^dataPath .*nope is not a folder; expected the Oxford-IIIT Pet layout/);
     const empty = mkdtempSync(join(tmpdir(), 'petseg-empty-'));
-    expect(() => readSplit(empty, 'valid')).toThrow(/annotations\/trainval.txt is missing/);
+    await expect(readSplit(empty, 'valid')).rejects.toThrow(/annotations\/trainval.txt is missing/);
     writeSyntheticDataset(empty, { trainval: 0, test: 0, size: 8 });
-    expect(() => readSplit(empty, 'test')).toThrow(DatasetError);
-    expect(() => readSplit(empty, 'test')).toThrow(/lists no images for the test split/);
+    await expect(readSplit(empty, 'test')).rejects.toThrow(DatasetError);
+    await expect(readSplit(empty, 'test')).rejects.toThrow(/lists no images for the test split/);
   });
 });
 
@@ -40,8 +43,8 @@ describe('trimaps and samples', () => {
     expect(() => trimapToMask(Uint8Array.of(1, 7), 'bad.png')).toThrow(/bad.png: trimap value 7/);
   });
 
-  test('a synthetic sample loads: resized image, binary mask with pet and background', () => {
-    const s = loadSample(root, names.trainval[3], 32);
+  test('a synthetic sample loads: resized image, binary mask with pet and background', async () => {
+    const s = await loadSample(new NodeFolder(root), names.trainval[3], 32);
     expect(s.image).toHaveLength(32 * 32 * 3);
     expect(s.mask).toHaveLength(32 * 32);
     const pet = s.mask.reduce((a, b) => a + b, 0);
@@ -52,16 +55,16 @@ describe('trimaps and samples', () => {
     expect(x[32 * 32]).toBeCloseTo((s.image[1] / 255 - 0.456) / 0.224, 5);
   });
 
-  test('bad samples are skipped with one warning each; the rest loads', () => {
+  test('bad samples are skipped with one warning each; the rest loads', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'petseg-bad-'));
     const n = writeSyntheticDataset(dir, { trainval: 12, test: 0, size: 24, seed: 2 });
-    const train = readSplit(dir, 'train');
+    const train = await readSplit(dir, 'train');
     rmSync(join(dir, 'annotations', 'trimaps', `${train[0]}.png`)); // missing trimap
     writeFileSync(join(dir, 'images', `${train[1]}.jpg`), Buffer.from('not an image at all')); // corrupt
     const png = new PNG({ width: 5, height: 5 });
     writeFileSync(join(dir, 'annotations', 'trimaps', `${train[2]}.png`), PNG.sync.write(png)); // wrong size
     const warnings: string[] = [];
-    const samples = loadSplit(dir, 'train', 16, (w) => warnings.push(w));
+    const samples = await loadSplit(new NodeFolder(dir), 'train', 16, { warn: (w) => warnings.push(w) });
     expect(samples).toHaveLength(train.length - 3);
     expect(warnings).toHaveLength(3);
     expect(warnings[0]).toMatch(/trimap missing for image/);
@@ -116,9 +119,9 @@ describe('decoding by magic bytes', () => {
     expect([trimap.width, trimap.height]).toEqual([img.width, img.height]);
   });
 
-  test.skipIf(!existsSync(join(SAMPLE, 'annotations', 'trainval.txt')))('every image of the shared sample\'s splits loads', () => {
+  test.skipIf(!existsSync(join(SAMPLE, 'annotations', 'trainval.txt')))('every image of the shared sample\'s splits loads', async () => {
     const warnings: string[] = [];
-    const valid = loadSplit(SAMPLE, 'valid', 32, (w) => warnings.push(w));
+    const valid = await loadSplit(new NodeFolder(SAMPLE), 'valid', 32, { warn: (w) => warnings.push(w) });
     expect(valid).toHaveLength(30);
     expect(warnings).toEqual([]);
     for (const s of valid) expect(s.mask.some((v) => v === 1)).toBe(true);
@@ -139,25 +142,28 @@ describe('resizing', () => {
 
 describe('decode-once cache', () => {
   test('the second load reads the cache; touching a source file invalidates it', async () => {
-    const { decodeCacheDir, loadSplitCached } = await import('../train/cache.js');
+    const { loadSplitCached } = await import('../train/cache.js');
+    const { decodeCacheDir } = await import('../train/node-folder.js');
     const { utimesSync, readdirSync } = await import('node:fs');
     const dir = mkdtempSync(join(tmpdir(), 'petseg-cache-'));
     const n = writeSyntheticDataset(dir, { trainval: 12, test: 0, size: 24, seed: 3 });
-    rmSync(join(dir, 'annotations', 'trimaps', `${readSplit(dir, 'train')[0]}.png`));
+    rmSync(join(dir, 'annotations', 'trimaps', `${(await readSplit(dir, 'train'))[0]}.png`));
     const warnings: string[] = [];
-    const first = loadSplitCached(dir, 'train', 16, { warn: (w) => warnings.push(w) });
+    const data = new NodeFolder(dir);
+    const cache = new NodeFolder(decodeCacheDir(dir));
+    const first = await loadSplitCached(data, 'train', 16, cache, { warn: (w) => warnings.push(w) });
     expect(first.fromCache).toBe(false);
-    const second = loadSplitCached(dir, 'train', 16, { warn: (w) => warnings.push(w) });
+    const second = await loadSplitCached(data, 'train', 16, cache, { warn: (w) => warnings.push(w) });
     expect(second.fromCache).toBe(true);
     expect(second.cacheFile).toBe(first.cacheFile);
     expect(second.samples.map((s) => s.name)).toEqual(first.samples.map((s) => s.name));
     expect(second.samples.map((s) => Array.from(s.image))).toEqual(first.samples.map((s) => Array.from(s.image)));
     expect(second.samples.map((s) => Array.from(s.mask))).toEqual(first.samples.map((s) => Array.from(s.mask)));
     expect(warnings).toHaveLength(2); // the skipped sample is reported on every load
-    expect(loadSplitCached(dir, 'train', 20).fromCache).toBe(false); // another size, another file
+    expect((await loadSplitCached(data, 'train', 20, cache)).fromCache).toBe(false); // another size, another file
     const later = new Date(Date.now() + 5000);
     utimesSync(join(dir, 'images', `${n.trainval[5]}.jpg`), later, later);
-    const third = loadSplitCached(dir, 'train', 16, { warn: () => {} });
+    const third = await loadSplitCached(data, 'train', 16, cache, { warn: () => {} });
     expect(third.fromCache).toBe(false);
     expect(third.cacheFile).not.toBe(first.cacheFile);
     // The default cache is the user's, keyed by the dataset, not a folder inside the dataset.

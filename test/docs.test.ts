@@ -16,7 +16,9 @@ import { OPTIONS as EVALUATE } from '../cli/commands/evaluate.js';
 import { OPTIONS as GPU_CHECK } from '../cli/commands/gpu-check.js';
 import { OPTIONS as INFO } from '../cli/commands/info.js';
 import { OPTIONS as INFERENCE, takeImages } from '../cli/commands/inference.js';
+import { OPTIONS as REPORT, splitReportArgs } from '../cli/commands/report.js';
 import { OPTIONS as SUMMARY } from '../cli/commands/summary.js';
+import { OPTIONS as SWEEP } from '../cli/commands/sweep.js';
 import { OPTIONS as TRAIN } from '../cli/commands/train.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -24,8 +26,8 @@ const FILES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.e
 const SCRIPTS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
 
 /** Command file → its options, by `petseg` subcommand and by `cli/<file>.js`. */
-const COMMANDS: Record<string, Record<string, OptionSpec>> = { train: TRAIN, evaluate: EVALUATE, inference: INFERENCE, download: DOWNLOAD, bench: BENCH, summary: SUMMARY, info: INFO, 'gpu-check': GPU_CHECK };
-const SUBCOMMANDS: Record<string, string> = { train: 'train', evaluate: 'evaluate', infer: 'inference', download: 'download', bench: 'bench', summary: 'summary', info: 'info', 'gpu-check': 'gpu-check' };
+const COMMANDS: Record<string, Record<string, OptionSpec>> = { train: TRAIN, evaluate: EVALUATE, inference: INFERENCE, download: DOWNLOAD, bench: BENCH, summary: SUMMARY, info: INFO, 'gpu-check': GPU_CHECK, sweep: SWEEP, report: REPORT };
+const SUBCOMMANDS: Record<string, string> = { train: 'train', evaluate: 'evaluate', infer: 'inference', download: 'download', bench: 'bench', summary: 'summary', info: 'info', 'gpu-check': 'gpu-check', sweep: 'sweep', report: 'report' };
 /** Programs a line may run besides petseg's own (installed tools, documented as such). */
 const TOOLS = new Set(['pip', 'tensorboard']);
 
@@ -43,7 +45,7 @@ const blocks: Block[] = FILES.flatMap((file) =>
 function checkOptions(command: string, argv: string[]): void {
   const specs = COMMANDS[command];
   if (!specs) throw new Error(`no petseg command ${command}`);
-  const rest = command === 'inference' ? takeImages(argv).rest : argv;
+  const rest = command === 'inference' ? takeImages(argv).rest : command === 'report' ? splitReportArgs(argv).rest : argv;
   const parsed = parseArgs(rest, specs);
   if (parsed === 'version' || (parsed === 'help' && !argv.includes('--help'))) throw new Error(`unexpected ${parsed}`);
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readSplit } from '../train/dataset.js';
+import { NodeFolder } from '../train/node-folder.js';
 import { DownloadError, downloadArchive, downloadDataset, type Archive } from '../train/download.js';
 import { writeSyntheticDataset } from '../train/synthetic.js';
 
@@ -81,7 +82,7 @@ describe('download', () => {
     expect(readFileSync(join(dir, 'images.tar.gz'))).toEqual(images);
     expect(existsSync(join(dir, 'images.tar.gz.part'))).toBe(false);
     expect(lines).toContain('images.tar.gz: downloaded and verified (MD5 ' + md5(images) + ')');
-    expect(readSplit(dir, 'train')).toEqual(readSplit(source, 'train'));
+    expect(await readSplit(new NodeFolder(dir), 'train')).toEqual(await readSplit(new NodeFolder(source), 'train'));
     expect(readFileSync(join(dir, 'images', 'synthetic_test_1.jpg'))).toEqual(readFileSync(join(source, 'images', 'synthetic_test_1.jpg')));
 
     // A second run finds both archives verified and extracted: nothing is fetched.

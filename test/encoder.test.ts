@@ -239,7 +239,7 @@ describe('freezing and parameter groups', () => {
 
   test('encoder options need ResNet34_UNet; the weights file is checked before anything runs', async () => {
     await expect(train(options('unet', { model: 'UNet', modelOptions: { baseChannels: 4 }, freezeEncoderEpochs: 1, encoderLr: undefined, encoderWeights: undefined }))).rejects.toThrow(
-      /^--freeze_encoder_epochs: only ResNet34_UNet has a pretrained encoder; pass --model ResNet34_UNet or drop it$/,
+      /^freezeEncoderEpochs: only ResNet34_UNet has a pretrained encoder; pass model ResNet34_UNet or drop it$/,
     );
     await expect(train(options('missing', { encoderWeights: join(work, 'nope.safetensors') }))).rejects.toThrow(/nope\.safetensors: cannot read/);
   });

@@ -21,6 +21,7 @@ import { OPTIONS as BENCH } from '../cli/commands/bench.js';
 import { decodeSafetensors, encodeSafetensors } from '../engine/safetensors.js';
 import { ProgressBar } from '../train/progress.js';
 import { acquireRunLock, claimNewRunFolder, RunFolderInUse } from '../train/run-lock.js';
+import { labArgs, type RunSettings } from '../train/settings.js';
 import { writeSyntheticDataset } from '../train/synthetic.js';
 import { notAModelFile } from '../web/model-file.js';
 import { cli, type Exit } from './helpers/cli.js';
@@ -43,7 +44,7 @@ function expectRefused(r: Exit, message: RegExp): void {
 }
 
 const metricsLines = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
-const manifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { epoch: number; args: Record<string, unknown>; data?: { path: string; fingerprint: string } };
+const manifest = (dir: string) => JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { epoch: number; settings?: RunSettings; args?: Record<string, unknown>; data?: { path: string; fingerprint: string } };
 
 /** A pid that no longer runs. */
 function deadPid(): number {
@@ -169,7 +170,6 @@ describe.skipIf(!built)('run folders', () => {
     writeFileSync(join(elsewhere, 'pets', 'annotations', 'trainval.txt'), readFileSync(join(elsewhere, 'pets', 'annotations', 'trainval.txt'), 'utf8').split('\n').reverse().join('\n'));
     const dir = join(work, 'data-run');
     expect((await cli('train', ['--data_path', 'pets', ...TINY, '--epochs', '1', '--save_dir', dir], { cwd: home })).status).toBe(0);
-    expect(manifest(dir).args.data_path).toBe(join(home, 'pets'));
     expect(manifest(dir).data).toEqual({ path: join(home, 'pets'), fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/) });
     // The same data by another spelling, from another folder: accepted.
     expect((await cli('train', ['--save_dir', dir, '--resume', '--epochs', '2', '--data_path', join(home, 'pets')], { cwd: elsewhere })).status).toBe(0);
@@ -182,10 +182,11 @@ describe.skipIf(!built)('run folders', () => {
     writeFileSync(list, original.split('\n').reverse().join('\n'));
     expectRefused(await cli('train', ['--save_dir', dir, '--resume', '--epochs', '4']), /^train: --resume: the split lists of .*home\/pets differ from those of .*home\/pets, which the run in .* trained on; resume on the run's data or start a new --save_dir\n$/);
     writeFileSync(list, original);
-    // A run of an earlier version: a relative data path, no fingerprint; resumed from where it was started.
+    // A run of an earlier version: its arguments as the CLI gave them (a relative data path), no settings or fingerprint; resumed from where it was started.
     const legacy = manifest(dir);
+    legacy.args = labArgs(legacy.settings!, 'pets');
+    delete legacy.settings;
     delete legacy.data;
-    legacy.args.data_path = 'pets';
     writeFileSync(join(dir, 'run.json'), JSON.stringify(legacy));
     const resumed = await cli('train', ['--save_dir', dir, '--resume', '--epochs', '4'], { cwd: home });
     expect(resumed.stderr).toBe('');
@@ -290,7 +291,7 @@ describe.skipIf(!built)('checkpoints, inference and files', () => {
     mkdirSync(join(odd, 'images', `${names.trainval[1]}.jpg`));
     const r = await cli('train', ['--data_path', odd, ...TINY, '--epochs', '1', '--log_dir', 'none', '--save_dir', join(work, 'odd-run')]);
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`^warning: skipping ${names.trainval[1]}: .*${names.trainval[1]}\\.jpg: a folder, not an image file\\n$`));
+    expect(r.stderr).toMatch(new RegExp(`^warning: skipping ${names.trainval[1]}: .*${names.trainval[1]}\\.jpg: a folder, not a file\\n$`));
     expect(r.stdout).toMatch(/train: 17 images/);
   });
 });
@@ -318,7 +319,7 @@ describe('arguments', () => {
     expect(readdirSync(cwd)).toEqual([]);
     const r = await cli('train', [...RUN, '--epochs', '1', '--augment=0', '--save_dir', join(work, 'augment-0')]);
     expect(r.status).toBe(0);
-    expect(manifest(join(work, 'augment-0')).args.augment).toBe(false);
+    expect(manifest(join(work, 'augment-0')).settings?.augment).toBe(false);
   });
 
   test('help: every option\'s description starts in its own column, apart from its name', () => {

@@ -378,7 +378,7 @@ describe('on an adapter without shader-f16', () => {
     expect(() => x.half()).toThrow(/shader-f16/);
     x.dispose();
     const saveDir = join(work, 'refused');
-    await expect(train(options(saveDir, { precision: 'mixed' }))).rejects.toThrow(/--precision mixed needs the adapter's shader-f16 feature.*use --precision fp32/);
+    await expect(train(options(saveDir, { precision: 'mixed' }))).rejects.toThrow(/^precision mixed needs the adapter's shader-f16 feature.*use precision fp32$/);
     expect(existsSync(saveDir)).toBe(false);
   });
 });

@@ -13,6 +13,7 @@ import { checkpointInfo, loadCheckpoint, saveCheckpoint, saveOptimizerState } fr
 import { UNet } from '../models/unet.js';
 import { loadSplitCached } from '../train/cache.js';
 import { DivergedError } from '../train/epoch.js';
+import { NodeFolder } from '../train/node-folder.js';
 import { decodeImage, DEFAULT_MAX_IMAGE_PIXELS, encodePng } from '../train/images.js';
 import { writeSyntheticDataset } from '../train/synthetic.js';
 import { RUN_FILES, train, type TrainOptions } from '../train/trainer.js';
@@ -74,7 +75,9 @@ describe('NaN and divergence', () => {
     const o = runOptions(`diverge-${lr}`, lr);
     const error = await train(o).then(() => null, (err: unknown) => err);
     expect(error).toBeInstanceOf(DivergedError);
-    expect((error as Error).message).toMatch(/^training diverged at epoch \d+: .*; lower --lr \(now \d+\) — the run folder keeps its last finished epoch$/);
+    // The library names the option by its field; the command line says --lr (cli/commands/args.ts).
+    expect((error as Error).message).toMatch(/^training diverged at epoch \d+: .*; lower lr \(now \d+\) — the run folder keeps its last finished epoch$/);
+    expect((error as DivergedError).render((field) => `--${field}`)).toMatch(/; lower --lr \(now \d+\)/);
     for (const file of [RUN_FILES.last, RUN_FILES.best, RUN_FILES.optimizer]) {
       const path = join(o.saveDir, file);
       if (!existsSync(path)) continue;
@@ -166,19 +169,21 @@ describe('hostile files', () => {
     }
   });
 
-  test('a damaged decode cache is rebuilt with a line naming it', () => {
+  test('a damaged decode cache is rebuilt with a line naming it', async () => {
     const cacheDir = join(work, 'cache-damage');
-    const first = loadSplitCached(data, 'valid', 32, { cacheDir, warn: () => {} });
+    const source = new NodeFolder(data);
+    const cache = new NodeFolder(cacheDir);
+    const first = await loadSplitCached(source, 'valid', 32, cache, { warn: () => {} });
     const cacheFile = readdirSync(cacheDir).find((f) => f.startsWith('valid-'))!;
     const bytes = readFileSync(join(cacheDir, cacheFile));
     bytes.fill(0x7b, 12, 40); // inside the JSON header
     writeFileSync(join(cacheDir, cacheFile), bytes);
     const lines: string[] = [];
-    const again = loadSplitCached(data, 'valid', 32, { cacheDir, warn: (l) => lines.push(l) });
+    const again = await loadSplitCached(source, 'valid', 32, cache, { warn: (l) => lines.push(l) });
     expect(lines).toEqual([expect.stringMatching(/the decode cache .*valid-.* is damaged; decoding the images again to rebuild it/)]);
     expect(again.fromCache).toBe(false);
     expect(again.samples.map((s) => Array.from(s.image))).toEqual(first.samples.map((s) => Array.from(s.image)));
-    expect(loadSplitCached(data, 'valid', 32, { cacheDir, warn: () => {} }).fromCache).toBe(true);
+    expect((await loadSplitCached(source, 'valid', 32, cache, { warn: () => {} })).fromCache).toBe(true);
   });
 
   test("a tensor beyond the adapter's largest buffer is refused with a line, not a device error", () => {

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { NodeFolder } from '../train/node-folder.js';
 import { SummaryWriter, crc32c, maskedCrc32c } from '../train/tfevents.js';
 import { parseProto, readRecords } from './helpers/tfrecord.js';
 
@@ -14,15 +15,16 @@ describe('tfevents writer', () => {
     expect(crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
   });
 
-  test('file version, scalars and an image read back field by field', () => {
+  test('file version, scalars and an image read back field by field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'petseg-tb-'));
-    const writer = new SummaryWriter(dir);
+    const writer = await SummaryWriter.open(new NodeFolder(dir), { host: 'test', pid: 1 });
     writer.addScalar('loss/train', 0.25, 1);
     writer.addScalar('dice/valid', 0.875, 2);
     const png = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 1, 2, 3);
     writer.addImage('samples', png, 6, 4, 2);
-    writer.close();
-    const events = readRecords(writer.path).map(parseProto);
+    await writer.flush();
+    expect(writer.file).toMatch(/^events\.out\.tfevents\.\d+\.test\.1\.petseg$/);
+    const events = readRecords(join(dir, writer.file)).map(parseProto);
     expect(events).toHaveLength(4);
     expect(text(events[0].get(3)![0])).toBe('brain.Event:2');
     const scalars = events.slice(1, 3).map((e) => {
@@ -41,11 +43,11 @@ describe('tfevents writer', () => {
 
   const tensorboard = spawnSync('python3', ['-c', 'import tensorboard'], { stdio: 'ignore' }).status === 0;
   // Optional (the suite never needs Python): real TensorBoard reads the file.
-  test.skipIf(!tensorboard)('TensorBoard\'s EventAccumulator reads the scalars', () => {
+  test.skipIf(!tensorboard)('TensorBoard\'s EventAccumulator reads the scalars', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'petseg-tb-'));
-    const writer = new SummaryWriter(dir);
+    const writer = await SummaryWriter.open(new NodeFolder(dir), { host: 'test', pid: 1 });
     for (let step = 1; step <= 3; step++) writer.addScalar('loss/train', 1 / step, step);
-    writer.close();
+    await writer.flush();
     const script = [
       'import sys',
       'from tensorboard.backend.event_processing.event_accumulator import EventAccumulator',

@@ -8,6 +8,7 @@ import { decodeSafetensors } from '../engine/safetensors.js';
 import { loadCheckpoint } from '../models/checkpoint.js';
 import { augmentSample } from '../train/augment.js';
 import { loadSplitCached } from '../train/cache.js';
+import { NodeFolder } from '../train/node-folder.js';
 import { DatasetError } from '../train/dataset.js';
 import { IMAGENET_MEAN, IMAGENET_STD, type Sample } from '../train/pixels.js';
 import { BatchLoader, disposeBatch, epochGenerator, shuffledOrder } from '../train/loader.js';
@@ -96,7 +97,7 @@ describe('training run', () => {
     expect(best.info).toMatchObject({ model: 'UNet', epoch: bestEpoch, options: { baseChannels: 4, seed: 5 } });
     expect(first.best.epoch).toBe(bestEpoch);
     // Scoring the best checkpoint again reproduces the recorded validation figures.
-    const valid = loadSplitCached(root, 'valid', 32, { cacheDir: o.cacheDir, warn: () => {} }).samples;
+    const valid = (await loadSplitCached(new NodeFolder(root), 'valid', 32, new NodeFolder(o.cacheDir!), { warn: () => {} })).samples;
     const again = await evaluateSamples(best.model, valid, { batchSize: 6, size: 32, threshold: 0.5 });
     expect(again.loss).toBeCloseTo(first.best.valid_loss, 6);
     expect(again.dice).toBeCloseTo(first.best.valid_dice, 6);
@@ -151,20 +152,20 @@ describe('training run', () => {
     expect(aug1.history[0].train_loss).not.toBe(first.history[0].train_loss);
   });
 
-  test('bad input: one clear error each, and nothing overwritten', async () => {
+  test('bad input: one clear error each naming the option by its field (the CLI says its flag), and nothing overwritten', async () => {
     const a = join(runs, 'a');
     const lastBefore = readFileSync(join(a, RUN_FILES.last));
-    await expect(train(options('a'))).rejects.toThrow(/a already holds a run \(finished epoch 2\); pass --resume to continue it, or choose another --save_dir/);
-    await expect(train(options('a', { resume: true }))).rejects.toThrow(/already trained 2 epochs; pass --epochs greater than 2/);
+    await expect(train(options('a'))).rejects.toThrow(/a already holds a run \(finished epoch 2\); pass resume to continue it, or choose another saveDir/);
+    await expect(train(options('a', { resume: true }))).rejects.toThrow(/already trained 2 epochs; pass epochs greater than 2/);
     expect(readFileSync(join(a, RUN_FILES.last))).toEqual(lastBefore);
-    await expect(train(options('f', { resume: true }))).rejects.toThrow(/holds no finished epoch to resume; run without --resume to start it/);
-    await expect(train(options('a', { resume: true, epochs: 3, batchSize: 4 }))).rejects.toThrow(/finished epoch 2 after 6 steps, but 2 epochs of batch 4 over this data take \d+ steps; resume with the run's --batch_size and data/);
-    await expect(train(options('a', { resume: true, epochs: 3, model: 'ResNet34_UNet', imgSize: 32 }))).rejects.toThrow(/holds a UNet model, not ResNet34_UNet/);
+    await expect(train(options('f', { resume: true }))).rejects.toThrow(/holds no finished epoch to resume; run without resume to start it/);
+    await expect(train(options('a', { resume: true, epochs: 3, batchSize: 4 }))).rejects.toThrow(/^resume: the run in .*a was trained with batchSize 6, not 4; drop batchSize or start a new saveDir$/);
+    await expect(train(options('a', { resume: true, epochs: 3, model: 'ResNet34_UNet', imgSize: 32 }))).rejects.toThrow(/^resume: the run in .*a was trained with model UNet, not ResNet34_UNet; drop model or start a new saveDir$/);
     expect(readFileSync(join(a, RUN_FILES.last))).toEqual(lastBefore);
-    await expect(train(options('g', { maskThreshold: 1.5 }))).rejects.toThrow(/--mask_threshold must be in \[0, 1\], got 1.5/);
-    await expect(train(options('g', { imgSize: 40 }))).rejects.toThrow(/--img_size 40 must be a multiple of 16 for UNet \(e.g. 48\)/);
+    await expect(train(options('g', { maskThreshold: 1.5 }))).rejects.toThrow(/^maskThreshold must be in \[0, 1\], got 1.5$/);
+    await expect(train(options('g', { imgSize: 40 }))).rejects.toThrow(/^imgSize 40 must be a multiple of 16 for UNet \(e.g. 48\)$/);
     await expect(train(options('g', { dataPath: join(root, 'missing') }))).rejects.toThrow(DatasetError);
-    await expect(train(options('g', { lr: 0 }))).rejects.toThrow(/--lr must be positive/);
+    await expect(train(options('g', { lr: 0 }))).rejects.toThrow(/^lr must be positive/);
   });
 });
 

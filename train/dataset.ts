@@ -3,72 +3,85 @@
  * annotations/trainval.txt and annotations/test.txt. Splits as the lab: train = trainval lines
  * whose index % 10 != 0, valid = index % 10 == 0, test = test.txt. Trimap 1 (pet) and 3
  * (border) → 1, 2 (background) → 0. Images become size×size RGB, masks size×size {0, 1}.
+ *
+ * The dataset is read through a ReadableFolder (train/storage.ts): a folder on disk in Node, a
+ * picked folder or unpacked archives in a browser — the same rules either way.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { ImageDecodeError, decodeImage } from './images.js';
 import { resizeBilinear, resizeNearest, type Sample } from './pixels.js';
+import { OptionError } from './settings.js';
+import type { ReadableFolder } from './storage.js';
 
 export type Split = 'train' | 'valid' | 'test';
 
 /** A fatal problem with the dataset as a whole (wrong folder, missing split file, empty split). */
-export class DatasetError extends Error {
-  constructor(message: string) {
-    super(message);
+export class DatasetError extends OptionError {
+  constructor(template: string) {
+    super(template);
     this.name = 'DatasetError';
   }
 }
 
 const LAYOUT_HINT =
   'expected the Oxford-IIIT Pet layout (images/, annotations/trimaps/, annotations/trainval.txt, annotations/test.txt); ' +
-  'fetch it with `petseg download`, or omit --data_path to use the built-in synthetic set';
+  'fetch it with `petseg download`, or omit {dataPath} to use the built-in synthetic set';
 
-function splitFile(root: string, split: Split): string {
-  return join(root, 'annotations', split === 'test' ? 'test.txt' : 'trainval.txt');
-}
+/** The split lists, as the dataset holds them. */
+export const SPLIT_FILES = ['annotations/trainval.txt', 'annotations/test.txt'] as const;
 
-/** Image names of a split, in file order. */
-export function readSplit(root: string, split: Split): string[] {
-  if (!existsSync(root) || !statSync(root).isDirectory()) throw new DatasetError(`--data_path ${root} is not a folder; ${LAYOUT_HINT}`);
-  const file = splitFile(root, split);
-  if (!existsSync(file)) throw new DatasetError(`${file} is missing: ${LAYOUT_HINT}`);
-  const names = readFileSync(file, 'utf8')
+const splitFile = (split: Split) => (split === 'test' ? SPLIT_FILES[1] : SPLIT_FILES[0]);
+export const imagePath = (name: string) => `images/${name}.jpg`;
+export const trimapPath = (name: string) => `annotations/trimaps/${name}.png`;
+
+/** A split's names from its list's text, in file order (the lab's rule: every 10th trainval line is valid). */
+export function splitNames(text: string, split: Split): string[] {
+  const names = text
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith('#'))
     .map((line) => line.split(/\s+/)[0]);
-  const selected = split === 'test' ? names : names.filter((_, i) => (split === 'valid' ? i % 10 === 0 : i % 10 !== 0));
-  if (selected.length === 0) throw new DatasetError(`${file} lists no images for the ${split} split`);
+  return split === 'test' ? names : names.filter((_, i) => (split === 'valid' ? i % 10 === 0 : i % 10 !== 0));
+}
+
+/** Image names of a split, in file order. */
+export async function readSplit(data: ReadableFolder, split: Split): Promise<string[]> {
+  const root = await data.stat('');
+  if (!root || root.kind !== 'folder') throw new DatasetError(`{dataPath} ${data.location} is not a folder; ${LAYOUT_HINT}`);
+  const file = splitFile(split);
+  const text = await data.read(file);
+  if (text === null) throw new DatasetError(`${data.location}/${file} is missing: ${LAYOUT_HINT}`);
+  const selected = splitNames(new TextDecoder().decode(text), split);
+  if (selected.length === 0) throw new DatasetError(`${data.location}/${file} lists no images for the ${split} split`);
   return selected;
 }
+
+const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
 
 /**
  * The dataset's identity, recorded with a run so a resume on other data is refused: the sha256 of
  * its split lists (trainval.txt and test.txt, "missing" for an absent one), which fix every split.
  */
-export function splitFingerprint(root: string): string {
-  const hash = createHash('sha256');
-  for (const name of ['trainval.txt', 'test.txt']) {
-    const file = join(root, 'annotations', name);
-    hash.update(`${name}\n`).update(existsSync(file) ? readFileSync(file) : 'missing').update('\n');
+export async function splitFingerprint(data: ReadableFolder): Promise<string> {
+  const parts: Uint8Array[] = [];
+  const encoder = new TextEncoder();
+  for (const file of SPLIT_FILES) {
+    parts.push(encoder.encode(`${file.slice('annotations/'.length)}\n`), (await data.read(file)) ?? encoder.encode('missing'), encoder.encode('\n'));
   }
-  return hash.digest('hex');
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((offset, p) => (all.set(p, offset), offset + p.length), 0);
+  return hex(await globalThis.crypto.subtle.digest('SHA-256', all));
 }
 
-/**
- * An image or trimap file's bytes. What cannot be read as a file — a folder, a dangling link, a
- * loop, no permission — is an ImageDecodeError naming it, so it is skipped like a damaged image.
- */
-export function readImageFile(file: string, missing = 'image missing'): Uint8Array {
+/** A file of the dataset, or an ImageDecodeError naming it (a sample to skip, not a failure). */
+async function readSampleFile(data: ReadableFolder, path: string, missing: string): Promise<Uint8Array> {
+  let bytes: Uint8Array | null;
   try {
-    if (statSync(file).isDirectory()) throw new ImageDecodeError(`${file}: a folder, not an image file`);
-    return readFileSync(file);
+    bytes = await data.read(path);
   } catch (err) {
-    if (err instanceof ImageDecodeError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ImageDecodeError(`${file}: ${code === 'ENOENT' ? missing : `cannot be read (${code ?? (err as Error).message})`}`);
+    throw new ImageDecodeError((err as Error).message);
   }
+  if (bytes === null) throw new ImageDecodeError(`${data.location}/${path}: ${missing}`);
+  return bytes;
 }
 
 /** Trimap values to the binary pet mask: 1 (pet) and 3 (border) → 1, 2 (background) → 0. */
@@ -82,12 +95,12 @@ export function trimapToMask(trimap: Uint8Array, file: string): Uint8Array {
   return mask;
 }
 
-/** Load one image and its trimap, resized; throws ImageDecodeError (naming the file) when unusable. */
-export function loadSample(root: string, name: string, size: number): Sample {
-  const imageFile = join(root, 'images', `${name}.jpg`);
-  const trimapFile = join(root, 'annotations', 'trimaps', `${name}.png`);
-  const imageBytes = readImageFile(imageFile);
-  const trimapBytes = readImageFile(trimapFile, `trimap missing for image ${name}`);
+/** One image and its trimap, resized; throws ImageDecodeError (naming the file) when unusable. */
+export async function loadSample(data: ReadableFolder, name: string, size: number): Promise<Sample> {
+  const imageFile = `${data.location}/${imagePath(name)}`;
+  const trimapFile = `${data.location}/${trimapPath(name)}`;
+  const imageBytes = await readSampleFile(data, imagePath(name), 'image missing');
+  const trimapBytes = await readSampleFile(data, trimapPath(name), `trimap missing for image ${name}`);
   const image = decodeImage(imageBytes, imageFile, 3);
   const trimap = decodeImage(trimapBytes, trimapFile, 1);
   if (image.width !== trimap.width || image.height !== trimap.height) {
@@ -107,23 +120,31 @@ export interface LoadedSamples {
   skipped: { name: string; reason: string }[];
 }
 
+export interface LoadOptions {
+  warn?: (line: string) => void;
+  /** After each image: how many are done of how many (a page shows it). */
+  progress?: (done: number, total: number) => void;
+}
+
 /** Load the named samples, skipping unusable ones with one warning line each (never failing mid-way). */
-export function loadSamples(root: string, names: readonly string[], size: number, warn: (line: string) => void = console.warn): LoadedSamples {
+export async function loadSamples(data: ReadableFolder, names: readonly string[], size: number, options: LoadOptions = {}): Promise<LoadedSamples> {
+  const warn = options.warn ?? ((line: string) => console.warn(line));
   const out: LoadedSamples = { samples: [], skipped: [] };
-  for (const name of names) {
+  for (const [i, name] of names.entries()) {
     try {
-      out.samples.push(loadSample(root, name, size));
+      out.samples.push(await loadSample(data, name, size));
     } catch (err) {
       if (!(err instanceof ImageDecodeError)) throw err;
       out.skipped.push({ name, reason: err.message });
       warn(`warning: skipping ${name}: ${err.message}`);
     }
+    options.progress?.(i + 1, names.length);
   }
-  if (out.samples.length === 0) throw new DatasetError(`no usable images among the ${names.length} listed in ${root}`);
+  if (out.samples.length === 0) throw new DatasetError(`no usable images among the ${names.length} listed in ${data.location}`);
   return out;
 }
 
 /** Load a split (see loadSamples). */
-export function loadSplit(root: string, split: Split, size: number, warn: (line: string) => void = console.warn): Sample[] {
-  return loadSamples(root, readSplit(root, split), size, warn).samples;
+export async function loadSplit(data: ReadableFolder, split: Split, size: number, options: LoadOptions = {}): Promise<Sample[]> {
+  return (await loadSamples(data, await readSplit(data, split), size, options)).samples;
 }

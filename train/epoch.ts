@@ -21,6 +21,7 @@ import type { Tensor } from '../engine/tensor.js';
 import { BatchLoader, disposeBatch, epochGenerator, shuffledOrder, type Batch } from './loader.js';
 import type { Sample } from './pixels.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
+import { DivergedError, divergedMessage } from './settings.js';
 
 export interface EpochSettings {
   seed: number;
@@ -34,6 +35,8 @@ export interface EpochSettings {
   profileSteps?: number;
   /** Mixed precision: the loss scaler (convolutions under autocast); absent: float32. */
   scaler?: GradScaler;
+  /** Checked between steps: once aborted, the epoch stops with a StoppedError (nothing of it is recorded). */
+  signal?: AbortSignal;
 }
 
 /** A loss scale this small means the gradients stay non-finite however small the loss is made: the run has diverged. */
@@ -45,16 +48,14 @@ export interface EpochResult {
   images: number;
 }
 
-/** Training stopped because a value became NaN or infinite. */
-export class DivergedError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DivergedError';
-  }
-}
+export { DivergedError, divergedMessage } from './settings.js';
 
-export function divergedMessage(epoch: number, what: string, lr: number): string {
-  return `training diverged at epoch ${epoch}: ${what}; lower --lr (now ${lr}) — the run folder keeps its last finished epoch`;
+/** The step loop stopped because the caller's signal asked it to (the page's Stop button). */
+export class StoppedError extends Error {
+  constructor() {
+    super('training stopped');
+    this.name = 'StoppedError';
+  }
 }
 
 export async function trainEpoch(model: Module, optimizer: Adam, samples: readonly Sample[], s: EpochSettings, epoch: number, out: ProgressStream): Promise<EpochResult> {
@@ -90,6 +91,7 @@ export async function trainEpoch(model: Module, optimizer: Adam, samples: readon
     const timestamps = getRuntime().caps.timestampQuery;
     if (profileSteps > 0 && timestamps) getRuntime().startProfile();
     for (let b = 0; b < loader.length; b++) {
+      if (s.signal?.aborted) throw new StoppedError();
       const batch: Batch = next!;
       const { scaler } = s;
       const { loss, metrics } = tidy(() => {

@@ -13,7 +13,7 @@ import { tidy } from '../engine/scope.js';
 import type { Tensor } from '../engine/tensor.js';
 import { encodePng } from './images.js';
 import { BatchLoader, disposeBatch, type Batch } from './loader.js';
-import type { Sample } from './pixels.js';
+import type { RasterImage, Sample } from './pixels.js';
 
 export interface Evaluation extends MetricSummary {
   /** Mean BCE over all pixels. */
@@ -27,7 +27,7 @@ export async function evaluateSamples(
   /** `mixed`: the convolutions in mixed precision (under autocast), as the run trains. */
   options: { batchSize: number; size: number; threshold: number; keepLogits?: number; mixed?: boolean },
 ): Promise<Evaluation & { logits?: Float32Array }> {
-  checkThreshold(options.threshold, '--mask_threshold');
+  checkThreshold(options.threshold, 'maskThreshold');
   const wasTraining = model.training;
   model.eval();
   const loader = new BatchLoader(samples, { batchSize: options.batchSize, size: options.size });
@@ -79,8 +79,8 @@ export async function evaluateSamples(
   }
 }
 
-/** Rows of [input | ground truth | prediction] for the first samples, as one RGB image. */
-export function exampleGrid(samples: readonly Sample[], logits: Float32Array, size: number, threshold: number): { png: Uint8Array; width: number; height: number } {
+/** Rows of [input | ground truth | prediction] for the first samples, as one RGB image and its PNG. */
+export function exampleGrid(samples: readonly Sample[], logits: Float32Array, size: number, threshold: number): { raster: RasterImage; png: Uint8Array } {
   const rows = Math.min(samples.length, Math.floor(logits.length / (size * size)));
   const width = 3 * size;
   const data = new Uint8Array(rows * size * width * 3);
@@ -100,5 +100,6 @@ export function exampleGrid(samples: readonly Sample[], logits: Float32Array, si
       }
     }
   }
-  return { png: encodePng({ width, height: rows * size, channels: 3, data }), width, height: rows * size };
+  const raster: RasterImage = { width, height: rows * size, channels: 3, data };
+  return { raster, png: encodePng(raster) };
 }

@@ -8,8 +8,9 @@ import { basename, extname, join } from 'node:path';
 import type { Module } from '../engine/nn/module.js';
 import { checkThreshold } from '../engine/ops/metrics.js';
 import { writeFileAtomic } from '../models/checkpoint.js';
-import { readImageFile } from './dataset.js';
+import { ImageDecodeError } from './images.js';
 import { decodeImage, encodePng } from './images.js';
+import { readFileSync, statSync } from 'node:fs';
 import { segmentAtFullSize } from './segment.js';
 
 export interface PredictedFile {
@@ -45,8 +46,23 @@ export function uniqueStems(files: readonly string[]): string[] {
  * (written under a temporary name, then renamed): a full disk leaves no truncated image, and its
  * error names the file.
  */
+/**
+ * A photo file's bytes. What cannot be read as a file — a folder, a dangling link, a loop, no
+ * permission — is an ImageDecodeError naming it, so it is skipped like a damaged image.
+ */
+function readImageFile(file: string): Uint8Array {
+  try {
+    if (statSync(file).isDirectory()) throw new ImageDecodeError(`${file}: a folder, not a file`);
+    return readFileSync(file);
+  } catch (err) {
+    if (err instanceof ImageDecodeError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ImageDecodeError(`${file}: ${code === 'ENOENT' ? 'image missing' : `cannot be read (${code ?? (err as Error).message})`}`);
+  }
+}
+
 export async function predictFile(model: Module, file: string, options: { size: number; threshold: number; outDir: string; stem?: string }): Promise<PredictedFile> {
-  checkThreshold(options.threshold, '--mask_threshold');
+  checkThreshold(options.threshold, 'maskThreshold');
   const image = decodeImage(readImageFile(file), file, 3);
   const { mask, overlay, petFraction } = await segmentAtFullSize(model, image, options.size, options.threshold);
   mkdirSync(options.outDir, { recursive: true });

@@ -4,16 +4,18 @@
  * and the console line. Nothing non-finite is ever written: the model's state is checked on the
  * GPU first, and a NaN validation loss stops the run before anything is committed.
  */
-import type { Module } from '../engine/nn/module.js';
-import { allFinite } from '../engine/ops/finite.js';
 import type { GradScaler } from '../engine/grad-scaler.js';
+import { allFinite } from '../engine/ops/finite.js';
 import type { Adam } from '../engine/optim.js';
-import { encodeOptimizerState } from '../models/checkpoint.js';
+import type { Module } from '../engine/nn/module.js';
 import { encodeCheckpoint, type CheckpointInfo } from '../models/checkpoint-format.js';
-import { DivergedError, divergedMessage, type EpochResult } from './epoch.js';
+import { encodeOptimizerState } from '../models/optimizer-state.js';
+import type { EpochResult } from './epoch.js';
 import { exampleGrid, type Evaluation } from './evaluate.js';
-import type { Sample } from './pixels.js';
+import type { RasterImage, Sample } from './pixels.js';
 import { commitEpoch, crashPoint, type RunManifest } from './run-folder.js';
+import { DivergedError, divergedMessage, type RunSettings } from './settings.js';
+import type { Folder } from './storage.js';
 import type { SummaryWriter } from './tfevents.js';
 
 export interface EpochRecord {
@@ -33,8 +35,10 @@ export interface EpochRecord {
 
 export type Best = RunManifest['best'];
 
+/** What stays the same from epoch to epoch of a run, for recording each. */
 export interface RecordContext {
-  saveDir: string;
+  /** The run folder (opened and locked). */
+  folder: Folder;
   model: Module;
   optimizer: Adam;
   /** Mixed precision's loss scaler, saved with the optimizer state. */
@@ -42,16 +46,37 @@ export interface RecordContext {
   writer: SummaryWriter | null;
   /** Checkpoint metadata but the epoch and metrics. */
   info: Omit<CheckpointInfo, 'epoch' | 'metrics'>;
-  /** The dataset and its fingerprint, recorded in the manifest for --resume. */
-  data: RunManifest['data'];
+  /** Recorded in the manifest: the run's settings, its data (for --resume) and the adapter. */
+  settings: RunSettings;
+  data: NonNullable<RunManifest['data']>;
+  adapter: string;
   validSamples: readonly Sample[];
-  imgSize: number;
-  maskThreshold: number;
   say(line: string): void;
 }
 
-/** Record epoch `epoch` (trained as `train`, validated as `valid`); returns its record and the run's best after it. */
-export async function recordEpoch(c: RecordContext, epoch: number, epochs: number, train: EpochResult, valid: Evaluation & { logits?: Float32Array }, seconds: number, best: Best): Promise<{ record: EpochRecord; best: Best }> {
+/** One finished epoch: how it trained and validated, and how long it took. */
+export interface EpochOutcome {
+  epoch: number;
+  train: EpochResult;
+  valid: Evaluation & { logits?: Float32Array };
+  seconds: number;
+}
+
+/** Rows of [input | truth | prediction] of the first validation images (when their logits were kept), as RGB. */
+function validationGrid(c: RecordContext, valid: EpochOutcome['valid']): { raster: RasterImage; png: Uint8Array } | null {
+  if (!valid.logits) return null;
+  const size = c.settings.imgSize;
+  const keep = Math.floor(valid.logits.length / (size * size));
+  return exampleGrid(c.validSamples.slice(0, keep), valid.logits, size, c.settings.maskThreshold);
+}
+
+/**
+ * Record a finished epoch; returns its record, the run's best after it and the validation grid
+ * (when the validation kept logits).
+ */
+export async function recordEpoch(c: RecordContext, outcome: EpochOutcome, best: Best): Promise<{ record: EpochRecord; best: Best; grid: RasterImage | null }> {
+  const { epoch, train, valid, seconds } = outcome;
+  const epochs = c.settings.epochs;
   if (!Number.isFinite(valid.loss)) throw new DivergedError(divergedMessage(epoch, `the validation loss is ${valid.loss}`, c.optimizer.lr));
   if (!(await allFinite(c.model.stateDict().values()))) {
     throw new DivergedError(divergedMessage(epoch, "the model's weights or BatchNorm statistics are no longer finite", c.optimizer.lr));
@@ -77,6 +102,7 @@ export async function recordEpoch(c: RecordContext, epoch: number, epochs: numbe
     best_valid_dice: nextBest.valid_dice,
   } as Record<string, number>;
   const info = { ...c.info, epoch, metrics };
+  const grid = validationGrid(c, valid);
   const last = await encodeCheckpoint(c.model, info);
   const optimizer = await encodeOptimizerState(c.optimizer, c.model, c.scaler);
   if (c.writer) {
@@ -88,25 +114,21 @@ export async function recordEpoch(c: RecordContext, epoch: number, epochs: numbe
     w.addScalar('dice/valid_dataset', record.valid_dataset_dice, epoch);
     w.addScalar('iou/valid', record.valid_iou, epoch);
     if (c.scaler) w.addScalar('amp/loss_scale', c.scaler.scale, epoch);
-    if (valid.logits) {
-      const keep = Math.floor(valid.logits.length / (c.imgSize * c.imgSize));
-      const grid = exampleGrid(c.validSamples.slice(0, keep), valid.logits, c.imgSize, c.maskThreshold);
-      w.addImage('valid/input_truth_prediction', grid.png, grid.width, grid.height, epoch);
-    }
-    w.flush();
+    if (grid) w.addImage('valid/input_truth_prediction', grid.png, grid.raster.width, grid.raster.height, epoch);
+    await w.flush();
     crashPoint('tensorboard-written', epoch);
   }
-  commitEpoch(c.saveDir, {
+  await commitEpoch(c.folder, {
     last,
     optimizer,
     best: improved ? last : null,
     metrics: JSON.stringify(record),
-    manifest: { format: 'petseg-run-v1', epoch, steps: c.optimizer.state().step, best: nextBest, args: c.info.args, tensorboard: c.writer?.position ?? null, data: c.data },
+    manifest: { format: 'petseg-run-v1', epoch, steps: c.optimizer.state().step, best: nextBest, settings: c.settings, tensorboard: c.writer?.position ?? null, data: c.data, adapter: c.adapter },
   });
   c.say(
     `epoch ${epoch}/${epochs}  train loss ${record.train_loss.toFixed(4)} dice ${record.train_dice.toFixed(4)}  ` +
       `valid loss ${record.valid_loss.toFixed(4)} dice ${record.valid_dice.toFixed(4)} (dataset ${record.valid_dataset_dice.toFixed(4)}) iou ${record.valid_iou.toFixed(4)}  ` +
       `${seconds.toFixed(1)} s, ${record.images_per_second.toFixed(1)} img/s${c.scaler ? `  loss scale ${c.scaler.scale} (${c.scaler.skippedSteps} steps skipped)` : ''}${improved ? '  *best' : ''}`,
   );
-  return { record, best: nextBest };
+  return { record, best: nextBest, grid: grid?.raster ?? null };
 }

@@ -1,27 +1,29 @@
 /**
- * A run folder that is consistent after a kill at any instant. Each epoch is one transaction:
+ * A run folder that is consistent after a kill at any instant, on any Folder (train/storage.ts:
+ * the file system in Node, the Origin Private File System in a browser). Each epoch is one
+ * transaction:
  *
  *   1. the epoch's files — last.safetensors, last.optim.safetensors, best.safetensors when the
- *      epoch is the best, metrics.jsonl with its line — are written (fsync'd) into `.commit/`;
+ *      epoch is the best, metrics.jsonl with its line — are written durably into `.commit/`;
  *   2. `.commit/run.json`, the manifest, is written under a temporary name and renamed: the
  *      commit point;
  *   3. each staged file is renamed over its final name, then run.json itself, and `.commit/` goes.
  *
- * Opening a folder (recoverRunFolder) finishes a transaction whose manifest exists (every rename
- * is idempotent) and drops one whose manifest does not, so the files always belong to the same
+ * Opening a folder (openRun) finishes a transaction whose manifest exists (every rename is
+ * idempotent) and drops one whose manifest does not, so the files always belong to the same
  * epoch: model, optimizer, metrics, best and TensorBoard log (cut back to the length the manifest
  * records). A kill loses at most the epoch in progress. Leftovers of crashed runs — temporary
  * files, staged files, event files of attempts that never committed — are removed on open.
  *
  * petseg deletes only names it writes itself (RUN_FILES, their `.tmp-<pid>-<ms>` forms, the
  * staged files in `.commit/`, `*.petseg` event files in the run's own `tensorboard/`), and only
- * while it holds the folder's lock (run-lock.ts). A folder that holds no run but other files is
- * not one to train into (foreignEntries).
+ * while the caller holds the folder's lock (Node: run-lock.ts; a browser: Web Locks). A folder
+ * that holds no run but other files is not one to train into (foreignEntries).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { readCheckpointInfo } from '../models/checkpoint.js';
-import { isLockFile } from './run-lock.js';
+import { safetensorsHeaderLength, parseSafetensorsHeader } from '../engine/safetensors.js';
+import { checkpointInfoOf } from '../models/checkpoint-format.js';
+import { settingsFromLabArgs, type RunSettings } from './settings.js';
+import type { Folder } from './storage.js';
 import { isPetsegEventFile } from './tfevents.js';
 
 export const RUN_FILES = {
@@ -32,15 +34,25 @@ export const RUN_FILES = {
   manifest: 'run.json',
 } as const;
 
+/** The best checkpoint's scores on the test split (`petseg sweep`), written once training is done: petseg's too. */
+export const EVALUATION_FILE = 'evaluation.json';
+
 const STAGING = '.commit';
 const FORMAT = 'petseg-run-v1';
 /** The manifest's name while it is written, before the rename that commits. */
 const MANIFEST_TEMPORARY = `${RUN_FILES.manifest}.tmp`;
 /** The run's own TensorBoard folder (the default --log_dir). */
 export const RUN_LOG_DIR = 'tensorboard';
+/** The lock of a run folder in Node (run-lock.ts); a browser locks with Web Locks instead. */
+export const LOCK_FILE = 'run.lock';
 
-/** A temporary file of petseg's own in the run folder: `<run file>.tmp-<pid>-<ms>` (writeFileAtomic's form). */
-const OWN_TEMPORARY = new RegExp(`^(${Object.values(RUN_FILES).map((n) => n.replace(/\./g, '\\.')).join('|')})\\.tmp-\\d+-\\d+$`);
+/** The lock and its own transient files (`run.lock.tmp-…` while taken, `run.lock.stale-…` while a stale one is moved aside): petseg's, never foreign. */
+export function isLockFile(name: string): boolean {
+  return name === LOCK_FILE || /^run\.lock\.(tmp|stale)-\d+-\d+$/.test(name);
+}
+
+/** A temporary file of petseg's own: `<run file>.tmp-<pid>-<ms>` (the form every Folder's write uses). */
+const OWN_TEMPORARY = new RegExp(`^(${[...Object.values(RUN_FILES), EVALUATION_FILE].map((n) => n.replace(/\./g, '\\.')).join('|')})\\.tmp-\\d+-\\d+$`);
 
 /** What an epoch's commit records: enough to resume the run and check its files against each other. */
 export interface RunManifest {
@@ -49,12 +61,16 @@ export interface RunManifest {
   /** Optimizer steps taken (last.optim.safetensors holds the same count). */
   steps: number;
   best: { epoch: number; valid_loss: number; valid_dice: number };
-  /** The training arguments, for --resume. */
+  /** What defines the run (settings.ts); absent in runs of earlier versions, which recorded `args`. */
+  settings?: RunSettings;
+  /** The CLI's arguments, as runs of earlier versions recorded them. */
   args?: Record<string, unknown>;
   /** The TensorBoard event file and its committed length, or null without TensorBoard. */
   tensorboard: { file: string; bytes: number } | null;
-  /** The dataset, absolute, and the fingerprint of its split lists (dataset.ts); absent in runs of earlier versions. */
+  /** The dataset (an absolute path, or a label) and the fingerprint of its split lists (dataset.ts); absent in runs of earlier versions. */
   data?: { path: string; fingerprint: string };
+  /** The adapter the run trained on, in one line (the last one, for a resumed run). */
+  adapter?: string;
 }
 
 /** One epoch's files, as bytes, for commitEpoch. */
@@ -68,52 +84,45 @@ export interface EpochFiles {
   manifest: RunManifest;
 }
 
+/** A run folder opened by openRun: its committed state, read once and passed down. */
+export interface OpenedRun {
+  folder: Folder;
+  /** The last committed epoch's manifest; null: no epoch finished yet. */
+  manifest: RunManifest | null;
+  /** The run's settings as recorded (those of an earlier version's run: as far as its arguments say). */
+  settings: Partial<RunSettings> | null;
+}
+
 /**
  * A test hook: with PETSEG_CRASH_AT=<point>:<epoch> the process kills itself (SIGKILL, as a
- * power cut would stop it) when it reaches that point of that epoch's commit.
+ * power cut would stop it) when it reaches that point of that epoch's commit. Node only.
  */
 export function crashPoint(point: string, epoch: number): void {
-  if (process.env.PETSEG_CRASH_AT === `${point}:${epoch}`) process.kill(process.pid, 'SIGKILL');
+  if (typeof process !== 'undefined' && process.env?.PETSEG_CRASH_AT === `${point}:${epoch}`) process.kill(process.pid, 'SIGKILL');
 }
 
-function writeDurably(path: string, bytes: Uint8Array | string): void {
-  let fd: number;
-  try {
-    fd = openSync(path, 'w');
-  } catch (err) {
-    throw new Error(`cannot write ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-  try {
-    const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
-    let written = 0;
-    while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-    fsyncSync(fd);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`cannot write ${path} (${code ?? (err as Error).message}${code === 'ENOSPC' ? ': the disk is full' : ''}); the run folder keeps its last finished epoch`);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function readManifest(path: string): RunManifest {
+function parseManifest(bytes: Uint8Array, where: string): RunManifest {
   let manifest: Partial<RunManifest>;
   try {
-    manifest = JSON.parse(readFileSync(path, 'utf8')) as Partial<RunManifest>;
+    manifest = JSON.parse(new TextDecoder().decode(bytes)) as Partial<RunManifest>;
   } catch (err) {
-    throw new Error(`${path}: not readable as a run manifest (${(err as Error).message}); the run folder is damaged`);
+    throw new Error(`${where}: not readable as a run manifest (${(err as Error).message}); the run folder is damaged`);
   }
   if (manifest?.format !== FORMAT || !Number.isInteger(manifest.epoch) || !Number.isInteger(manifest.steps) || typeof manifest.best !== 'object') {
-    throw new Error(`${path}: not a petseg run manifest; the run folder is damaged`);
+    throw new Error(`${where}: not a petseg run manifest; the run folder is damaged`);
   }
   return manifest as RunManifest;
 }
 
+const at = (folder: Folder, path: string) => `${folder.location}/${path}`;
+
 /** A run written before manifests existed: its state read off last.safetensors. */
-function legacyManifest(dir: string): RunManifest | null {
-  const last = join(dir, RUN_FILES.last);
-  if (!existsSync(last)) return null;
-  const info = readCheckpointInfo(last);
+async function legacyManifest(folder: Folder): Promise<RunManifest | null> {
+  const bytes = await folder.read(RUN_FILES.last);
+  if (!bytes) return null;
+  const where = at(folder, RUN_FILES.last);
+  const length = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, where);
+  const info = checkpointInfoOf(parseSafetensorsHeader(bytes.subarray(8, 8 + length), bytes.length, where), where);
   const m = info?.metrics ?? {};
   return {
     format: FORMAT,
@@ -126,104 +135,100 @@ function legacyManifest(dir: string): RunManifest | null {
 }
 
 /** The last committed epoch's manifest without changing anything (a pending commit counts as committed); null: none. */
-export function readCommittedRun(dir: string): RunManifest | null {
-  const pending = join(dir, STAGING, RUN_FILES.manifest);
-  if (existsSync(pending)) return readManifest(pending);
-  const manifest = join(dir, RUN_FILES.manifest);
-  if (existsSync(manifest)) return readManifest(manifest);
-  return legacyManifest(dir);
+export async function readCommittedRun(folder: Folder): Promise<RunManifest | null> {
+  for (const path of [`${STAGING}/${RUN_FILES.manifest}`, RUN_FILES.manifest]) {
+    const bytes = await folder.read(path);
+    if (bytes) return parseManifest(bytes, at(folder, path));
+  }
+  return legacyManifest(folder);
+}
+
+/** The settings a manifest records, or as far as an earlier version's arguments give them. */
+export function recordedSettings(manifest: RunManifest): Partial<RunSettings> {
+  return manifest.settings ?? settingsFromLabArgs(manifest.args ?? {});
 }
 
 /** Step 3 of a commit: move the staged files into place, the manifest last. Idempotent. */
-function applyStaged(dir: string, epoch: number): void {
-  const staging = join(dir, STAGING);
+async function applyStaged(folder: Folder, epoch: number): Promise<void> {
   for (const name of [RUN_FILES.last, RUN_FILES.optimizer, RUN_FILES.best, RUN_FILES.metrics]) {
-    if (existsSync(join(staging, name))) {
-      renameSync(join(staging, name), join(dir, name));
+    if (await folder.stat(`${STAGING}/${name}`)) {
+      await folder.rename(`${STAGING}/${name}`, name);
       crashPoint(`applied-${name}`, epoch);
     }
   }
-  renameSync(join(staging, RUN_FILES.manifest), join(dir, RUN_FILES.manifest));
-  clearStaging(dir);
+  await folder.rename(`${STAGING}/${RUN_FILES.manifest}`, RUN_FILES.manifest);
+  await clearStaging(folder);
 }
 
-/** Remove the staged files of a commit and `.commit/` itself, unless it holds something petseg did not put there. */
-function clearStaging(dir: string): void {
-  const staging = join(dir, STAGING);
-  for (const name of [...Object.values(RUN_FILES), MANIFEST_TEMPORARY]) rmSync(join(staging, name), { force: true });
-  try {
-    rmdirSync(staging);
-  } catch (err) {
-    if (!['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+/** Remove the staged files of a commit (and their temporary forms) and `.commit/` itself, unless it holds something petseg did not put there. */
+async function clearStaging(folder: Folder): Promise<void> {
+  const entries = await folder.list(STAGING);
+  if (entries === null) return;
+  for (const { name } of entries) {
+    if ((Object.values(RUN_FILES) as string[]).includes(name) || name === MANIFEST_TEMPORARY || OWN_TEMPORARY.test(name)) await folder.remove(`${STAGING}/${name}`);
   }
+  await folder.remove(STAGING); // an empty folder only: a user's file in it stays, and so does the folder
 }
 
 /** Write one epoch's files as one transaction (see the top of this file). */
-export function commitEpoch(dir: string, files: EpochFiles): void {
-  const staging = join(dir, STAGING);
+export async function commitEpoch(folder: Folder, files: EpochFiles): Promise<void> {
   const epoch = files.manifest.epoch;
-  clearStaging(dir);
-  mkdirSync(staging, { recursive: true });
-  const metricsFile = join(dir, RUN_FILES.metrics);
-  const committedLines = existsSync(metricsFile) ? readFileSync(metricsFile, 'utf8') : '';
+  await clearStaging(folder);
+  const committedLines = (await folder.read(RUN_FILES.metrics)) ?? new Uint8Array(0);
   const staged: [string, Uint8Array | string][] = [
     [RUN_FILES.last, files.last],
     [RUN_FILES.optimizer, files.optimizer],
     ...(files.best ? [[RUN_FILES.best, files.best] as [string, Uint8Array]] : []),
-    [RUN_FILES.metrics, `${committedLines}${files.metrics}\n`],
+    [RUN_FILES.metrics, `${new TextDecoder().decode(committedLines)}${files.metrics}\n`],
   ];
   for (const [name, bytes] of staged) {
-    writeDurably(join(staging, name), bytes);
+    await folder.write(`${STAGING}/${name}`, bytes, { durable: true });
     crashPoint(`staged-${name}`, epoch);
   }
-  const temporary = join(staging, MANIFEST_TEMPORARY);
-  writeDurably(temporary, `${JSON.stringify(files.manifest, null, 1)}\n`);
-  renameSync(temporary, join(staging, RUN_FILES.manifest));
+  await folder.write(`${STAGING}/${MANIFEST_TEMPORARY}`, `${JSON.stringify(files.manifest, null, 1)}\n`, { durable: true });
+  await folder.rename(`${STAGING}/${MANIFEST_TEMPORARY}`, `${STAGING}/${RUN_FILES.manifest}`);
   crashPoint('committed', epoch);
-  applyStaged(dir, epoch);
+  await applyStaged(folder, epoch);
 }
 
 /**
  * Open a run folder (its lock held): finish or undo an interrupted commit, cut the TensorBoard log
- * back to the committed length, remove petseg's leftovers of crashed runs; returns the committed
- * manifest (null: no epoch finished yet — the folder is then as good as empty).
+ * back to the committed length, remove petseg's leftovers of crashed runs, and read the committed
+ * state once. `logs`: the run's own TensorBoard folder when it uses one (every petseg event file
+ * there but the committed one is an attempt that never finished an epoch); a --log_dir elsewhere
+ * may be shared with other runs, and nothing there is deleted.
  */
-export function recoverRunFolder(dir: string, logDir: string | null): RunManifest | null {
-  if (!existsSync(dir)) return null;
-  if (existsSync(join(dir, STAGING, RUN_FILES.manifest))) applyStaged(dir, -1);
-  else clearStaging(dir);
-  for (const name of readdirSync(dir)) if (OWN_TEMPORARY.test(name)) rmSync(join(dir, name), { force: true });
-  const manifest = readCommittedRun(dir);
-  // In the run's own log folder every petseg event file but the committed one is an attempt that
-  // never finished an epoch (legacy runs, with no file recorded, excepted). A --log_dir elsewhere
-  // may be shared with other runs: nothing there is deleted (an attempt's file is harmless).
-  if (logDir === join(dir, RUN_LOG_DIR) && existsSync(logDir) && (manifest === null || manifest.tensorboard !== null)) {
-    for (const name of readdirSync(logDir)) {
-      if (isPetsegEventFile(name) && name !== manifest?.tensorboard?.file) rmSync(join(logDir, name), { force: true });
+export async function openRun(folder: Folder, logs: Folder | null = null): Promise<OpenedRun> {
+  if (await folder.stat(`${STAGING}/${RUN_FILES.manifest}`)) await applyStaged(folder, -1);
+  else await clearStaging(folder);
+  for (const { name } of (await folder.list('')) ?? []) if (OWN_TEMPORARY.test(name)) await folder.remove(name);
+  const manifest = await readCommittedRun(folder);
+  // Legacy runs, with no event file recorded, keep theirs.
+  if (logs && (manifest === null || manifest.tensorboard !== null)) {
+    for (const { name } of (await logs.list('')) ?? []) {
+      if (isPetsegEventFile(name) && name !== manifest?.tensorboard?.file) await logs.remove(name);
     }
   }
-  return manifest;
+  return { folder, manifest, settings: manifest && recordedSettings(manifest) };
 }
 
 /**
- * What in `dir` petseg did not write, for a folder that holds no committed run (a run's own files
- * count as foreign there: a metrics.jsonl or best.safetensors without a run is someone else's).
- * Names are relative to `dir`; none when the folder is missing, empty, or holds only petseg's
- * leftovers of runs that never finished an epoch (`logDir`, when a folder of `dir`'s, holding
- * petseg's event files as `tensorboard/` does).
+ * What in the folder petseg did not write, for a folder that holds no committed run (a run's own
+ * files count as foreign there: a metrics.jsonl or best.safetensors without a run is someone
+ * else's). Names are relative to the folder; none when it is missing, empty, or holds only
+ * petseg's leftovers of runs that never finished an epoch (`logFolder`: the name of a
+ * TensorBoard folder inside it, holding petseg's event files as `tensorboard/` does).
  */
-export function foreignEntries(dir: string, logDir: string | null = null): string[] {
-  if (!existsSync(dir)) return [];
-  const logFolders = new Set([RUN_LOG_DIR, ...(logDir !== null && dirname(logDir) === dir ? [basename(logDir)] : [])]);
+export async function foreignEntries(folder: Folder, logFolder: string | null = null): Promise<string[]> {
+  const logFolders = new Set([RUN_LOG_DIR, ...(logFolder !== null ? [logFolder] : [])]);
   const staged = new Set<string>([...Object.values(RUN_FILES), MANIFEST_TEMPORARY]);
   const foreign: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
+  for (const { name, kind } of (await folder.list('')) ?? []) {
     // A folder of petseg's: what in it is not petseg's; anything else of that name is foreign.
-    const within = (ours: (entry: string) => boolean) => (statSync(path).isDirectory() ? readdirSync(path).filter((e) => !ours(e)).map((e) => `${name}/${e}`) : [name]);
+    const within = async (ours: (entry: string) => boolean) => (kind === 'folder' ? ((await folder.list(name)) ?? []).filter((e) => !ours(e.name)).map((e) => `${name}/${e.name}`) : [name]);
     if (isLockFile(name) || OWN_TEMPORARY.test(name)) continue;
-    if (name === STAGING) foreign.push(...within((e) => staged.has(e)));
-    else if (logFolders.has(name)) foreign.push(...within(isPetsegEventFile));
+    if (name === STAGING) foreign.push(...(await within((e) => staged.has(e) || OWN_TEMPORARY.test(e))));
+    else if (logFolders.has(name)) foreign.push(...(await within(isPetsegEventFile)));
     else foreign.push(name);
   }
   return foreign;

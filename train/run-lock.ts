@@ -16,13 +16,9 @@
 import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { LOCK_FILE } from './run-folder.js';
 
-export const LOCK_FILE = 'run.lock';
-
-/** The lock and its own transient files (`run.lock.tmp-…` while taken, `run.lock.stale-…` while a stale one is moved aside): petseg's, left to this module. */
-export function isLockFile(name: string): boolean {
-  return name === LOCK_FILE || /^run\.lock\.(tmp|stale)-\d+-\d+$/.test(name);
-}
+export { LOCK_FILE, isLockFile } from './run-folder.js';
 
 /** A run folder held by this process. */
 export interface RunLock {

@@ -1,11 +1,10 @@
 /**
  * TensorBoard event files written by hand: TFRecord framing (length, masked CRC32C of the length,
  * payload, masked CRC32C of the payload) around Event protobufs holding scalar and image
- * summaries. Only the fields TensorBoard needs are encoded.
+ * summaries. Only the fields TensorBoard needs are encoded. The file lives in a Folder
+ * (train/storage.ts), so Node and the browser write the same bytes.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, statSync, truncateSync, writeSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { basename, join } from 'node:path';
+import type { Folder } from './storage.js';
 
 const CRC32C_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -94,13 +93,8 @@ export function tfRecord(payload: Uint8Array): Uint8Array {
 }
 
 /**
- * Appends events to `events.out.tfevents.<time>.<host>` in `logDir`. `resume` continues an
- * existing file of the folder from `bytes` on (what a run folder had committed; anything after it
- * is cut, so events of an epoch that never finished do not stay).
- */
-/**
  * petseg's event files are `events.out.tfevents.<seconds>.<host>.<pid>.petseg` (TensorBoard reads
- * any name holding `tfevents`): the pid keeps two runs sharing a --log_dir apart, and the suffix
+ * any name holding `tfevents`): the pid keeps two runs sharing a log folder apart, and the suffix
  * tells petseg's files from other programs', which it never deletes.
  */
 const EVENT_FILE_SUFFIX = '.petseg';
@@ -110,30 +104,48 @@ export function isPetsegEventFile(name: string): boolean {
   return name.startsWith('events.out.tfevents.') && name.endsWith(EVENT_FILE_SUFFIX);
 }
 
-export class SummaryWriter {
-  readonly path: string;
-  private readonly fd: number;
+/** Who writes a new event file, for its name: the host and process (a browser page: a random id). */
+export interface WriterIdentity {
+  host: string;
+  pid: number;
+}
 
-  constructor(logDir: string, resume?: { file: string; bytes: number }) {
-    mkdirSync(logDir, { recursive: true });
-    if (resume && existsSync(join(logDir, resume.file))) {
-      this.path = join(logDir, resume.file);
-      truncateSync(this.path, Math.min(resume.bytes, statSync(this.path).size));
-      this.fd = openSync(this.path, 'a');
-      return;
-    }
-    this.path = join(logDir, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${hostname()}.${process.pid}${EVENT_FILE_SUFFIX}`);
-    this.fd = openSync(this.path, 'a');
-    this.write(new Proto().double(1, Date.now() / 1000).int(2, 0).bytes(3, 'brain.Event:2').finish());
+/**
+ * Events for one event file in a folder, kept in memory until flush() appends them. `resume`
+ * continues a file of the folder from `bytes` on (what a run folder had committed; anything after
+ * it is cut, so events of an epoch that never finished do not stay).
+ */
+export class SummaryWriter {
+  private pending: Uint8Array[] = [];
+  private written: number;
+
+  private constructor(
+    private readonly folder: Folder,
+    /** The file's name in its folder. */
+    readonly file: string,
+    written: number,
+  ) {
+    this.written = written;
   }
 
-  /** The file's name in its folder, and its length so far. */
+  static async open(folder: Folder, identity: WriterIdentity, resume?: { file: string; bytes: number }): Promise<SummaryWriter> {
+    const existing = resume ? await folder.stat(resume.file) : null;
+    if (resume && existing) {
+      await folder.truncate(resume.file, resume.bytes);
+      return new SummaryWriter(folder, resume.file, Math.min(resume.bytes, existing.size));
+    }
+    const writer = new SummaryWriter(folder, `events.out.tfevents.${Math.floor(Date.now() / 1000)}.${identity.host}.${identity.pid}${EVENT_FILE_SUFFIX}`, 0);
+    writer.write(new Proto().double(1, Date.now() / 1000).int(2, 0).bytes(3, 'brain.Event:2').finish());
+    return writer;
+  }
+
+  /** The file's name and the length written so far (what a run folder's manifest commits). */
   get position(): { file: string; bytes: number } {
-    return { file: basename(this.path), bytes: fstatSync(this.fd).size };
+    return { file: this.file, bytes: this.written };
   }
 
   private write(event: Uint8Array): void {
-    writeSync(this.fd, tfRecord(event));
+    this.pending.push(tfRecord(event));
   }
 
   private summary(step: number, value: Uint8Array): void {
@@ -151,12 +163,17 @@ export class SummaryWriter {
     this.summary(step, new Proto().bytes(1, tag).bytes(4, image).finish());
   }
 
-  flush(): void {
-    fsyncSync(this.fd);
-  }
-
-  close(): void {
-    fsyncSync(this.fd);
-    closeSync(this.fd);
+  /** Append what was added since the last flush, durably. */
+  async flush(): Promise<void> {
+    if (!this.pending.length) return;
+    const bytes = new Uint8Array(this.pending.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of this.pending) {
+      bytes.set(p, offset);
+      offset += p.length;
+    }
+    await this.folder.append(this.file, bytes);
+    this.pending = [];
+    this.written += bytes.length;
   }
 }

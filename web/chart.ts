@@ -1,31 +1,58 @@
-/** A small live chart of loss (left axis, from 0 to its maximum) and Dice (right axis, 0–1) per step. */
-export function drawChart(canvas: HTMLCanvasElement, losses: readonly number[], dices: readonly number[]): void {
+/**
+ * Live training curves per epoch: train and valid loss (left axis, from 0 to their maximum) and
+ * Dice (right axis, 0–1), with a legend.
+ */
+import type { EpochRecord } from '../train/record.js';
+
+const SERIES = [
+  { label: 'train loss', color: '#d9480f', dash: [], value: (r: EpochRecord) => r.train_loss, axis: 'loss' },
+  { label: 'valid loss', color: '#d9480f', dash: [6, 4], value: (r: EpochRecord) => r.valid_loss, axis: 'loss' },
+  { label: 'train Dice', color: '#1c7ed6', dash: [], value: (r: EpochRecord) => r.train_dice, axis: 'dice' },
+  { label: 'valid Dice', color: '#1c7ed6', dash: [6, 4], value: (r: EpochRecord) => r.valid_dice, axis: 'dice' },
+] as const;
+
+export function drawCurves(canvas: HTMLCanvasElement, records: readonly EpochRecord[]): void {
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
   const { width, height } = canvas;
-  const pad = { left: 48, right: 48, top: 14, bottom: 26 };
+  const pad = { left: 48, right: 48, top: 26, bottom: 26 };
   const w = width - pad.left - pad.right;
   const h = height - pad.top - pad.bottom;
   ctx.clearRect(0, 0, width, height);
   ctx.font = '12px system-ui, sans-serif';
   ctx.strokeStyle = '#ccc';
+  ctx.setLineDash([]);
   ctx.strokeRect(pad.left, pad.top, w, h);
-  const maxLoss = Math.max(1e-6, ...losses);
-  const steps = Math.max(2, losses.length);
-  const x = (i: number) => pad.left + (i / (steps - 1)) * w;
-  const line = (values: readonly number[], top: number, color: string) => {
-    ctx.strokeStyle = color;
+  const maxLoss = Math.max(1e-6, ...records.flatMap((r) => [r.train_loss, r.valid_loss]));
+  const epochs = Math.max(2, records.length);
+  const x = (i: number) => pad.left + (i / (epochs - 1)) * w;
+  for (const s of SERIES) {
+    const top = s.axis === 'loss' ? maxLoss : 1;
+    ctx.strokeStyle = s.color;
+    ctx.setLineDash([...s.dash]);
     ctx.lineWidth = 2;
     ctx.beginPath();
-    values.forEach((v, i) => (i ? ctx.lineTo(x(i), pad.top + h * (1 - v / top)) : ctx.moveTo(x(i), pad.top + h * (1 - v / top))));
+    records.forEach((r, i) => (i ? ctx.lineTo(x(i), pad.top + h * (1 - s.value(r) / top)) : ctx.moveTo(x(i), pad.top + h * (1 - s.value(r) / top))));
     ctx.stroke();
-  };
-  line(losses, maxLoss, '#d9480f');
-  line(dices, 1, '#1c7ed6');
+  }
+  ctx.setLineDash([]);
+  SERIES.forEach((s, i) => {
+    const at = pad.left + i * 110;
+    ctx.strokeStyle = s.color;
+    ctx.setLineDash([...s.dash]);
+    ctx.beginPath();
+    ctx.moveTo(at, 10);
+    ctx.lineTo(at + 24, 10);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = '#444';
+    ctx.textAlign = 'left';
+    ctx.fillText(s.label, at + 28, 14);
+  });
   ctx.fillStyle = '#d9480f';
   ctx.textAlign = 'right';
   ctx.fillText(maxLoss.toFixed(2), pad.left - 6, pad.top + 10);
-  ctx.fillText('loss', pad.left - 6, pad.top + h / 2);
+  ctx.fillText('BCE', pad.left - 6, pad.top + h / 2);
   ctx.fillText('0', pad.left - 6, pad.top + h);
   ctx.fillStyle = '#1c7ed6';
   ctx.textAlign = 'left';
@@ -34,5 +61,5 @@ export function drawChart(canvas: HTMLCanvasElement, losses: readonly number[], 
   ctx.fillText('0', pad.left + w + 6, pad.top + h);
   ctx.fillStyle = '#444';
   ctx.textAlign = 'center';
-  ctx.fillText(`step (${losses.length})`, pad.left + w / 2, height - 6);
+  ctx.fillText(`epoch (${records.length})`, pad.left + w / 2, height - 6);
 }

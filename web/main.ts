@@ -1,16 +1,17 @@
 /**
- * The web page: load a checkpoint, segment photos at their own resolution, and train a small
- * UNet live — all on `navigator.gpu` with the same engine and models as the command line.
- * `window.petseg` holds the page's state for the console and the end-to-end test.
+ * The web page: load a checkpoint, segment photos at their own resolution, and train the lab's
+ * models on Oxford-IIIT Pet with the same training loop as the command line (train-page.ts) —
+ * all on `navigator.gpu` with the same engine and models. `window.petseg` holds the page's state
+ * for the console and the end-to-end test.
  */
 import type { Module } from '../engine/nn/module.js';
 import { init } from '../engine/runtime.js';
-import { decodeCheckpoint, encodeCheckpoint, trainedImageSize, type CheckpointInfo } from '../models/checkpoint-format.js';
+import { decodeCheckpoint, trainedImageSize, type CheckpointInfo } from '../models/checkpoint-format.js';
 import type { RasterImage } from '../train/pixels.js';
 import { segmentAtFullSize } from '../train/segment.js';
-import { drawChart } from './chart.js';
 import { notAModelFile } from './model-file.js';
-import { trainOnSyntheticPets, type TrainDemoOptions } from './train-demo.js';
+import { paint } from './paint.js';
+import { TrainPage, type RunState } from './train-page.js';
 
 export interface PageState {
   /** The adapter in one line, once WebGPU is up. */
@@ -19,7 +20,8 @@ export interface PageState {
   adapterError: string | null;
   checkpoint: { source: string; model: string; size: number } | null;
   segmentation: { source: string; width: number; height: number; milliseconds: number; petFraction: number; mask: Uint8Array } | null;
-  training: { running: boolean; done: boolean; losses: number[]; dices: number[]; error: string | null };
+  /** The training section's run (train-page.ts), once WebGPU is up. */
+  run: RunState | null;
   /** Settles when start-up is over (with or without WebGPU). */
   ready: Promise<void>;
 }
@@ -40,12 +42,6 @@ const ui = {
   photoFile: element<HTMLInputElement>('photo-file'),
   segmentStatus: element<HTMLParagraphElement>('segment-status'),
   overlay: element<HTMLCanvasElement>('overlay'),
-  trainStart: element<HTMLButtonElement>('train-start'),
-  trainStop: element<HTMLButtonElement>('train-stop'),
-  trainUse: element<HTMLButtonElement>('train-use'),
-  trainSave: element<HTMLButtonElement>('train-save'),
-  trainStatus: element<HTMLSpanElement>('train-status'),
-  chart: element<HTMLCanvasElement>('chart'),
 };
 
 function show(target: HTMLElement, text: string, isError = false): void {
@@ -58,15 +54,13 @@ const state: PageState = {
   adapterError: null,
   checkpoint: null,
   segmentation: null,
-  training: { running: false, done: false, losses: [], dices: [], error: null },
+  run: null,
   ready: Promise.resolve(),
 };
 window.petseg = state;
 
 let segmenter: { model: Module; info: CheckpointInfo; source: string } | null = null;
 let lastPhoto: { image: RasterImage; source: string } | null = null;
-let trained: { model: Module; info: CheckpointInfo } | null = null;
-let stopRequested = false;
 
 /** Decode with the browser's own decoders (JPEG, PNG, GIF, WebP, …) to 8-bit RGB at full resolution. */
 async function decodePhoto(file: Blob, source: string): Promise<RasterImage> {
@@ -86,16 +80,6 @@ async function decodePhoto(file: Blob, source: string): Promise<RasterImage> {
   return { width: canvas.width, height: canvas.height, channels: 3, data: rgb };
 }
 
-function paint(canvas: HTMLCanvasElement, image: RasterImage): void {
-  canvas.width = image.width;
-  canvas.height = image.height;
-  const pixels = new ImageData(image.width, image.height);
-  for (let i = 0; i < image.width * image.height; i++) {
-    pixels.data.set(image.data.subarray(i * 3, i * 3 + 3), i * 4);
-    pixels.data[i * 4 + 3] = 255;
-  }
-  canvas.getContext('2d')!.putImageData(pixels, 0, 0);
-}
 
 async function segmentLastPhoto(): Promise<void> {
   if (!lastPhoto) return;
@@ -118,7 +102,7 @@ async function segmentLastPhoto(): Promise<void> {
 }
 
 function useModel(model: Module, info: CheckpointInfo, source: string): void {
-  if (segmenter && segmenter.model !== trained?.model) segmenter.model.dispose();
+  segmenter?.model.dispose();
   model.eval();
   segmenter = { model, info, source };
   const size = trainedImageSize(info);
@@ -158,64 +142,6 @@ async function takePhoto(file: File): Promise<void> {
   }
 }
 
-function trainOptions(): TrainDemoOptions {
-  const value = (id: string) => Number(element<HTMLInputElement>(id).value);
-  return {
-    size: value('train-size'),
-    baseChannels: value('train-base'),
-    images: value('train-images'),
-    batchSize: value('train-batch'),
-    epochs: value('train-epochs'),
-    lr: value('train-lr'),
-    seed: 0,
-  };
-}
-
-async function runTraining(): Promise<void> {
-  const t = state.training;
-  Object.assign(t, { running: true, done: false, losses: [], dices: [], error: null });
-  stopRequested = false;
-  ui.trainStart.disabled = true;
-  ui.trainStop.disabled = false;
-  ui.trainUse.disabled = ui.trainSave.disabled = true;
-  if (trained && segmenter?.model !== trained.model) trained.model.dispose();
-  trained = null;
-  drawChart(ui.chart, [], []);
-  show(ui.trainStatus, 'Drawing synthetic pets and compiling kernels…');
-  try {
-    trained = await trainOnSyntheticPets(
-      trainOptions(),
-      (s) => {
-        t.losses.push(s.loss);
-        t.dices.push(s.dice);
-        drawChart(ui.chart, t.losses, t.dices);
-        show(ui.trainStatus, `epoch ${s.epoch}, step ${s.step}: loss ${s.loss.toFixed(4)}, Dice ${s.dice.toFixed(3)}, ${s.imagesPerSecond.toFixed(1)} images/s`);
-      },
-      () => stopRequested,
-    );
-    ui.trainUse.disabled = ui.trainSave.disabled = false;
-    show(ui.trainStatus, `${stopRequested ? 'Stopped' : 'Done'} after ${t.losses.length} steps: loss ${t.losses.at(-1)?.toFixed(4)}, Dice ${t.dices.at(-1)?.toFixed(3)}.`);
-  } catch (err) {
-    t.error = (err as Error).message;
-    show(ui.trainStatus, t.error, true);
-  } finally {
-    t.running = false;
-    t.done = true;
-    ui.trainStart.disabled = false;
-    ui.trainStop.disabled = true;
-  }
-}
-
-async function saveTrained(): Promise<void> {
-  if (!trained) return;
-  const bytes = await encodeCheckpoint(trained.model, trained.info);
-  const link = document.createElement('a');
-  link.href = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
-  link.download = 'petseg-web.safetensors';
-  link.click();
-  URL.revokeObjectURL(link.href);
-}
-
 function wire(): void {
   ui.checkpointFile.addEventListener('change', async () => {
     const file = ui.checkpointFile.files?.[0];
@@ -239,29 +165,25 @@ function wire(): void {
     const file = event.dataTransfer?.files[0];
     if (file) void takePhoto(file);
   });
-  ui.trainStart.addEventListener('click', () => void runTraining());
-  ui.trainStop.addEventListener('click', () => (stopRequested = true));
-  ui.trainUse.addEventListener('click', async () => {
-    if (!trained) return;
-    useModel(trained.model, trained.info, 'the model trained in this page');
-    await segmentLastPhoto();
-  });
-  ui.trainSave.addEventListener('click', () => void saveTrained());
 }
 
 async function start(): Promise<void> {
   const controls = document.querySelectorAll<HTMLInputElement | HTMLButtonElement>('input, button');
   try {
-    const runtime = await init();
+    // The planner's kernel order, not timed choices: a browser keeps no autotune table, and a run
+    // resumed after a reload must run the kernels it ran before to continue bit for bit.
+    const runtime = await init({ autotune: false });
     state.adapter = runtime.adapterName;
     show(ui.adapter, `WebGPU adapter: ${state.adapter}`);
     wire();
+    const page = new TrainPage({ useCheckpoint: (bytes, source) => loadCheckpointBytes(bytes, source) });
+    state.run = page.state;
+    await page.start();
   } catch (err) {
     state.adapterError = (err as Error).message;
     show(ui.adapter, state.adapterError, true);
     controls.forEach((c) => (c.disabled = true));
   }
-  drawChart(ui.chart, [], []);
 }
 
 state.ready = start();

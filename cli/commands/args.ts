@@ -4,6 +4,7 @@
  * bad argument (UsageError), always before a device opens or a file is written.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { OptionError } from '../../train/settings.js';
 
 export interface OptionSpec {
   type: 'number' | 'integer' | 'string' | 'boolean';
@@ -126,12 +127,31 @@ export function givenOptions(argv: readonly string[]): Set<string> {
   return new Set(argv.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=', 1)[0]));
 }
 
+/** Library option fields whose flag is not their snake_case form. */
+const FLAG_OF_FIELD: Record<string, string> = { profileSteps: 'profile' };
+
+/** The command-line flag of a library option field (train/settings.ts templates): `weightDecay` → `--weight_decay`. */
+export function flagOf(field: string): string {
+  return `--${FLAG_OF_FIELD[field] ?? field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+}
+
+/** An error's message as the command line says it: option fields as flags. */
+export function cliMessage(err: unknown): string {
+  if (err instanceof OptionError) return err.render(flagOf);
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A library's refusal of an argument, as the command line reports it (exit code 2). */
+export function asUsageError(err: unknown): UsageError {
+  return err instanceof UsageError ? err : new UsageError(cliMessage(err));
+}
+
 /**
  * Print a fatal error as one line naming the command (the stack too when PETSEG_DEBUG is set)
  * and return the exit code: 2 for a bad argument, else 1.
  */
 export function reportError(command: string, err: unknown): number {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = cliMessage(err);
   console.error(`${command}: ${message}`);
   if (process.env.PETSEG_DEBUG && err instanceof Error && err.stack) console.error(err.stack);
   return err instanceof UsageError ? 2 : 1;

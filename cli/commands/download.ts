@@ -1,6 +1,7 @@
 /** `petseg download` — fetch, verify and unpack the Oxford-IIIT Pet archives. */
 import { resolve } from 'node:path';
 import { readSplit } from '../../train/dataset.js';
+import { NodeFolder } from '../../train/node-folder.js';
 import { OXFORD_PET_ARCHIVES, downloadDataset, type DownloadProgress } from '../../train/download.js';
 import { parseCommandArgs, reportError, type OptionSpec } from './args.js';
 
@@ -46,9 +47,10 @@ export async function main(argv: string[]): Promise<number> {
     const archives = OXFORD_PET_ARCHIVES.map((a) => (base ? { ...a, url: `${base.replace(/\/+$/, '')}/${a.name}` } : a));
     console.log(`downloading Oxford-IIIT Pet into ${dir}`);
     await downloadDataset(dir, { archives, onProgress: progressPrinter(process.stdout) });
-    const train = readSplit(dir, 'train').length;
-    const valid = readSplit(dir, 'valid').length;
-    const test = readSplit(dir, 'test').length;
+    const data = new NodeFolder(dir);
+    const train = (await readSplit(data, 'train')).length;
+    const valid = (await readSplit(data, 'valid')).length;
+    const test = (await readSplit(data, 'test')).length;
     console.log(`ready: ${train} train, ${valid} valid, ${test} test images; train with: petseg train --data_path ${dir}`);
     return 0;
   } catch (err) {

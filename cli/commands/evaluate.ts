@@ -9,7 +9,7 @@ export async function main(argv: string[]): Promise<number> {
   if (typeof args === 'number') return args;
   try {
     const checked = checkCheckpointArgs(args);
-    const dataPath = checkDataArgs(args, 'valid');
+    const dataPath = await checkDataArgs(args, 'valid');
     await startRuntime(args.json as boolean);
     const opened = openCheckpoint(checked, args);
     try {

@@ -11,9 +11,10 @@ import { IMG_SIZE } from '../../models/limits.js';
 import { MODELS } from '../../models/registry.js';
 import { loadSplitCached } from '../../train/cache.js';
 import { readSplit, type Split } from '../../train/dataset.js';
+import { NodeFolder, decodeCacheDir } from '../../train/node-folder.js';
 import { evaluateSamples } from '../../train/trainer.js';
 import { autotuneModel } from '../../train/tune.js';
-import { UsageError, checkNotFolder, type OptionSpec, type ParsedArgs } from './args.js';
+import { UsageError, asUsageError, checkNotFolder, type OptionSpec, type ParsedArgs } from './args.js';
 
 export const CHECKPOINT_OPTIONS: Record<string, OptionSpec> = {
   model_path: { type: 'string', help: 'checkpoint (.safetensors) written by `petseg train` (or exported from PyTorch with --model)' },
@@ -74,13 +75,13 @@ export function openCheckpoint(checked: CheckedCheckpoint, args: ParsedArgs): Op
 }
 
 /** --data_path (required) and its split, checked before any device opens. */
-export function checkDataArgs(args: ParsedArgs, split: Split): string {
+export async function checkDataArgs(args: ParsedArgs, split: Split): Promise<string> {
   if (args.data_path === undefined) throw new UsageError('--data_path is required (the Oxford-IIIT Pet folder; fetch it with `petseg download`)');
   const dataPath = resolve(args.data_path as string);
   try {
-    readSplit(dataPath, split);
+    await readSplit(new NodeFolder(dataPath), split);
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw asUsageError(err);
   }
   return dataPath;
 }
@@ -104,8 +105,8 @@ export interface SplitReport {
 /** Score the checkpoint on one split of --data_path. */
 export async function evaluateSplit(opened: OpenedModel, args: ParsedArgs, split: Split, dataPath: string): Promise<SplitReport> {
   const warnings: string[] = [];
-  const { samples } = loadSplitCached(dataPath, split, opened.size, {
-    cacheDir: args.cache_dir === undefined ? undefined : resolve(args.cache_dir as string),
+  const cache = new NodeFolder(args.cache_dir === undefined ? decodeCacheDir(dataPath) : resolve(args.cache_dir as string));
+  const { samples } = await loadSplitCached(new NodeFolder(dataPath), split, opened.size, cache, {
     warn: (line) => {
       warnings.push(line);
       console.warn(line);

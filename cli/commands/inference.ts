@@ -5,11 +5,12 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { getRuntime } from '../../engine/runtime.js';
 import { ImageDecodeError } from '../../train/images.js';
 import { predictFile, uniqueStems, type PredictedFile } from '../../train/predict.js';
 import { checkWritableFolder } from '../../train/trainer.js';
 import { CHECKPOINT_OPTIONS, SPLIT_OPTIONS, checkCheckpointArgs, checkDataArgs, evaluateSplit, openCheckpoint, printReport, startRuntime } from './evaluation.js';
-import { UsageError, parseCommandArgs, reportError, type OptionSpec } from './args.js';
+import { UsageError, asUsageError, parseCommandArgs, reportError, type OptionSpec } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {
   ...CHECKPOINT_OPTIONS,
@@ -105,15 +106,15 @@ export async function main(argv: string[]): Promise<number> {
     if (images !== null && images.length === 0) throw new UsageError('--images needs at least one file');
     if (images && args.data_path !== undefined) throw new UsageError('give either --data_path (score the test split) or --images (write masks), not both');
     const checked = checkCheckpointArgs(args);
-    const dataPath = images ? null : checkDataArgs(args, 'test');
+    const dataPath = images ? null : await checkDataArgs(args, 'test');
     const outDir = resolve(args.out as string);
     let files: string[] = [];
     let failed: Failure[] = [];
     if (images) {
       try {
-        checkWritableFolder(outDir, '--out');
+        checkWritableFolder(outDir, 'out');
       } catch (err) {
-        throw new UsageError((err as Error).message);
+        throw asUsageError(err);
       }
       ({ files, failed } = expandFolders(images));
       if (files.length === 0) throw new UsageError(`--images: nothing to segment: ${failed.map((f) => `${f.image}: ${f.error}`).join('; ')}`);
@@ -123,7 +124,8 @@ export async function main(argv: string[]): Promise<number> {
     const opened = openCheckpoint(checked, args);
     try {
       if (!images) {
-        printReport(await evaluateSplit(opened, args, 'test', dataPath!), json);
+        // The adapter goes into the JSON too: a sweep records it beside the scores (evaluation.json).
+        printReport(Object.assign(await evaluateSplit(opened, args, 'test', dataPath!), { adapter: getRuntime().adapterName }), json);
         return 0;
       }
       const written: PredictedFile[] = [];

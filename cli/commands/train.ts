@@ -10,11 +10,13 @@ import * as E from '../../engine/index.js';
 import { BASE_CHANNELS, IMG_SIZE } from '../../models/limits.js';
 import { isModelName, MODELS, type ModelName } from '../../models/registry.js';
 import { splitFingerprint } from '../../train/dataset.js';
+import { NodeFolder } from '../../train/node-folder.js';
 import { ensureSyntheticDataset } from '../../train/synthetic.js';
-import { readCommittedRun, type RunManifest } from '../../train/run-folder.js';
+import { RUN_LOG_DIR, openRun, type OpenedRun } from '../../train/run-folder.js';
 import { RunFolderInUse, acquireRunLock, claimNewRunFolder, type RunLock } from '../../train/run-lock.js';
+import type { RunSettings } from '../../train/settings.js';
 import { PRECISIONS, RUN_FILES, checkTrainOptions, checkWritableFolder, train, type Precision, type TrainOptions } from '../../train/trainer.js';
-import { UsageError, checkNotFolder, givenOptions, parseCommandArgs, reportError, type OptionSpec, type ParsedArgs } from './args.js';
+import { UsageError, asUsageError, checkNotFolder, givenOptions, parseCommandArgs, reportError, type OptionSpec, type ParsedArgs } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {
   data_path: { type: 'string', help: 'Oxford-IIIT Pet folder (images/, annotations/); omitted: the built-in synthetic set' },
@@ -41,8 +43,22 @@ export const OPTIONS: Record<string, OptionSpec> = {
 
 /** What the synthetic preset changes, unless given on the command line. */
 const SYNTHETIC_PRESET = { img_size: 64, base_channels: 8, epochs: 5 } as const;
-/** Options a resumed run takes from the checkpoint (giving a different value is an error; --data_path is compared by content, resumedDataPath). */
-const RUN_DEFINING = ['model', 'batch_size', 'lr', 'weight_decay', 'img_size', 'base_channels', 'mask_threshold', 'augment', 'seed', 'encoder_weights', 'freeze_encoder_epochs', 'encoder_lr', 'precision'] as const;
+/** The arguments a resumed run takes from its folder (giving a different value is an error; --data_path is compared by content, resumedDataPath), and where its settings hold each. */
+const RUN_DEFINING: [string, (s: Partial<RunSettings>) => unknown][] = [
+  ['model', (s) => s.model],
+  ['batch_size', (s) => s.batchSize],
+  ['lr', (s) => s.lr],
+  ['weight_decay', (s) => s.weightDecay],
+  ['img_size', (s) => s.imgSize],
+  ['base_channels', (s) => s.modelOptions?.baseChannels],
+  ['mask_threshold', (s) => s.maskThreshold],
+  ['augment', (s) => s.augment],
+  ['seed', (s) => s.seed],
+  ['encoder_weights', (s) => s.encoderWeights],
+  ['freeze_encoder_epochs', (s) => s.freezeEncoderEpochs],
+  ['encoder_lr', (s) => s.encoderLr],
+  ['precision', (s) => s.precision],
+];
 
 function timestamp(): string {
   const d = new Date();
@@ -60,39 +76,37 @@ function syntheticRoot(): string {
  * version, is taken from the working folder as it was then), so a resume works from any folder;
  * a given --data_path must be the recorded one or hold the same split lists (the dataset moved).
  */
-function resumedDataPath(recordedPath: unknown, committed: RunManifest, args: ParsedArgs, given: Set<string>, saveDir: string): string | undefined {
+async function resumedDataPath(run: OpenedRun, args: ParsedArgs, given: Set<string>): Promise<string | undefined> {
+  const recordedPath = run.manifest?.data?.path ?? run.manifest?.args?.data_path;
   const recorded = typeof recordedPath === 'string' ? resolve(recordedPath) : undefined;
   if (!given.has('data_path')) {
     if (recorded !== undefined && !existsSync(recorded)) throw new UsageError(`--resume: the run's data ${recorded} is not there any more; pass --data_path with the same dataset`);
     return recorded;
   }
   const wanted = resolve(args.data_path as string);
-  const sameData = recorded === wanted || (committed.data !== undefined && existsSync(wanted) && splitFingerprint(wanted) === committed.data.fingerprint);
+  const fingerprint = run.manifest?.data?.fingerprint;
+  const sameData = recorded === wanted || (fingerprint !== undefined && existsSync(wanted) && (await splitFingerprint(new NodeFolder(wanted))) === fingerprint);
   if (!sameData) {
-    throw new UsageError(`--resume: the run in ${saveDir} was trained on ${recorded ?? 'the built-in synthetic set'}, not ${wanted}; drop --data_path or start a new --save_dir`);
+    throw new UsageError(`--resume: the run in ${run.folder.location} was trained on ${recorded ?? 'the built-in synthetic set'}, not ${wanted}; drop --data_path or start a new --save_dir`);
   }
   return wanted;
 }
 
-/** For --resume: the run's recorded arguments fill what is not given (--epochs too); a given value must agree. */
-function mergeResumedArgs(args: ParsedArgs, given: Set<string>, saveDir: string): void {
-  let committed: RunManifest | null;
-  try {
-    committed = existsSync(saveDir) ? readCommittedRun(saveDir) : null;
-  } catch (err) {
-    throw new UsageError(`--resume: ${(err as Error).message}`);
-  }
-  if (!committed) throw new UsageError(`--resume: ${saveDir} holds no finished epoch to resume; drop --resume to start the run`);
-  const recorded = committed.args ?? {};
-  for (const name of RUN_DEFINING) {
-    if (!(name in recorded)) continue;
-    if (given.has(name) && recorded[name] !== args[name]) {
-      throw new UsageError(`--resume: the run in ${saveDir} was trained with --${name} ${String(recorded[name])}, not ${String(args[name])}; drop --${name} or start a new --save_dir`);
+/** For --resume: the run's recorded settings fill what is not given (--epochs too); a given value must agree. */
+async function mergeResumedArgs(args: ParsedArgs, given: Set<string>, run: OpenedRun): Promise<void> {
+  if (!run.manifest || !run.settings) throw new UsageError(`--resume: ${run.folder.location} holds no finished epoch to resume; drop --resume to start the run`);
+  const recorded = run.settings;
+  for (const [name, of] of RUN_DEFINING) {
+    const value = of(recorded);
+    if (value === undefined) continue;
+    const givenValue = name === 'encoder_weights' && typeof args[name] === 'string' ? resolve(args[name] as string) : args[name];
+    if (given.has(name) && value !== givenValue) {
+      throw new UsageError(`--resume: the run in ${run.folder.location} was trained with --${name} ${String(value)}, not ${String(args[name])}; drop --${name} or start a new --save_dir`);
     }
-    args[name] = recorded[name] as ParsedArgs[string];
+    args[name] = value as ParsedArgs[string];
   }
-  args.data_path = resumedDataPath(recorded.data_path, committed, args, given, saveDir);
-  if (!given.has('epochs') && typeof recorded.epochs === 'number') args.epochs = recorded.epochs;
+  args.data_path = await resumedDataPath(run, args, given);
+  if (!given.has('epochs') && recorded.epochs !== undefined) args.epochs = recorded.epochs;
 }
 
 /**
@@ -103,9 +117,9 @@ function lockRunFolder(args: ParsedArgs, say: (line: string) => void): RunLock {
   const given = args.save_dir as string | undefined;
   const dir = resolve(given ?? 'saved_models');
   try {
-    checkWritableFolder(dir, '--save_dir');
+    checkWritableFolder(dir, 'saveDir');
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw asUsageError(err);
   }
   try {
     return given === undefined ? claimNewRunFolder(dir, `${String(args.model)}-${timestamp()}`, say) : acquireRunLock(dir, say);
@@ -147,11 +161,19 @@ export async function main(argv: string[]): Promise<number> {
     if (!isModelName(model)) throw new UsageError(`--model ${model} is not a model; choose ${Object.keys(MODELS).join(' or ')}`);
     if (args.resume && !given.has('save_dir')) throw new UsageError('--resume needs the --save_dir of the run to continue');
     if (args.encoder_weights !== undefined) checkNotFolder('encoder_weights', resolve(args.encoder_weights as string), 'a safetensors file');
-    // Everything below reads or writes the run folder: it is held from here to the end.
+    // Everything below reads or writes the run folder: it is held from here to the end, and opened once.
     lock = lockRunFolder(args, say);
     unhook = releaseWithProcess(lock);
     const saveDir = lock.dir;
-    if (args.resume) mergeResumedArgs(args, given, saveDir);
+    const logDir = args.log_dir === 'none' ? null : resolve((args.log_dir as string | undefined) ?? join(saveDir, RUN_LOG_DIR));
+    const folder = new NodeFolder(saveDir);
+    let opened: OpenedRun;
+    try {
+      opened = await openRun(folder, logDir === join(folder.location, RUN_LOG_DIR) ? folder.folder(RUN_LOG_DIR) : null);
+    } catch (err) {
+      throw new UsageError(`--save_dir: ${(err as Error).message}`);
+    }
+    if (args.resume) await mergeResumedArgs(args, given, opened);
 
     const synthetic = args.data_path === undefined;
     if (synthetic) {
@@ -172,9 +194,6 @@ export async function main(argv: string[]): Promise<number> {
       args.data_path = dataPath;
     }
     const modelName = args.model as ModelName;
-    const logDir = args.log_dir === 'none' ? null : resolve((args.log_dir as string | undefined) ?? join(saveDir, 'tensorboard'));
-    const notRecorded = new Set(['resume', 'profile', 'cache_dir']);
-    const recordedArgs = Object.fromEntries(Object.entries(args).filter(([k, v]) => v !== undefined && !notRecorded.has(k) && (k !== 'data_path' || !synthetic)));
     const options: TrainOptions = {
       dataPath,
       model: modelName,
@@ -197,13 +216,13 @@ export async function main(argv: string[]): Promise<number> {
       precision: args.precision as Precision,
       cacheDir: args.cache_dir === undefined ? undefined : resolve(args.cache_dir as string),
       runLock: lock,
-      args: recordedArgs,
+      opened,
     };
     // Every argument is checked before the device opens or anything is written.
     try {
-      checkTrainOptions(options);
+      await checkTrainOptions(options, opened);
     } catch (err) {
-      throw new UsageError((err as Error).message);
+      throw asUsageError(err);
     }
 
     const runtime = await E.init();
