@@ -5,8 +5,8 @@
  * alternately, without autotuning; the cost is the slowdown of the step without it.
  */
 import * as E from '../engine/index.js';
-import { convKernelsUsed } from '../engine/ops/conv.js';
-import { createModel, type ModelName } from '../models/registry.js';
+import { convKernelsUsed } from '../engine/internal.js';
+import { createModel, type ModelName } from '../models/index.js';
 import { median } from './timing.js';
 
 export interface AblationRow {

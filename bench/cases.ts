@@ -4,7 +4,7 @@
  * in petseg's layout so the two can be compared before anything is timed.
  */
 import * as E from '../engine/index.js';
-import { conv2dGradInput, conv2dGradWeight } from '../engine/ops/conv.js';
+import { conv2dGradInput, conv2dGradWeight } from '../engine/internal.js';
 import { permute } from './timing.js';
 import type { LayerShapes } from './shapes.js';
 import type { TF } from './tfjs.js';

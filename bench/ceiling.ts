@@ -1,14 +1,13 @@
 /**
  * The adapter's ceilings as WGSL sees them, measured by two micro-kernels, so that the kernel rows
- * can be read as a fraction of what the adapter can do at all (issue 7's "fraction of the
- * hardware"): a multiply-add rate with every operand in registers, and a cached storage-load rate.
+ * can be read as a fraction of what the adapter can do at all: a multiply-add rate with every
+ * operand in registers, and a cached storage-load rate.
  * On lavapipe these are far apart from the CPU's own peak — it neither fuses a·b + c into FMAs nor
  * vectorizes a storage load across lanes (each lane's load is a bounds-checked scalar access).
  */
 import * as E from '../engine/index.js';
-import { cachedKernel, MAX_GROUPS_PER_DIM, type KernelSpec } from '../kernels/kernel.js';
+import { entryPoint, kernelFamily, kernelHeader, MAX_GROUPS_PER_DIM, type KernelSpec } from '../engine/internal.js';
 import { timeWork, type TimingOptions } from './timing.js';
-import { entryPoint, kernelHeader } from '../kernels/wgsl.js';
 
 /** Invocations per workgroup of both probes. */
 const WORKGROUP = 64;
@@ -22,6 +21,9 @@ const LOAD_SOURCE_VEC4S = 4096;
 export const CEILING_ITERATIONS = 64;
 /** The dispatch grows (×4) until one run lasts this long, so that every core or SM is busy. */
 const MIN_RUN_MS = 10;
+
+const MUL_ADD_PROBE = kernelFamily('ceiling-mul-add');
+const LOAD_PROBE = kernelFamily('ceiling-loads');
 
 export interface AdapterCeilings {
   /** Multiply-add rate, GFLOP/s (an a·b + c counts 2 FLOPs, fused or not). */
@@ -37,7 +39,7 @@ const probeBindings = (source: string) => kernelHeader({ params: 'iterations: u3
 
 /** out[i] = a(i) after `iterations`·UNROLL steps a ← a·b + c, summed over the chains. */
 export function mulAddProbeKernel(): KernelSpec {
-  return cachedKernel('ceiling-mul-add', `${CHAINS}x${UNROLL}`, () => {
+  return MUL_ADD_PROBE.spec(`${CHAINS}x${UNROLL}`, () => {
     const chains = Array.from({ length: CHAINS }, (_, i) => i);
     return /* wgsl */ `
 ${probeBindings('BC')}
@@ -57,7 +59,7 @@ ${entryPoint(WORKGROUP, ['gid'])} {
 
 /** out[i] = Σ over `iterations`·UNROLL loads of A[(i·7 + j·13 + k) mod 4096]: neighbouring lanes read different vec4s. */
 export function loadProbeKernel(): KernelSpec {
-  return cachedKernel('ceiling-loads', `${UNROLL}`, () => /* wgsl */ `
+  return LOAD_PROBE.spec(`${UNROLL}`, () => /* wgsl */ `
 ${probeBindings('A')}
 
 ${entryPoint(WORKGROUP, ['gid'])} {

@@ -4,11 +4,9 @@
  * compared once before timing; times are medians of GPU-completed runs after warm-up.
  */
 import * as E from '../engine/index.js';
-import type { Module } from '../engine/nn/module.js';
-import { createModel, type ModelName } from '../models/registry.js';
-import type { ResNet34UNet } from '../models/resnet34-unet.js';
-import type { UNet } from '../models/unet.js';
-import { autotuneModel } from '../train/tune.js';
+import type { Module } from '../engine/index.js';
+import { createModel, type ModelName, type ResNet34UNet, type UNet } from '../models/index.js';
+import { autotuneModel } from '../train/index.js';
 import { adamCase, bceCase, kernelCases, type BenchCase } from './cases.js';
 import { measureCeilings, type AdapterCeilings } from './ceiling.js';
 import { recordLayerShapes, type LayerShapes } from './shapes.js';

@@ -4,7 +4,7 @@
  * per-kernel profiler (engine/profiler.ts), whose kernel times add up to the GPU's share of it.
  */
 import * as E from '../engine/index.js';
-import { createModel, type ModelName } from '../models/registry.js';
+import { createModel, type ModelName } from '../models/index.js';
 import { median } from './timing.js';
 
 export interface ProfileConfig {

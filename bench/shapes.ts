@@ -2,12 +2,8 @@
  * The layer shapes a model really runs: one forward pass with the layer classes' forward methods
  * wrapped to record their inputs (restored afterwards), deduplicated with a count.
  */
-import { noGrad } from '../engine/autograd.js';
-import { BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d } from '../engine/nn/layers.js';
-import type { Module } from '../engine/nn/module.js';
-import { zeros } from '../engine/ops/creation.js';
-import type { Tensor } from '../engine/tensor.js';
-import { DoubleConv } from '../models/common.js';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d, noGrad, type Module, zeros, type Tensor } from '../engine/index.js';
+import { DoubleConv } from '../models/index.js';
 
 export interface ConvShape {
   x: number[];

@@ -2,9 +2,8 @@
  * The lab's two models written with TF.js ops (NHWC), taking their weights from petseg models so
  * the two sides compute the same function: the bench compares their first logits before timing.
  */
-import type { Module } from '../engine/nn/module.js';
-import type { ResNet34UNet } from '../models/resnet34-unet.js';
-import type { UNet } from '../models/unet.js';
+import type { Module } from '../engine/index.js';
+import type { ResNet34UNet, UNet } from '../models/index.js';
 import { permute } from './timing.js';
 import type { TF } from './tfjs.js';
 

@@ -21,6 +21,10 @@ export type BackwardFn = (grad: Tensor, saved: Tensor[]) => (Tensor | null)[];
 let sequence = 0;
 let gradDisabled = 0;
 
+/**
+ * One op on the tape: its inputs, the tensors its backward needs and the backward itself,
+ * reference-counted by the tensors it produced and the nodes that consume them.
+ */
 export class GraphNode {
   readonly seq = sequence++;
   /** Tensors and consuming nodes that reference this node. */
@@ -65,6 +69,7 @@ export class GraphNode {
   }
 }
 
+/** False inside {@link noGrad}, where ops record nothing (like torch.is_grad_enabled). */
 export function isGradEnabled(): boolean {
   return gradDisabled === 0;
 }
@@ -105,6 +110,7 @@ export function record(op: string, inputs: readonly Tensor[], output: Tensor, sa
   output.attachNode(new GraphNode(op, targets, savedAliases, backward));
 }
 
+/** Options of {@link backward}: PyTorch's retain_graph. */
 export interface BackwardOptions {
   /** Keep saved tensors so backward can run through the same graph again. */
   retainGraph?: boolean;

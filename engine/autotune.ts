@@ -42,6 +42,7 @@ export const RACE_FACTOR = 1.5;
  */
 export const WARMUP_RACE_FACTOR = 2;
 
+/** A convolution shape {@link autotune} tuned: its key, the kernel kept, each candidate's time. */
 export interface TunedChoice {
   key: string;
   /** The candidate kept. */
@@ -52,6 +53,7 @@ export interface TunedChoice {
   runsPerSample: Record<string, number>;
 }
 
+/** What one {@link autotune} call did: the shapes it tuned, those left untuned, and its seconds. */
 export interface AutotuneReport {
   /** Choices made now (already-tuned shapes are not timed again). */
   tuned: TunedChoice[];
@@ -61,6 +63,7 @@ export interface AutotuneReport {
   seconds: number;
 }
 
+/** Options of {@link autotune}: the timer it measures candidates with. */
 export interface AutotuneOptions {
   /** GPU milliseconds of the work `record` dispatches; default: the runtime's timeGpu. Tests pass a coarse or fake timer. */
   timer?: (record: () => void) => Promise<number>;

@@ -8,6 +8,7 @@
  * work is submitted (queue writes jump ahead of unsubmitted commands).
  */
 
+/** What the pool holds and has done: live and free buffers and bytes, buffers created, reuses. */
 export interface PoolStats {
   /** Buffers handed out and not yet released. */
   liveBuffers: number;
@@ -24,6 +25,7 @@ export interface PoolStats {
   peakLiveBytes: number;
 }
 
+/** A GPU buffer of the pool: its size class, usage and the submission epoch it was last used in. */
 export interface PooledBuffer {
   readonly buffer: GPUBuffer;
   /** Unique per pool, for caches keyed by buffer (bind groups). */
@@ -56,6 +58,7 @@ export function boundSize(bytes: number, limit: number): number {
   return size <= limit ? size : Math.ceil(bytes / 16) * 16;
 }
 
+/** The runtime's allocator: GPU buffers reused by size class and usage (the top of this file). */
 export class BufferPool {
   private readonly free = new Map<string, PooledBuffer[]>();
   private readonly live = new Set<PooledBuffer>();

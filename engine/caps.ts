@@ -1,10 +1,14 @@
 /**
  * What the adapter is and can do, as one immutable value chosen when the runtime starts. Every
- * kernel choice (kernels/conv/plan.ts, kernels/batchnorm.ts) is a pure function of it and of the
- * shapes, so a choice can be tested without a GPU and changed only through init() options.
+ * kernel choice (kernels/conv/plan.ts, kernels/batchnorm/plan.ts) is a pure function of it and of
+ * the shapes, so a choice can be tested without a GPU and changed only through init() options.
  */
 import type { AdapterReport } from './device.js';
 
+/**
+ * What the adapter is and can do, as far as kernel choices depend on it: immutable, fixed when the
+ * runtime starts (Runtime.caps).
+ */
 export interface AdapterCaps {
   /** A CPU implementation of WebGPU (lavapipe, SwiftShader): workgroup memory and barriers cost more than they save there. */
   readonly software: boolean;
@@ -50,6 +54,10 @@ export function capsFromEnvironment(value: string | undefined): Partial<AdapterC
   throw new RangeError(`$PETSEG_CAPS must be 'gpu' or empty, got '${value}'`);
 }
 
+/**
+ * The {@link AdapterCaps} of the adapter `report` describes, as it reports itself; $PETSEG_CAPS
+ * and init()'s `caps` override them after.
+ */
 export function capsFor(report: AdapterReport): AdapterCaps {
   return Object.freeze({
     software: isSoftwareAdapter(report),

@@ -5,6 +5,10 @@
  */
 import { dawnOptions } from './dawn-options.js';
 
+/**
+ * What {@link requestGpu} found: the adapter's identity (GPUAdapterInfo), the device's enabled
+ * features and limits, and the runtime and Dawn options it was requested with.
+ */
 export interface AdapterReport {
   /** `node (dawn)` or `browser`. */
   runtime: 'node (dawn)' | 'browser';
@@ -36,6 +40,10 @@ export interface SubgroupMatrixConfig {
   K: number;
 }
 
+/**
+ * An acquired WebGPU device with its instance, adapter and report: what {@link requestGpu}
+ * returns, and what init()'s `gpu` option takes instead of requesting one.
+ */
 export interface GpuHandle {
   /** The GPU instance. Keep it referenced: Dawn's instance must outlive its devices (it is GC'd otherwise). */
   gpu: GPU;
@@ -44,6 +52,10 @@ export interface GpuHandle {
   report: AdapterReport;
 }
 
+/**
+ * Options of {@link requestGpu}: the adapter's power preference (default `high-performance`) and,
+ * in Node, Dawn's options.
+ */
 export interface RequestGpuOptions {
   powerPreference?: GPUPowerPreference;
   /**

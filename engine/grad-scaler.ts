@@ -15,6 +15,10 @@ import type { Adam } from './optim.js';
 import { getRuntime } from './runtime.js';
 import type { Tensor } from './tensor.js';
 
+/**
+ * Options of {@link GradScaler}: PyTorch's init_scale, growth_factor, backoff_factor and
+ * growth_interval.
+ */
 export interface GradScalerOptions {
   /** Default 2^16. */
   initScale?: number;
@@ -33,6 +37,10 @@ export interface GradScalerState {
   skippedSteps: number;
 }
 
+/**
+ * Dynamic loss scaling for mixed precision, like torch.cuda.amp.GradScaler: scaleLoss() before
+ * backward, step() to unscale, check and step the optimizer, then update().
+ */
 export class GradScaler {
   readonly growthFactor: number;
   readonly backoffFactor: number;

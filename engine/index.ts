@@ -19,15 +19,15 @@ export { describeRuntime, formatRuntimeInfo, type RuntimeInfo } from './info.js'
 export { formatProfile, type KernelProfile, type ProfileReport } from './profiler.js';
 export { autotune, describeAutotune, type AutotuneOptions, type AutotuneReport, type TunedChoice } from './autotune.js';
 export type { ConvDirection, ConvStrategy } from '../kernels/conv/index.js';
-export { BufferPool, sizeClass, type PoolStats, type PooledBuffer } from './buffer-pool.js';
-export { Tensor, Storage, isTensor, type TensorOptions, type DType } from './tensor.js';
+export type { PoolStats, PooledBuffer } from './buffer-pool.js';
+export { Tensor, isTensor, type TensorOptions, type DType } from './tensor.js';
 export { autocast, isAutocasting } from './autocast.js';
 export { cast } from './ops/cast.js';
-export { backward, noGrad, isGradEnabled, needsGrad, record, GraphNode, type BackwardFn, type BackwardOptions } from './autograd.js';
+export { backward, noGrad, isGradEnabled, type BackwardOptions } from './autograd.js';
 export { tidy, keep, untracked } from './scope.js';
 export { Generator, manualSeed, defaultGenerator } from './random.js';
 export { tensor, scalar, full, zeros, ones, randn, rand, type RandomOptions } from './ops/creation.js';
-export { add, sub, rsub, mul, div, neg, relu, sigmoid, exp, log, clone, expandTo, assign } from './ops/elementwise.js';
+export { add, sub, rsub, mul, div, neg, relu, leakyRelu, sigmoid, exp, log, clone } from './ops/elementwise.js';
 export { sum, mean, sumTo } from './ops/reduce.js';
 export { reshape, concat, narrow, split } from './ops/layout.js';
 export { matmul } from './ops/matmul.js';
@@ -35,12 +35,13 @@ export { conv2d, convTranspose2d, type Conv2dOptions, type ConvTranspose2dOption
 export { batchNorm2d, type BatchNormOptions } from './ops/batchnorm.js';
 export { maxPool2d, type MaxPool2dOptions } from './ops/pool.js';
 export { bceWithLogits, type BceOptions } from './ops/loss.js';
-export { segmentationMetrics, summarizeMetrics, checkThreshold, type MetricSummary } from './ops/metrics.js';
+export { segmentationMetrics, summarizeMetrics, type MetricSummary } from './ops/metrics.js';
 export { allFinite } from './ops/finite.js';
 export { Adam, type AdamOptions, type AdamState } from './optim.js';
 export { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler.js';
 export { encodeSafetensors, decodeSafetensors, SafetensorsError, type Safetensors, type SafetensorsTensor, type SafetensorsDtype } from './safetensors.js';
-export { Module, Conv2d, ConvTranspose2d, BatchNorm2d, MaxPool2d, ReLU, Sequential, ModuleList, type StateDict, type StateDtype, type ConvOptions } from './nn/index.js';
+export { Module, Conv2d, ConvTranspose2d, BatchNorm2d, MaxPool2d, ReLU, LeakyReLU, Sequential, ModuleList, type StateDict, type StateDtype, type ConvOptions } from './nn/index.js';
+/** Shape arithmetic of the ops and the CPU reference: sizes, strides, NumPy broadcasting, axes. */
 export * as shapes from './shape.js';
 
 import { getRuntime } from './runtime.js';

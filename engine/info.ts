@@ -11,6 +11,10 @@ import type { Runtime } from './runtime.js';
 /** Limits petseg reads: those it raises to the adapter's maximum, and the grid size it launches within. */
 const USED_LIMITS = [...RAISED_LIMITS, 'maxComputeWorkgroupsPerDimension'];
 
+/**
+ * What a runtime's adapter is and can do, as one value: identity and backend, features, the limits
+ * petseg reads, subgroups, Dawn options, the planner's caps and the autotuner's table.
+ */
 export interface RuntimeInfo {
   adapter: string;
   runtime: AdapterReport['runtime'];
@@ -28,6 +32,7 @@ export interface RuntimeInfo {
   autotune: { enabled: boolean; table: string | null; choices: number; budgetSeconds: number };
 }
 
+/** What `runtime`'s adapter is and can do ({@link RuntimeInfo}). */
 export function describeRuntime(runtime: Runtime): RuntimeInfo {
   const r = runtime.adapterReport;
   return {
@@ -48,6 +53,7 @@ export function describeRuntime(runtime: Runtime): RuntimeInfo {
   };
 }
 
+/** `info` as aligned label-value lines of text, as `petseg info` prints it. */
 export function formatRuntimeInfo(info: RuntimeInfo): string {
   const configs = info.subgroupMatrixConfigs.map((c) => `${c.M}×${c.N}×${c.K} ${c.componentType}→${c.resultComponentType}`);
   const rows: [string, string][] = [

@@ -10,6 +10,7 @@ import { keep } from './scope.js';
 import { formatShape } from './shape.js';
 import type { Tensor } from './tensor.js';
 
+/** Options of {@link Adam}: PyTorch's lr, betas, eps, weightDecay (decoupled: AdamW). */
 export interface AdamOptions {
   lr?: number;
   betas?: [number, number];
@@ -46,6 +47,10 @@ export interface AdamState {
   paramSteps?: number[];
 }
 
+/**
+ * Adam, or AdamW with decoupled weight decay, with torch.optim's semantics: one fused kernel launch
+ * per parameter at each step(), parameter groups, per-parameter step counts.
+ */
 export class Adam {
   readonly beta1: number;
   readonly beta2: number;

@@ -24,6 +24,10 @@ export interface KernelProfile {
   gflopsPerSecond: number;
 }
 
+/**
+ * A per-kernel GPU profile (Runtime.stopProfile()): one row per kernel and launch grid, slowest
+ * first, with the summed GPU time and the number of launches.
+ */
 export interface ProfileReport {
   kernels: KernelProfile[];
   /** Sum of every launch's GPU time. */

@@ -9,7 +9,7 @@
  * timed passes, profiled passes — must share the one encoder and pass state kept here; init()
  * and its options sit at the end.
  */
-import { batchNormSettings, type BatchNormSettings } from '../kernels/batchnorm.js';
+import { batchNormSettings, type BatchNormSettings } from '../kernels/batchnorm/plan.js';
 import { convPlans, type ConvStrategy, type PlannerOptions } from '../kernels/conv/index.js';
 import type { KernelSpec } from '../kernels/kernel.js';
 import { BufferPool, boundSize, type PoolStats, type PooledBuffer } from './buffer-pool.js';
@@ -36,6 +36,7 @@ const MAX_UNIFORMS = 8192;
  */
 const MAX_BIND_GROUPS = 16384;
 
+/** One kernel launch: its buffers, bound in order (inputs, then outputs), parameters and grid. */
 export interface Dispatch {
   kernel: KernelSpec;
   inputs: PooledBuffer[];
@@ -47,6 +48,7 @@ export interface Dispatch {
   flops?: number;
 }
 
+/** The buffer pool's statistics, and the runtime's caches, dispatches and submits (memoryStats). */
 export interface RuntimeStats extends PoolStats {
   pipelines: number;
   dispatches: number;
@@ -74,6 +76,10 @@ export function formatBytes(bytes: number): string {
   return bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} bytes)`;
 }
 
+/**
+ * The engine's WebGPU runtime, made by {@link init}: the device, buffer pool, pipeline cache and
+ * the one command encoder that every dispatch, upload and readback goes through.
+ */
 export class Runtime {
   readonly pool: BufferPool;
   private readonly pipelines = new Map<string, CachedPipeline>();
@@ -431,6 +437,10 @@ export interface RuntimeSettings {
   readonly batchNorm: Readonly<BatchNormSettings>;
 }
 
+/**
+ * Options of {@link init}: which kernels may run, autotuning and its persisted table, adapter
+ * overrides, or a device already acquired.
+ */
 export interface InitOptions extends RequestGpuOptions {
   /**
    * Which convolution kernels may run (kernels/conv/plan.ts): `auto`, every candidate, the
@@ -450,7 +460,7 @@ export interface InitOptions extends RequestGpuOptions {
   exclude?: readonly string[];
   /** Describe the adapter differently from what it reports, e.g. `{ software: false }` for GPU kernel choices on a CPU adapter. */
   caps?: Partial<AdapterCaps>;
-  /** BatchNorm's sum and element settings instead of the adapter's (kernels/batchnorm.ts). */
+  /** BatchNorm's sum and element settings instead of the adapter's (kernels/batchnorm/plan.ts). */
   batchNorm?: Partial<BatchNormSettings>;
   /**
    * Seconds this runtime's autotune() calls may spend timing in all; convolutions left when it

@@ -4,14 +4,17 @@
  * scalars/vectors (PyTorch's BatchNorm num_batches_tracked), read back as float32 values.
  */
 
+/** The safetensors element types petseg reads and writes. */
 export type SafetensorsDtype = 'F32' | 'I64';
 
+/** One tensor of a safetensors file: its dtype in the file, its shape and its values as float32. */
 export interface SafetensorsTensor {
   dtype: SafetensorsDtype;
   shape: number[];
   data: Float32Array;
 }
 
+/** A safetensors file's contents: its tensors by name, and the header's `__metadata__` strings. */
 export interface Safetensors {
   tensors: Map<string, SafetensorsTensor>;
   metadata: Record<string, string>;
@@ -19,6 +22,7 @@ export interface Safetensors {
 
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, I64: 8 };
 
+/** Bytes that are not valid safetensors; the message starts with their source (a file name). */
 export class SafetensorsError extends Error {
   constructor(source: string, message: string) {
     super(`${source}: ${message}`);
@@ -26,6 +30,10 @@ export class SafetensorsError extends Error {
   }
 }
 
+/**
+ * The safetensors file of `tensors` (in the map's order) and `metadata`, as bytes; I64 values are
+ * rounded to integers.
+ */
 export function encodeSafetensors(tensors: ReadonlyMap<string, SafetensorsTensor>, metadata: Record<string, string> = {}): Uint8Array {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;

@@ -18,6 +18,10 @@ import * as linalg from './ops/matmul.js';
 import * as cast from './ops/cast.js';
 import { halfValue } from './half.js';
 
+/**
+ * A pooled GPU buffer shared by reference count between tensors (views, tensors saved for
+ * backward); the buffer goes back to the pool at the last release().
+ */
 export class Storage {
   private refs = 1;
 
@@ -68,6 +72,7 @@ export function makingShapesOnly(): boolean {
 
 let nextTensorId = 0;
 
+/** Options of a new tensor: whether it is a leaf that requires grad (PyTorch's requires_grad). */
 export interface TensorOptions {
   requiresGrad?: boolean;
 }
@@ -83,6 +88,10 @@ export function storageBytes(size: number, dtype: DType): number {
   return dtype === 'float16' ? Math.ceil(size / 2) * 4 : size * 4;
 }
 
+/**
+ * An n-dimensional array in a pooled GPU buffer (like torch.Tensor); ops on tensors that require
+ * grad are recorded for backward(). dispose(), or the enclosing tidy(), frees its memory.
+ */
 export class Tensor {
   readonly id = nextTensorId++;
   readonly shape: readonly number[];
@@ -251,6 +260,9 @@ export class Tensor {
   relu(): Tensor {
     return elementwise.relu(this);
   }
+  leakyRelu(negativeSlope = 0.01): Tensor {
+    return elementwise.leakyRelu(this, negativeSlope);
+  }
   sigmoid(): Tensor {
     return elementwise.sigmoid(this);
   }
@@ -309,6 +321,7 @@ export class Tensor {
   }
 }
 
+/** True when `value` is a {@link Tensor}. */
 export function isTensor(value: unknown): value is Tensor {
   return value instanceof Tensor;
 }

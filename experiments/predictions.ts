@@ -8,8 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeImage, encodePng } from '../train/images.js';
-import { resizeBilinear, resizeNearest, type RasterImage } from '../train/pixels.js';
+import { decodeImage, encodePng, resizeBilinear, resizeNearest, type RasterImage } from '../train/index.js';
 import { runCommand } from './commands.js';
 
 const CELL_WIDTH = 160;

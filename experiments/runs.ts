@@ -8,7 +8,9 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readCheckpointInfo } from '../models/checkpoint.js';
+import { readSafetensorsHeader, checkpointMetadata } from '../models/index.js';
+
+const readCheckpointMetadata = (path: string) => checkpointMetadata(readSafetensorsHeader(path), path);
 
 /** The best checkpoint's scores on the test split, as `petseg infer --json` prints them, written by the sweep. */
 export const EVALUATION_FILE = 'evaluation.json';
@@ -95,7 +97,7 @@ export function readRun(dir: string): RunState | null {
 
 function readRunOnce(dir: string): RunState | null {
   const manifestFile = committedFile(dir, MANIFEST);
-  const checkpointArgs = () => readCheckpointInfo(committedFile(dir, LAST))?.args ?? {};
+  const checkpointArgs = () => readCheckpointMetadata(committedFile(dir, LAST))?.args ?? {};
   if (existsSync(manifestFile)) {
     const m = readJson(manifestFile) as { epoch?: unknown; best?: RunState['best']; args?: Record<string, unknown>; data?: { path?: string }; adapter?: unknown };
     if (!Number.isInteger(m.epoch) || typeof m.best !== 'object' || m.best === null) throw new Error(`${manifestFile}: not a petseg run manifest`);
@@ -105,7 +107,7 @@ function readRunOnce(dir: string): RunState | null {
   }
   const last = join(dir, LAST);
   if (!existsSync(last)) return null;
-  const info = readCheckpointInfo(last);
+  const info = readCheckpointMetadata(last);
   const metrics = info?.metrics ?? {};
   const args = info?.args ?? {};
   return {

@@ -19,8 +19,8 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../cli/commands/args.js';
-import { writeFileAtomic } from '../models/checkpoint.js';
-import { RunFolderInUse, acquireRunLock } from '../train/run-lock.js';
+import { writeFileAtomic } from '../train/index.js';
+import { RunFolderInUse, acquireRunLock } from '../train/index.js';
 import { runCommand, stopChildren } from './commands.js';
 import { inShard, type Configuration, type Grid } from './grid.js';
 import { BEST, EVALUATION_FILE, SWEEP_FILE, evaluationIsCurrent, isRunFolder, readEvaluation, readRun, type RunState, type TestEvaluation } from './runs.js';

@@ -14,10 +14,12 @@
  * steps from one read — a check that costs no extra pass over the gradients.
  * Launch layout: 256 invocations per workgroup, one element each (four: see adamKernel).
  */
-import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
+import { LINEAR_GROUP_INDEX, f32Bits, grid, kernelFamily, type KernelSpec } from './kernel.js';
 import { entryPoint, kernelHeader } from './wgsl.js';
 
 const WORKGROUP = 256;
+
+const ADAM = kernelFamily('adam');
 
 export interface AdamConstants {
   beta1: number;
@@ -43,10 +45,7 @@ export const ADAM_ALL_FINITE = 0xffffffff;
  */
 export function adamKernel(decoupled: boolean, vec4: boolean): KernelSpec {
   const value = vec4 ? 'vec4f' : 'f32';
-  return {
-    name: 'adam',
-    key: `${decoupled ? 'adamw' : 'adam'}-${vec4 ? 'vec4' : 'scalar'}`,
-    source: () => /* wgsl */ `
+  return ADAM.spec(`${decoupled ? 'adamw' : 'adam'}-${vec4 ? 'vec4' : 'scalar'}`, () => /* wgsl */ `
 struct Step { lr: f32, stepSize: f32, bc2Sqrt: f32, index: u32 }
 ${kernelHeader({
   params: 'total: u32, beta1: u32, beta2: u32, eps: u32, weightDecay: u32, oneMinusBeta1: u32, oneMinusBeta2: u32',
@@ -71,8 +70,7 @@ ${entryPoint(WORKGROUP)} {
   V[i] = v;
   let denom = sqrt(v) / step.bc2Sqrt + bitcast<f32>(p.eps);
   P[i] = param - step.stepSize * (m / denom);
-}`,
-  };
+}`);
 }
 
 export function adamParams(total: number, c: AdamConstants): number[] {

@@ -8,7 +8,7 @@
  * reduce-sum pass turns into the mean. Backward: 256 per workgroup, one element each:
  *   dℓ/dx = (1 + (pw − 1)·y)·σ(x) − pw·y, times the upstream gradient / count.
  */
-import { LINEAR_GROUP_INDEX, f32Bits, grid, type KernelSpec } from './kernel.js';
+import { LINEAR_GROUP_INDEX, f32Bits, grid, kernelFamily, type KernelSpec } from './kernel.js';
 import { entryPoint, kernelHeader } from './wgsl.js';
 
 export const BCE_WORKGROUP = 256;
@@ -32,10 +32,7 @@ export function bceParams(total: number, posWeight: number): number[] {
   return [total, f32Bits(posWeight), f32Bits(1 / total), 0];
 }
 
-export const bceForwardKernel: KernelSpec = {
-  name: 'bce-logits-forward',
-  key: '',
-  source: () => /* wgsl */ `
+export const bceForwardKernel: KernelSpec = kernelFamily('bce-logits-forward').spec('', () => /* wgsl */ `
 ${kernelHeader({ params: PARAMS, inputs: [['X', 'f32'], ['T', 'f32']], outputs: [['Partial', 'f32']] })}
 ${HELPERS}
 var<workgroup> scratch: array<f32, ${BCE_WORKGROUP}>;
@@ -59,13 +56,9 @@ ${entryPoint(BCE_WORKGROUP)} {
     workgroupBarrier();
   }
   if (lid == 0u) { Partial[group] = scratch[0]; }
-}`,
-};
+}`);
 
-export const bceBackwardKernel: KernelSpec = {
-  name: 'bce-logits-backward',
-  key: '',
-  source: () => /* wgsl */ `
+export const bceBackwardKernel: KernelSpec = kernelFamily('bce-logits-backward').spec('', () => /* wgsl */ `
 ${kernelHeader({ params: PARAMS, inputs: [['X', 'f32'], ['T', 'f32'], ['G', 'f32']], outputs: [['DX', 'f32']] })}
 ${HELPERS}
 
@@ -75,8 +68,7 @@ ${entryPoint(BCE_WORKGROUP)} {
   let pw = bitcast<f32>(p.posWeight);
   let y = T[i];
   DX[i] = ((1.0 + (pw - 1.0) * y) * stableSigmoid(X[i]) - pw * y) * G[0] * bitcast<f32>(p.invCount);
-}`,
-};
+}`);
 
 export function bceForwardGroups(total: number): number {
   return Math.ceil(total / ELEMENTS_PER_GROUP);

@@ -9,10 +9,12 @@
  * loss scaler relies on an overflow showing as Inf. f16 → f32 is exact.
  * Launch layout: 256 invocations per workgroup, 2-D grid past 65535 workgroups.
  */
-import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
+import { LINEAR_GROUP_INDEX, grid, kernelFamily, type KernelSpec } from './kernel.js';
 import { entryPoint, kernelHeader } from './wgsl.js';
 
 const WORKGROUP = 256;
+
+const CAST = kernelFamily('cast');
 
 export type CastDirection = 'to-f16' | 'to-f32';
 
@@ -29,10 +31,7 @@ const HALF_BITS_FN = `fn halfBits(x: f32) -> u32 {
 
 export function castKernel(direction: CastDirection): KernelSpec {
   const toHalf = direction === 'to-f16';
-  return {
-    name: 'cast',
-    key: direction,
-    source: () => /* wgsl */ `
+  return CAST.spec(direction, () => /* wgsl */ `
 ${kernelHeader({ enable: toHalf ? ['f16'] : [], params: 'n: u32', inputs: [['X', toHalf ? 'f32' : 'u32']], outputs: [['Y', toHalf ? 'u32' : 'f32']] })}
 ${toHalf ? HALF_BITS_FN : ''}
 
@@ -49,8 +48,7 @@ ${entryPoint(WORKGROUP)} {
   Y[first] = pair.x;
   if (second) { Y[first + 1u] = pair.y; }`
   }
-}`,
-  };
+}`);
 }
 
 export function castGrid(n: number): [number, number, number] {

@@ -4,7 +4,7 @@
  * for flat launches over a multiple of 4 values), 2-D grid for more than 65535 workgroups. Inputs whose shape equals the output's are read at the
  * output index; broadcast inputs through strides (0 on broadcast dims) in the parameter block.
  */
-import { LINEAR_GROUP_INDEX, MAX_RANK, f32Bits, grid, type KernelSpec } from './kernel.js';
+import { LINEAR_GROUP_INDEX, MAX_RANK, f32Bits, grid, kernelFamily, type KernelSpec } from './kernel.js';
 import { RELU_FNS, entryPoint, kernelHeader } from './wgsl.js';
 
 /** Body of `fn op(a: f32, b: f32, s: f32) -> f32` for each op; `s` is the scalar operand. */
@@ -12,6 +12,8 @@ const OP_BODIES = {
   copy: 'return a;',
   neg: 'return -a;',
   relu: 'return relu(a);',
+  // NaN · s is NaN: NaN propagates, as in PyTorch.
+  leakyRelu: 'return select(a * s, a, a > 0.0);',
   // exp of a non-positive number only, so large |a| saturates instead of overflowing.
   sigmoid: 'let e = exp(-abs(a)); return select(e / (1.0 + e), 1.0 / (1.0 + e), a >= 0.0);',
   exp: 'return exp(a);',
@@ -27,16 +29,17 @@ const OP_BODIES = {
   div: 'return a / b;',
   // Gradient of relu: the incoming gradient where the input was positive (PyTorch: 0 at 0).
   reluBackward: 'return select(0.0, a, b > 0.0);',
+  // Gradient of leakyRelu: g where the input was positive, g · slope elsewhere (PyTorch: slope at 0).
+  leakyReluBackward: 'return select(a * s, a, b > 0.0);',
   // Gradient of sigmoid from its output y: g * y * (1 - y).
   sigmoidBackward: 'return a * b * (1.0 - b);',
 } as const;
 
 export type ElementwiseOp = keyof typeof OP_BODIES;
 
-export const UNARY_OPS = ['copy', 'neg', 'relu', 'sigmoid', 'exp', 'log', 'addScalar', 'subScalar', 'rsubScalar', 'mulScalar', 'divScalar'] as const;
-export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'reluBackward', 'sigmoidBackward'] as const;
-
 const WORKGROUP = 256;
+
+const ELEMENTWISE = kernelFamily('elementwise');
 
 function packDims(values: readonly number[]): number[] {
   const out = new Array<number>(MAX_RANK).fill(0);
@@ -51,13 +54,10 @@ function packDims(values: readonly number[]): number[] {
  */
 export function elementwiseKernel(op: ElementwiseOp, arity: 1 | 2, rank: number, vec4 = false): KernelSpec {
   if (vec4 && rank !== 0) throw new Error('elementwiseKernel: vec4 needs flat indexing (rank 0)');
-  return {
-    name: 'elementwise',
-    key: `${op}/${arity}/${vec4 ? 'vec4' : rank}`,
-    source: () => {
-      const b = arity === 2;
-      // Bindings, op and the invocation's index i (of a value, or of a vec4 of values).
-      const head = (params: string, value: string, count: string) => /* wgsl */ `
+  return ELEMENTWISE.spec(`${op}/${arity}/${vec4 ? 'vec4' : rank}`, () => {
+    const b = arity === 2;
+    // Bindings, op and the invocation's index i (of a value, or of a vec4 of values).
+    const head = (params: string, value: string, count: string) => /* wgsl */ `
 ${kernelHeader({ params, inputs: [['A', value], b ? ['B', value] : null], outputs: [['O', value]] })}
 
 ${op === 'relu' ? RELU_FNS : ''}
@@ -66,34 +66,33 @@ fn op(a: f32, b: f32, s: f32) -> f32 { ${OP_BODIES[op]} }
 ${entryPoint(WORKGROUP)} {
   let i = ${LINEAR_GROUP_INDEX} * ${WORKGROUP}u + lid;
   if (${count} >= p.n) { return; }`;
-      if (vec4) {
-        const lanes = ['x', 'y', 'z', 'w'];
-        return `${head('n: u32, s: u32', 'vec4f', 'i * 4u')}
+    if (vec4) {
+      const lanes = ['x', 'y', 'z', 'w'];
+      return `${head('n: u32, s: u32', 'vec4f', 'i * 4u')}
   let a = A[i];
   ${b ? 'let b = B[i];' : ''}
   let s = bitcast<f32>(p.s);
   O[i] = vec4f(${lanes.map((c) => `op(a.${c}, ${b ? `b.${c}` : '0.0'}, s)`).join(', ')});
 }`;
+    }
+    const dim = (field: string, d: number) => `p.${field}[${d >> 2}][${d & 3}]`;
+    const index: string[] = [];
+    if (rank === 0) {
+      index.push('let ia = i;', arity === 2 ? 'let ib = i;' : '');
+    } else {
+      index.push('var rem = i;', 'var ia = 0u;', 'var ib = 0u;');
+      for (let d = rank - 1; d >= 0; d--) {
+        index.push(
+          `{ let c = rem % ${dim('shape', d)}; rem = rem / ${dim('shape', d)}; ia += c * ${dim('sa', d)};` +
+            (arity === 2 ? ` ib += c * ${dim('sb', d)}; }` : ' }'),
+        );
       }
-      const dim = (field: string, d: number) => `p.${field}[${d >> 2}][${d & 3}]`;
-      const index: string[] = [];
-      if (rank === 0) {
-        index.push('let ia = i;', arity === 2 ? 'let ib = i;' : '');
-      } else {
-        index.push('var rem = i;', 'var ia = 0u;', 'var ib = 0u;');
-        for (let d = rank - 1; d >= 0; d--) {
-          index.push(
-            `{ let c = rem % ${dim('shape', d)}; rem = rem / ${dim('shape', d)}; ia += c * ${dim('sa', d)};` +
-              (arity === 2 ? ` ib += c * ${dim('sb', d)}; }` : ' }'),
-          );
-        }
-      }
-      return `${head('n: u32, s: u32, pad0: u32, pad1: u32, shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2>', 'f32', 'i')}
+    }
+    return `${head('n: u32, s: u32, pad0: u32, pad1: u32, shape: array<vec4u, 2>, sa: array<vec4u, 2>, sb: array<vec4u, 2>', 'f32', 'i')}
   ${index.join('\n  ')}
   O[i] = op(A[ia], ${b ? 'B[ib]' : '0.0'}, bitcast<f32>(p.s));
 }`;
-    },
-  };
+  });
 }
 
 /** Parameter block: element count, scalar, output shape, input strides. */

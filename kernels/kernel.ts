@@ -1,11 +1,13 @@
 /**
- * What every kernel file exports: a specification the runtime compiles once per (name, key) and
- * a dispatch shape. Binding convention shared by all kernels: read-only storage inputs first,
- * then read-write outputs, then (when the kernel has parameters) one uniform buffer of u32 words.
+ * What every kernel file exports: specifications, made through its kernel families' one cache,
+ * that the runtime compiles once per (name, key), and dispatch shapes. Binding convention shared
+ * by all kernels: read-only storage inputs first, then read-write outputs, then (when the kernel
+ * has parameters) one uniform buffer of u32 words.
  */
 
+/** One kernel: its family, its specialization key and its WGSL. */
 export interface KernelSpec {
-  /** Kernel family, e.g. `binary`. */
+  /** Kernel family, e.g. `elementwise`: the name its file declared with {@link kernelFamily}. */
   readonly name: string;
   /** Specialization within the family (op, rank, flags); with `name` it keys the pipeline cache. */
   readonly key: string;
@@ -13,18 +15,44 @@ export interface KernelSpec {
   readonly source: () => string;
 }
 
-const specs = new Map<string, KernelSpec>();
+/** The kernels of one family, made through {@link kernelFamily}. */
+export interface KernelFamily {
+  readonly name: string;
+  /**
+   * The spec of kernel `key`, made once: ops ask for their kernel at every launch, so `source`
+   * — the WGSL generation — must not run then; the runtime calls it when it first compiles the
+   * pipeline. `key` must determine the source: a later call with the same key gets the first
+   * call's spec.
+   */
+  spec(key: string, source: () => string): KernelSpec;
+}
+
+/** Every declared family's specs by key: the one spec cache and the registry of family names. */
+const families = new Map<string, Map<string, KernelSpec>>();
 
 /**
- * The spec of kernel (name, key), made once: ops ask for their kernel at every launch, so
- * `source` — the WGSL generation — must not run then; the runtime calls it when it first
- * compiles the pipeline.
+ * Declares a kernel family; each kernel file calls it at module top level, once per family, so
+ * that importing kernels/index.ts registers every family the engine can launch
+ * ({@link kernelFamilies}). Two declarations of one name would share pipeline cache entries, so
+ * the second is an error.
  */
-export function cachedKernel(name: string, key: string, source: () => string): KernelSpec {
-  const id = `${name}|${key}`;
-  let spec = specs.get(id);
-  if (!spec) specs.set(id, (spec = { name, key, source }));
-  return spec;
+export function kernelFamily(name: string): KernelFamily {
+  if (families.has(name)) throw new Error(`kernel family ${name} is declared twice`);
+  const specs = new Map<string, KernelSpec>();
+  families.set(name, specs);
+  return {
+    name,
+    spec(key, source) {
+      let spec = specs.get(key);
+      if (!spec) specs.set(key, (spec = { name, key, source }));
+      return spec;
+    },
+  };
+}
+
+/** Names of the kernel families declared so far (by every kernel module loaded), in declaration order. */
+export function kernelFamilies(): string[] {
+  return [...families.keys()];
 }
 
 /** Highest tensor rank the strided kernels are specialised for. */

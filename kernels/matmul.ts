@@ -4,16 +4,15 @@
  * workgroup, one output element each; the workgroup stages 16×16 tiles of A and B in shared
  * memory per step along K (zero-padded at the edges, so any M, N, K works).
  */
-import type { KernelSpec } from './kernel.js';
+import { kernelFamily, type KernelSpec } from './kernel.js';
 import { entryPoint, kernelHeader } from './wgsl.js';
 
 const TILE = 16;
 
+const MATMUL = kernelFamily('matmul');
+
 export function matmulKernel(transA: boolean, transB: boolean): KernelSpec {
-  return {
-    name: 'matmul',
-    key: `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`,
-    source: () => /* wgsl */ `
+  return MATMUL.spec(`${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`, () => /* wgsl */ `
 ${kernelHeader({ params: 'M: u32, N: u32, K: u32', inputs: [['A', 'f32'], ['B', 'f32']], outputs: [['C', 'f32']] })}
 
 var<workgroup> tileA: array<array<f32, ${TILE}>, ${TILE}>;
@@ -40,8 +39,7 @@ ${entryPoint(`${TILE}, ${TILE}`, ['wid', 'lid3'])} {
     workgroupBarrier();
   }
   if (row < p.M && col < p.N) { C[row * p.N + col] = acc; }
-}`,
-  };
+}`);
 }
 
 export function matmulGrid(M: number, N: number): [number, number, number] {

@@ -6,17 +6,14 @@
  * Launch layout: one 256-invocation workgroup per image striding over its pixels, exact u32
  * counts, shared-memory tree sums.
  */
-import { f32Bits, type KernelSpec } from './kernel.js';
+import { f32Bits, kernelFamily, type KernelSpec } from './kernel.js';
 import { entryPoint, kernelHeader } from './wgsl.js';
 
 const WORKGROUP = 256;
 
 export const METRIC_FIELDS = ['dice', 'iou', 'intersection', 'predicted', 'target'] as const;
 
-export const segmentationMetricsKernel: KernelSpec = {
-  name: 'segmentation-metrics',
-  key: '',
-  source: () => /* wgsl */ `
+export const segmentationMetricsKernel: KernelSpec = kernelFamily('segmentation-metrics').spec('', () => /* wgsl */ `
 ${kernelHeader({ params: 'pixels: u32, threshold: u32', inputs: [['Logits', 'f32'], ['Target', 'f32']], outputs: [['Out', 'f32']] })}
 
 var<workgroup> inter: array<u32, ${WORKGROUP}>;
@@ -62,8 +59,7 @@ ${entryPoint(WORKGROUP, ['wid', 'lid'])} {
     Out[image * 5u + 3u] = P;
     Out[image * 5u + 4u] = G;
   }
-}`,
-};
+}`);
 
 export function segmentationMetricsParams(pixels: number, threshold: number): number[] {
   return [pixels, f32Bits(threshold)];

@@ -7,10 +7,15 @@
  * ≤ ceil(K/s)² windows that contain it and chose it. 2×2/s2 pools over rows of vec4s (UNet's)
  * have kernels with 2 outputs / 4 inputs per invocation.
  */
-import { LINEAR_GROUP_INDEX, cachedKernel, grid, type KernelSpec } from './kernel.js';
+import { LINEAR_GROUP_INDEX, grid, kernelFamily, type KernelSpec } from './kernel.js';
 import { entryPoint, kernelHeader } from './wgsl.js';
 
 const WORKGROUP = 64;
+
+const FORWARD = kernelFamily('maxpool-forward');
+const BACKWARD = kernelFamily('maxpool-backward');
+const ROWS_2X2_FORWARD = kernelFamily('maxpool-2x2-rows-forward');
+const ROWS_2X2_BACKWARD = kernelFamily('maxpool-2x2-rows-backward');
 
 const PARAMS = 'planes: u32, h: u32, w: u32, oh: u32, ow: u32, kh: u32, kw: u32, sh: u32, sw: u32, ph: u32, pw: u32, total: u32';
 
@@ -48,7 +53,7 @@ const windowConstants = (g: PoolGeometry) =>
  * inference needs no arg-max.
  */
 export function maxPoolForwardKernel(g: PoolGeometry, argMax: boolean): KernelSpec {
-  return cachedKernel('maxpool-forward', `${windowKey(g)}${argMax ? '' : '-values'}`, () => /* wgsl */ `
+  return FORWARD.spec(`${windowKey(g)}${argMax ? '' : '-values'}`, () => /* wgsl */ `
 ${kernelHeader({ params: PARAMS, inputs: [['X', 'f32']], outputs: [['Y', 'f32'], argMax ? ['ArgMax', 'f32'] : null] })}
 ${IS_NAN}
 ${windowConstants(g)}
@@ -92,7 +97,7 @@ export function maxPoolBackwardKernel(g: PoolGeometry): KernelSpec {
   // Windows along an axis that can hold a block of S inputs: ceil((K + S − 1) / S).
   const ny = Math.ceil((g.kh + g.sh - 1) / g.sh);
   const nx = Math.ceil((g.kw + g.sw - 1) / g.sw);
-  return cachedKernel('maxpool-backward', windowKey(g), () => /* wgsl */ `
+  return BACKWARD.spec(windowKey(g), () => /* wgsl */ `
 ${kernelHeader({ params: PARAMS, inputs: [['DY', 'f32'], ['ArgMax', 'f32']], outputs: [['DX', 'f32']] })}
 ${windowConstants(g)}
 const NY = ${ny}; const NX = ${nx};
@@ -154,7 +159,7 @@ export function maxPool2x2RowsApplies(g: PoolGeometry): boolean {
  * 8). Same window order, first maximum and NaN rule as the generic kernel. total = planes · OH · W / 4.
  */
 export function maxPool2x2RowsForwardKernel(argMax: boolean): KernelSpec {
-  return cachedKernel('maxpool-2x2-rows-forward', argMax ? '' : 'values', () => /* wgsl */ `
+  return ROWS_2X2_FORWARD.spec(argMax ? '' : 'values', () => /* wgsl */ `
 ${kernelHeader({ params: PARAMS, inputs: [['X', 'vec4f']], outputs: [['Y', 'vec2f'], argMax ? ['ArgMax', 'vec2f'] : null] })}
 ${IS_NAN}
 
@@ -192,10 +197,7 @@ ${entryPoint(WORKGROUP)} {
  * invocation takes 4 inputs of a row (one vec4) from 2 outputs' dY and arg-max (vec2 loads).
  * total = planes · H · W / 4.
  */
-export const maxPool2x2RowsBackwardKernel: KernelSpec = {
-  name: 'maxpool-2x2-rows-backward',
-  key: '',
-  source: () => /* wgsl */ `
+export const maxPool2x2RowsBackwardKernel: KernelSpec = ROWS_2X2_BACKWARD.spec('', () => /* wgsl */ `
 ${kernelHeader({ params: PARAMS, inputs: [['DY', 'vec2f'], ['ArgMax', 'vec2f']], outputs: [['DX', 'vec4f']] })}
 
 ${entryPoint(WORKGROUP)} {
@@ -212,8 +214,7 @@ ${entryPoint(WORKGROUP)} {
   let am = ArgMax[o];
   let me = f32(y * p.w + 4u * q);
   DX[idx] = vec4f(select(0.0, dy.x, am.x == me), select(0.0, dy.x, am.x == me + 1.0), select(0.0, dy.y, am.y == me + 2.0), select(0.0, dy.y, am.y == me + 3.0));
-}`,
-};
+}`);
 
 export function poolGrid(total: number): [number, number, number] {
   return grid(Math.ceil(total / WORKGROUP));

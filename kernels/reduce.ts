@@ -10,7 +10,7 @@
  * adding a few chunk partials per weight) use a serial variant instead: one invocation per output,
  * 64 per workgroup, no shared memory or barriers.
  */
-import { LINEAR_GROUP_INDEX, MAX_RANK, f32Bits, grid, type KernelSpec } from './kernel.js';
+import { LINEAR_GROUP_INDEX, MAX_RANK, f32Bits, grid, kernelFamily, type KernelSpec } from './kernel.js';
 import { entryPoint, kernelHeader } from './wgsl.js';
 
 export const REDUCE_WORKGROUP = 256;
@@ -20,27 +20,26 @@ export const REDUCE_CHUNK = 8192;
 export const REDUCE_SERIAL_MAX = 64;
 const SERIAL_WORKGROUP = 64;
 
+const REDUCE_SUM = kernelFamily('reduce-sum');
+
 export function reduceKernel(keptRank: number, redRank: number, serial = false): KernelSpec {
-  return {
-    name: 'reduce-sum',
-    key: `${keptRank}/${redRank}${serial ? '/serial' : ''}`,
-    source: () => {
-      const dim = (field: string, d: number) => `p.${field}[${d >> 2}][${d & 3}]`;
-      const kept: string[] = ['var rem = o;', 'var base = 0u;'];
-      for (let d = keptRank - 1; d >= 0; d--) {
-        kept.push(`{ let c = rem % ${dim('keptShape', d)}; rem = rem / ${dim('keptShape', d)}; base += c * ${dim('keptStrides', d)}; }`);
-      }
-      const red: string[] = ['var rr = r;', 'var off = base;'];
-      for (let d = redRank - 1; d >= 0; d--) {
-        red.push(`{ let c = rr % ${dim('redShape', d)}; rr = rr / ${dim('redShape', d)}; off += c * ${dim('redStrides', d)}; }`);
-      }
-      return /* wgsl */ `
+  return REDUCE_SUM.spec(`${keptRank}/${redRank}${serial ? '/serial' : ''}`, () => {
+    const dim = (field: string, d: number) => `p.${field}[${d >> 2}][${d & 3}]`;
+    const kept: string[] = ['var rem = o;', 'var base = 0u;'];
+    for (let d = keptRank - 1; d >= 0; d--) {
+      kept.push(`{ let c = rem % ${dim('keptShape', d)}; rem = rem / ${dim('keptShape', d)}; base += c * ${dim('keptStrides', d)}; }`);
+    }
+    const red: string[] = ['var rr = r;', 'var off = base;'];
+    for (let d = redRank - 1; d >= 0; d--) {
+      red.push(`{ let c = rr % ${dim('redShape', d)}; rr = rr / ${dim('redShape', d)}; off += c * ${dim('redStrides', d)}; }`);
+    }
+    return /* wgsl */ `
 ${kernelHeader({ params: `outCount: u32, chunks: u32, chunkLength: u32, redCount: u32, scale: u32, pad0: u32, pad1: u32, pad2: u32,
   keptShape: array<vec4u, 2>, keptStrides: array<vec4u, 2>, redShape: array<vec4u, 2>, redStrides: array<vec4u, 2>,`, inputs: [['X', 'f32']], outputs: [['O', 'f32']] })}
 
 ${
-        serial
-          ? `${entryPoint(SERIAL_WORKGROUP)} {
+      serial
+        ? `${entryPoint(SERIAL_WORKGROUP)} {
   let o = ${LINEAR_GROUP_INDEX} * ${SERIAL_WORKGROUP}u + lid;
   if (o >= p.outCount) { return; }
   ${kept.join('\n  ')}
@@ -50,7 +49,7 @@ ${
     acc += X[off];
   }
   O[o] = acc * bitcast<f32>(p.scale);`
-          : `var<workgroup> partial: array<f32, ${REDUCE_WORKGROUP}>;
+        : `var<workgroup> partial: array<f32, ${REDUCE_WORKGROUP}>;
 
 ${entryPoint(REDUCE_WORKGROUP)} {
   let g = ${LINEAR_GROUP_INDEX};
@@ -71,10 +70,9 @@ ${entryPoint(REDUCE_WORKGROUP)} {
     workgroupBarrier();
   }
   if (lid == 0u) { O[g] = partial[0] * bitcast<f32>(p.scale); }`
-      }
+    }
 }`;
-    },
-  };
+  });
 }
 
 function packDims(values: readonly number[]): number[] {

@@ -7,17 +7,16 @@
  * every block start and length is a multiple of 4 (UNet's skip concats) — with a single
  * division to find its block. Launch layout: 256 invocations per workgroup.
  */
-import { LINEAR_GROUP_INDEX, grid, type KernelSpec } from './kernel.js';
+import { LINEAR_GROUP_INDEX, grid, kernelFamily, type KernelSpec } from './kernel.js';
 import { entryPoint, kernelHeader } from './wgsl.js';
 
 const WORKGROUP = 256;
 
+const SLICE_COPY = kernelFamily('slice-copy');
+
 export function sliceCopyKernel(vec4: boolean): KernelSpec {
   const unit = vec4 ? 'vec4f' : 'f32';
-  return {
-    name: 'slice-copy',
-    key: vec4 ? 'vec4' : 'f32',
-    source: () => /* wgsl */ `
+  return SLICE_COPY.spec(vec4 ? 'vec4' : 'f32', () => /* wgsl */ `
 ${kernelHeader({ params: 'n: u32, block: u32, srcStride: u32, dstStride: u32, srcStart: u32, dstStart: u32', inputs: [['S', unit]], outputs: [['D', unit]] })}
 
 ${entryPoint(WORKGROUP)} {
@@ -26,8 +25,7 @@ ${entryPoint(WORKGROUP)} {
   let o = i / p.block;
   let k = i - o * p.block;
   D[o * p.dstStride + p.dstStart + k] = S[o * p.srcStride + p.srcStart + k];
-}`,
-  };
+}`);
 }
 
 export interface SliceCopy {

@@ -22,6 +22,10 @@ export interface KernelHeader {
   outputs: readonly (StorageBinding | null)[];
 }
 
+/**
+ * The WGSL before a kernel's entry point: `enable` directives, `struct Params`, and the bindings
+ * numbered in the runtime's order (inputs, outputs, then the parameter block as `p`).
+ */
 export function kernelHeader(h: KernelHeader): string {
   const lines: string[] = [];
   if (h.enable?.length) lines.push(`enable ${h.enable.join(', ')};`);

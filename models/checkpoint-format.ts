@@ -14,8 +14,13 @@ import { shapesOnly, type Tensor } from '../engine/tensor.js';
 import { IMG_SIZE, withinBound } from './limits.js';
 import { createModel, isModelName, MODELS, type ModelName, type ModelOptions } from './registry.js';
 
+/** The `format` a petseg checkpoint's safetensors metadata carries. */
 export const CHECKPOINT_FORMAT = 'petseg-checkpoint-v1';
 
+/**
+ * A checkpoint's petseg metadata: the model and its options, and optionally the epoch, metrics,
+ * training arguments and pretrained encoder weights that produced it.
+ */
 export interface CheckpointInfo {
   model: ModelName;
   options: ModelOptions;
@@ -27,12 +32,16 @@ export interface CheckpointInfo {
   encoderWeights?: { file: string; sha256: string };
 }
 
+/**
+ * A checkpoint rebuilt ({@link decodeCheckpoint}, loadCheckpoint): the model with its weights
+ * loaded, and its metadata.
+ */
 export interface LoadedCheckpoint {
   model: Module;
   info: CheckpointInfo;
 }
 
-/** The input size a checkpoint was trained at (its --img_size, checked by checkpointInfoOf), else the lab's 256. */
+/** The input size a checkpoint was trained at (its --img_size, checked by checkpointMetadata), else the lab's 256. */
 export function trainedImageSize(info: CheckpointInfo): number {
   return (info.args?.img_size as number | undefined) ?? 256;
 }
@@ -59,8 +68,11 @@ function inferOptions(model: ModelName, shapes: ReadonlyMap<string, { shape: num
   return first && first.shape.length === 4 ? { baseChannels: first.shape[0], inChannels: first.shape[1] } : {};
 }
 
-/** A decoded file's petseg metadata (null for files exported elsewhere); throws, naming `source`, when it is not valid JSON. */
-export function checkpointInfoOf(file: Pick<Safetensors, 'metadata'>, source = 'checkpoint'): CheckpointInfo | null {
+/**
+ * The petseg metadata of a checkpoint's header as recorded, not checked against its tensors (null
+ * for files exported elsewhere); throws, naming `source`, when it is not valid JSON.
+ */
+export function checkpointMetadata(file: Pick<Safetensors, 'metadata'>, source = 'checkpoint'): CheckpointInfo | null {
   if (file.metadata.format === 'petseg-adam-v1') {
     throw new Error(`${source}: this is Adam's optimizer state (last.optim.safetensors), not a model; pass last.safetensors or best.safetensors`);
   }
@@ -110,8 +122,8 @@ export function stateMismatch(
  * anything is allocated: the model's state (its shapes computed without memory, shapesOnly) must
  * be exactly the file's tensors, name for name and shape for shape.
  */
-export function resolveCheckpointInfo(header: Pick<SafetensorsHeader, 'metadata' | 'entries'>, source: string, expectModel?: string): CheckpointInfo {
-  let info = checkpointInfoOf(header, source);
+export function checkpointInfo(header: Pick<SafetensorsHeader, 'metadata' | 'entries'>, source: string, expectModel?: string): CheckpointInfo {
+  let info = checkpointMetadata(header, source);
   if (info) {
     if (!isModelName(info.model)) throw new Error(`${source}: holds an unknown model '${info.model}'; petseg has ${Object.keys(MODELS).join(' and ')}`);
     if (expectModel && expectModel !== info.model) {
@@ -170,7 +182,7 @@ export function checkFiniteTensors(bytes: Uint8Array, source: string, header: Sa
  */
 export function inspectCheckpoint(bytes: Uint8Array, source: string, expectModel?: string): { header: SafetensorsHeader; info: CheckpointInfo } {
   const header = headerOf(bytes, source);
-  const info = resolveCheckpointInfo(header, source, expectModel);
+  const info = checkpointInfo(header, source, expectModel);
   checkFiniteTensors(bytes, source, header);
   return { header, info };
 }

@@ -7,7 +7,7 @@ import type { GradScaler, GradScalerState } from '../engine/grad-scaler.js';
 import type { Adam } from '../engine/optim.js';
 import type { Module } from '../engine/nn/module.js';
 import { parseSafetensorsHeader, safetensorsHeaderLength, type SafetensorsHeader } from '../engine/safetensors.js';
-import { checkpointInfoOf, decodeCheckpoint, encodeCheckpoint, resolveCheckpointInfo, type CheckpointInfo, type LoadedCheckpoint } from './checkpoint-format.js';
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointInfo, type LoadedCheckpoint } from './checkpoint-format.js';
 import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.js';
 
 export { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.js';
@@ -74,21 +74,12 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
   }
 }
 
-/** A checkpoint's petseg metadata without building the model (null for files exported elsewhere); reads the header only. */
-export function readCheckpointInfo(path: string): CheckpointInfo | null {
-  return checkpointInfoOf(readSafetensorsHeader(path), path);
-}
-
-/** The model a checkpoint file holds, checked against its header without building it or reading its data (see resolveCheckpointInfo). */
-export function checkpointInfo(path: string, expectModel?: string): CheckpointInfo {
-  return resolveCheckpointInfo(readSafetensorsHeader(path), path, expectModel);
-}
-
 /** Load a checkpoint file (see decodeCheckpoint). */
 export function loadCheckpoint(path: string, expectModel?: string): LoadedCheckpoint {
   return decodeCheckpoint(readCheckpointBytes(path), path, expectModel);
 }
 
+/** Writes Adam's state, and `scaler`'s if given, to `path` atomically (encodeOptimizerState). */
 export async function saveOptimizerState(path: string, optimizer: Adam, model: Module, scaler?: GradScaler): Promise<void> {
   writeFileAtomic(path, await encodeOptimizerState(optimizer, model, scaler));
 }

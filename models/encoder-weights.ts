@@ -30,6 +30,10 @@ export interface EncoderWeightsInfo {
   sha256: string;
 }
 
+/**
+ * The shell command that converts torchvision's resnet34.pth to safetensors once (PyTorch reads the
+ * pickle), since petseg reads no pickles.
+ */
 export const PTH_CONVERSION = `python -c "import sys, torch; from safetensors.torch import save_file; save_file({k: v.contiguous() for k, v in torch.load(sys.argv[1], weights_only=True).items()}, sys.argv[2])" resnet34.pth resnet34.safetensors`;
 
 const IGNORED = /^fc\./;

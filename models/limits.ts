@@ -3,6 +3,8 @@
  * checkpoint metadata that stands in for them: a file may not ask for what an argument may not
  * (a tensor past the device's or a typed array's limits).
  */
+
+/** An inclusive integer range an argument must lie in. */
 export interface Bound {
   min: number;
   max: number;

@@ -25,6 +25,10 @@ export interface TrainingHooks {
 /** A model the trainer trains: a Module with the hooks it has. */
 export type SegmentationModel = Module & TrainingHooks;
 
+/**
+ * A model in {@link MODELS}: its total stride, whether it has a pretrainable encoder, the options
+ * it takes, and how to build it.
+ */
 export interface ModelEntry {
   /** Total stride: input H and W must be multiples of it. */
   stride: number;
@@ -35,13 +39,16 @@ export interface ModelEntry {
   create(options: ModelOptions): Module;
 }
 
+/** The lab's models by name (UNet, ResNet34_UNet): the names the CLI and checkpoints use. */
 export const MODELS = {
   UNet: { stride: UNet.stride, encoder: false, options: ['baseChannels', 'inChannels', 'seed'], create: (o) => new UNet(o) },
   ResNet34_UNet: { stride: ResNet34UNet.stride, encoder: true, options: ['inChannels', 'seed'], create: (o) => new ResNet34UNet(o) },
 } satisfies Record<string, ModelEntry>;
 
+/** The name of a model in {@link MODELS}. */
 export type ModelName = keyof typeof MODELS;
 
+/** True when `name` is a model of {@link MODELS}. */
 export function isModelName(name: string): name is ModelName {
   return Object.prototype.hasOwnProperty.call(MODELS, name);
 }
@@ -49,6 +56,10 @@ export function isModelName(name: string): name is ModelName {
 /** Every model option's bound (models/limits.ts): checked before a model is built, whether the value came from an argument or a file. */
 const OPTION_BOUNDS: Record<string, Bound> = { baseChannels: BASE_CHANNELS, inChannels: IN_CHANNELS, seed: SEED };
 
+/**
+ * A new model `name` built with `options`; an unknown model or option, or a value outside its
+ * bound, is refused before anything is built.
+ */
 export function createModel(name: string, options: ModelOptions = {}): SegmentationModel {
   if (!isModelName(name)) throw new Error(`unknown model '${name}'; choose one of: ${Object.keys(MODELS).join(', ')}`);
   const entry: ModelEntry = MODELS[name];

@@ -46,6 +46,10 @@ class BasicBlock extends Module {
   }
 }
 
+/**
+ * Options of {@link ResNet34UNet}: input channels (default 3) and the seed of the weight
+ * initialisation (default 0).
+ */
 export interface ResNet34UNetOptions {
   inChannels?: number;
   seed?: number;
@@ -58,6 +62,10 @@ const STAGES: [number, number][] = [
   [512, 3],
 ];
 
+/**
+ * The lab's ResNet34_UNet (the top of this file): [N, inChannels, H, W] to one logit channel, H and
+ * W multiples of 32, with an encoder that can load ImageNet weights and be frozen.
+ */
 export class ResNet34UNet extends Module {
   static readonly stride = 32;
   readonly options: Required<ResNet34UNetOptions>;

@@ -11,6 +11,10 @@ import { Generator } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
 import { DoubleConv, checkInput } from './common.js';
 
+/**
+ * Options of {@link UNet}: input channels (default 3), base width b (default 64) and the seed of
+ * the weight initialisation (default 0).
+ */
 export interface UNetOptions {
   inChannels?: number;
   baseChannels?: number;
@@ -18,6 +22,10 @@ export interface UNetOptions {
   seed?: number;
 }
 
+/**
+ * The lab's UNet (the top of this file): [N, inChannels, H, W] to one logit channel, H and W
+ * multiples of 16.
+ */
 export class UNet extends Module {
   static readonly stride = 16;
   readonly options: Required<UNetOptions>;

@@ -7,7 +7,7 @@ input, base64-encoded little-endian. The tests read the JSON; they never need Py
     pip install torch==2.13.0          # installs offline on the project machines
     python3 scripts/make_fixtures.py   # rewrites test/fixtures/{core-ops,layers,tiny-train}.json
 
-core-ops.json: elementwise, reductions, layout, matmul, an MLP loss.
+core-ops.json: elementwise, reductions, layout, matmul, an MLP loss, leaky ReLU.
 layers.json: conv2d, conv-transpose2d, batchnorm2d, maxpool2d, BCE with logits, Adam, Dice/IoU.
 tiny-train.json: conv-BN-ReLU-maxpool-convT-concat-conv-BCE trained 50 Adam steps.
 """
@@ -117,6 +117,12 @@ def main():
         return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
 
     cases.append(run_case("mlpBce", {}, [[9, 5], [5, 13], [13], [13, 1], [1]], mlp, gen))
+
+    # Ops added later draw from their own generator, so the cases above keep their values.
+    later = torch.Generator().manual_seed(20261204)
+    for shape in [[1], [1, 3, 5, 7], [2, 13, 9, 11]]:
+        for slope in [0.01, 0.2]:
+            cases.append(run_case("leakyRelu", {"negativeSlope": slope}, [shape], lambda x: torch.nn.functional.leaky_relu(x, slope), later))
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"generator": "scripts/make_fixtures.py", "torch": torch.__version__, "cases": cases}) + "\n")

@@ -106,7 +106,7 @@ describe('docs', () => {
     const names = snippets.map((b, i) => {
       const name = `snippet-${i}.mts`;
       // The package's own names, resolved to this build.
-      const code = b.code.replace(/from 'petseg\/([\w/]+)'/g, (_, sub: string) => `from '${join(ROOT, 'dist', sub === 'engine/reference' ? 'engine/reference' : `${sub}/index`)}.js'`);
+      const code = b.code.replace(/from 'petseg\/([\w/]+)'/g, (_, sub: string) => `from '${join(ROOT, 'dist', sub, 'index.js')}'`);
       writeFileSync(join(dir, name), code);
       return name;
     });

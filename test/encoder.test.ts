@@ -19,6 +19,7 @@ import { writeSyntheticDataset } from '../train/synthetic.js';
 import { RUN_FILES, train, type TrainOptions } from '../train/trainer.js';
 import { scaled } from './helpers/fixture-weights.js';
 import { useGpu } from './helpers/gpu.js';
+import { trainOptions } from './helpers/train-options.js';
 import { expectClose } from './helpers/op-check.js';
 
 useGpu();
@@ -177,29 +178,8 @@ describe('freezing and parameter groups', () => {
 
   const data = join(work, 'data');
   writeSyntheticDataset(data, { trainval: 20, test: 2, size: 36, seed: 8 });
-  const options = (name: string, over: Partial<TrainOptions> = {}): TrainOptions => ({
-    dataPath: data,
-    model: 'ResNet34_UNet',
-    modelOptions: {},
-    seed: 2,
-    epochs: 3,
-    lr: 1e-3,
-    weightDecay: 1e-4,
-    batchSize: 6,
-    imgSize: 32,
-    augment: false,
-    maskThreshold: 0.5,
-    saveDir: join(work, name),
-    logDir: null,
-    resume: false,
-    cacheDir: join(work, 'cache'),
-    encoderWeights: weightsFile,
-    freezeEncoderEpochs: 2,
-    encoderLr: 1e-4,
-    out: { write: () => true, isTTY: false },
-    warn: () => {},
-    ...over,
-  });
+  const options = (name: string, over: Partial<TrainOptions> = {}) =>
+    trainOptions(data, join(work, name), { model: 'ResNet34_UNet', modelOptions: {}, seed: 2, epochs: 3, encoderWeights: weightsFile, freezeEncoderEpochs: 2, encoderLr: 1e-4, ...over });
 
   test('--freeze_encoder_epochs 2: the encoder (weights and running statistics) stays bit-identical to the imported one for 2 epochs, then trains; the run resumes exactly', async () => {
     const imported = new ResNet34UNet();

@@ -13,11 +13,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import { parseArgs, usage } from '../cli/commands/args.js';
-import { OPTIONS as TRAIN } from '../cli/commands/train.js';
-import { OPTIONS as EVALUATE } from '../cli/commands/evaluate.js';
-import { OPTIONS as INFERENCE } from '../cli/commands/inference.js';
-import { OPTIONS as BENCH } from '../cli/commands/bench.js';
 import { decodeSafetensors, encodeSafetensors } from '../engine/safetensors.js';
 import { ProgressBar } from '../train/progress.js';
 import { acquireRunLock, claimNewRunFolder, RunFolderInUse } from '../train/run-lock.js';
@@ -297,20 +292,6 @@ describe.skipIf(!built)('checkpoints, inference and files', () => {
 });
 
 describe('arguments', () => {
-  test('17: booleans take true/false, yes/no, 1/0; a value that is an option, an empty value and a huge width are refused', () => {
-    const parse = (...argv: string[]) => parseArgs(argv, TRAIN) as Record<string, unknown>;
-    for (const [word, value] of [['0', false], ['no', false], ['false', false], ['1', true], ['yes', true], ['TRUE', true]] as const) {
-      expect(parse(`--augment=${word}`).augment).toBe(value);
-      expect(parse('--augment', word).augment).toBe(value);
-    }
-    expect(parse('--augment', '--resume')).toMatchObject({ augment: true, resume: true });
-    expect(() => parse('--augment=maybe')).toThrow(/^--augment takes true\/false, yes\/no or 1\/0, got 'maybe'$/);
-    expect(() => parse('--save_dir', '--augment')).toThrow(/^--save_dir needs a value, got the option --augment/);
-    expect(() => parse('--save_dir=')).toThrow(/^--save_dir needs a value, got an empty one$/);
-    expect(() => parse('--base_channels', '100000')).toThrow(/^--base_channels must be in \[1, 120\], got 100000$/);
-    expect(parse('--save_dir=a=b').save_dir).toBe('a=b');
-  });
-
   test.skipIf(!built)('17: refused on the command line before any device opens, and no folder named --augment appears', async () => {
     const cwd = join(work, 'args');
     mkdirSync(cwd);
@@ -322,12 +303,6 @@ describe('arguments', () => {
     expect(manifest(join(work, 'augment-0')).settings?.augment).toBe(false);
   });
 
-  test('help: every option\'s description starts in its own column, apart from its name', () => {
-    for (const specs of [TRAIN, EVALUATE, INFERENCE, BENCH]) {
-      const lines = usage('train', 'summary', specs).split('\n').filter((l) => l.startsWith('  --'));
-      for (const line of lines) expect(line, line).toMatch(/^ {2}--\S+( <\w+>| \[yes\|no\])?( {2,}\S|$)/);
-    }
-  });
 });
 
 describe.skipIf(!built)("the newcomer's hour", () => {

@@ -6,13 +6,13 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
-import { referenceLayers as L } from '../engine/reference.js';
-import { KERNEL_FAMILIES } from '../kernels/index.js';
-import { batchNormChunks, batchNormElementRun } from '../kernels/batchnorm.js';
+import { referenceLayers as L } from '../engine/reference/index.js';
+import { channelChunks, kernelFamilies } from '../kernels/index.js';
+import { batchNormElementRun } from '../kernels/batchnorm/index.js';
 import { DIRECT_CANDIDATES, GEMM_TILES, type GemmTileName } from '../kernels/conv/index.js';
 import { convKernelsUsed } from '../engine/ops/conv.js';
-import { checkOp, type OpCase } from './helpers/op-check.js';
-import { useGpu, useRuntime } from './helpers/gpu.js';
+import { caseRows, checkOp, type OpCase } from './helpers/op-check.js';
+import { useGpu, useRuntime, withRuntime } from './helpers/gpu.js';
 
 useGpu();
 
@@ -96,7 +96,7 @@ for (const c of TRANSPOSED) {
 }
 
 // [2, 3, 50, 45]: 4500 values per channel, summed in two chunks with the GPU settings (below) and
-// by one invocation per channel on CPU adapters (kernels/batchnorm.ts); planes a whole number of
+// by one invocation per channel on CPU adapters (kernels/batchnorm/plan.ts); planes a whole number of
 // vec4s ([2, 5, 4, 3], [2, 3, 48, 48]) take the vec4 kernels.
 for (const x of [[2, 5, 4, 3], [1, 13, 5, 7], [4, 3, 1, 1], [3, 3, 17, 19], [2, 3, 50, 45], [2, 3, 48, 48]]) {
   const C = x[1];
@@ -156,7 +156,7 @@ for (const [shape, posWeight, targets] of [
 }
 
 describe('layer kernels: GPU vs CPU reference (forward, backward, finite differences, no leaks)', () => {
-  test.each(cases.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
+  test.each(caseRows(cases))('%s', async (_, c, i) => {
     await checkOp(c, 1000 + i);
   });
 });
@@ -211,7 +211,7 @@ test('maxPool2d: the first NaN of a window wins and gets the gradient (row kerne
 describe('batchnorm with the GPU settings (chunked sums)', () => {
   useRuntime({ caps: { software: false } });
   const norms = cases.filter((c) => c.label.startsWith('batchNorm2d'));
-  test.each(norms.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
+  test.each(caseRows(norms))('%s', async (_, c, i) => {
     expect(E.getRuntime().settings.batchNorm.serialMax).toBe(512);
     await checkOp(c, 5000 + i);
   });
@@ -223,41 +223,30 @@ describe('batchnorm with the GPU settings (chunked sums)', () => {
 describe('batchnorm in serial chunks (CPU adapters, large channels)', () => {
   useRuntime({ batchNorm: { serialMax: 24, serialChunksAbove: 0 } });
   const norms = cases.filter((c) => c.label.startsWith('batchNorm2d'));
-  test.each(norms.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
+  test.each(caseRows(norms))('%s', async (_, c, i) => {
     await checkOp(c, 6000 + i);
   });
 });
 test('BatchNorm chunk plans: one serial sum, serial chunks above the bound, tree-summed chunks between', () => {
+  const cpu = { serialMax: 1024, serialChunksAbove: 8192 };
   // 4×64×64 values per channel on a CPU adapter: 16 serial chunks of 1024.
-  expect(batchNormChunks(4, 16, 64 * 64, true, 1024, 8192)).toEqual({ chunks: 16, chunkLength: 1024, serial: true });
+  expect(channelChunks(4 * 64 * 64, 16, true, cpu)).toEqual({ chunks: 16, chunkLength: 1024, serial: true });
   // 8192 values: the tree sums (2 chunks of 4096), whose rounding the parity fixtures were made with.
-  expect(batchNormChunks(2, 16, 64 * 64, true, 1024, 8192)).toEqual({ chunks: 2, chunkLength: 4096, serial: false });
-  expect(batchNormChunks(1, 16, 8193, false, 1024, 8192)).toEqual({ chunks: 9, chunkLength: 1024, serial: true });
-  expect(batchNormChunks(2, 16, 16 * 16, true, 1024, 8192)).toEqual({ chunks: 1, chunkLength: 512, serial: true });
+  expect(channelChunks(2 * 64 * 64, 16, true, cpu)).toEqual({ chunks: 2, chunkLength: 4096, serial: false });
+  expect(channelChunks(8193, 16, false, cpu)).toEqual({ chunks: 9, chunkLength: 1024, serial: true });
+  expect(channelChunks(2 * 16 * 16, 16, true, cpu)).toEqual({ chunks: 1, chunkLength: 512, serial: true });
   // vec4 chunks hold whole vec4s; scalar ones any count, the last one short.
-  expect(batchNormChunks(3, 3, 48 * 48, true, 1022, 0)).toEqual({ chunks: Math.ceil((3 * 48 * 48) / 1020), chunkLength: 1020, serial: true });
-  expect(batchNormChunks(3, 3, 17 * 19, false, 24, 0)).toEqual({ chunks: 41, chunkLength: 24, serial: true });
+  expect(channelChunks(3 * 48 * 48, 3, true, { serialMax: 1022, serialChunksAbove: 0 })).toEqual({ chunks: Math.ceil((3 * 48 * 48) / 1020), chunkLength: 1020, serial: true });
+  expect(channelChunks(3 * 17 * 19, 3, false, { serialMax: 24, serialChunksAbove: 0 })).toEqual({ chunks: 41, chunkLength: 24, serial: true });
   // GPUs: no serial chunks.
-  expect(batchNormChunks(8, 64, 256 * 256, true, 512).serial).toBe(false);
+  expect(channelChunks(8 * 256 * 256, 64, true, { serialMax: 512, serialChunksAbove: Infinity }).serial).toBe(false);
 });
-
-/** Runs `compute` on a fresh runtime started with `options`; the default runtime is back afterwards. */
-async function onRuntime<T>(options: E.InitOptions, compute: () => Promise<T>): Promise<T> {
-  E.shutdown();
-  await E.init(options);
-  try {
-    return await compute();
-  } finally {
-    E.shutdown();
-    await E.init();
-  }
-}
 
 test('BatchNorm tree sums replayed by one invocation per chunk (CPU adapters) equal the 256-invocation workgroups bit for bit', async () => {
   // 4500 (scalar) and 4608 (vec4) values per channel: tree-summed chunks on either setting.
   for (const shape of [[2, 3, 50, 45], [2, 3, 48, 48]]) {
     const run = (treeInLanes: boolean) =>
-      onRuntime({ batchNorm: { serialMax: 512, serialChunksAbove: Infinity, treeInLanes } }, async () => {
+      withRuntime({ batchNorm: { serialMax: 512, serialChunksAbove: Infinity, treeInLanes } }, async () => {
         const C = shape[1];
         const x = E.randn(shape, { seed: 71, requiresGrad: true });
         const w = E.randn([C], { seed: 72, requiresGrad: true });
@@ -275,7 +264,7 @@ test('BatchNorm tree sums replayed by one invocation per chunk (CPU adapters) eq
 test('BatchNorm normalize and grad-input: 4 vec4s of a channel per invocation where planes allow, the same values bit for bit', async () => {
   expect([16, 64, 2304, 12, 8, 4, 9].map((plane) => batchNormElementRun(plane, 4))).toEqual([4, 4, 4, 1, 1, 1, 1]);
   const run = (elementRun: number) =>
-    onRuntime({ batchNorm: { elementRun } }, async () => {
+    withRuntime({ batchNorm: { elementRun } }, async () => {
       const x = E.randn([3, 5, 8, 8], { seed: 61, requiresGrad: true });
       const w = E.randn([5], { seed: 62, requiresGrad: true });
       const b = E.randn([5], { seed: 63, requiresGrad: true });
@@ -318,16 +307,15 @@ test('batchNorm2d with relu: exactly batchNorm2d(…).relu(), values and every g
 // this adapter is: SwiftShader's (its small compiler budget: 5-tap weight-gradient passes, no
 // subgroup or 9-tap row kernels), an adapter without subgroups, and the implicit GEMMs of GPUs.
 const convCases = cases.filter((c) => c.label.startsWith('conv'));
-const label = (c: OpCase) => `${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`;
 describe('conv kernels as planned for SwiftShader (5-tap weight passes, no subgroup kernels)', () => {
   useRuntime({ caps: { compilerBudget: 'small' } });
-  test.each(convCases.map((c, i) => [label(c), c, i] as const))('%s', async (_, c, i) => {
+  test.each(caseRows(convCases))('%s', async (_, c, i) => {
     await checkOp(c, 2000 + i);
   });
 });
 describe('conv kernels without subgroups', () => {
   useRuntime({ caps: { subgroupSize: 0 } });
-  test.each(convCases.map((c, i) => [label(c), c, i] as const))('%s', async (_, c, i) => {
+  test.each(caseRows(convCases))('%s', async (_, c, i) => {
     await checkOp(c, 4000 + i);
   });
 });
@@ -339,7 +327,7 @@ describe('conv2d and conv-transpose2d through the implicit GEMMs (as on GPUs)', 
     gpu: ([x, w, b]) => E.conv2d(x, w, b, { stride: 1, padding: 1 }),
     ref: L.conv2d([1, 1], [1, 1]),
   };
-  test.each([...convCases, wide].map((c, i) => [label(c), c, i] as const))('%s', async (_, c, i) => {
+  test.each(caseRows([...convCases, wide]))('%s', async (_, c, i) => {
     await checkOp(c, 3000 + i);
   });
 });
@@ -359,7 +347,7 @@ const tiles = Object.keys(GEMM_TILES) as GemmTileName[];
 for (const tile of tiles) {
   describe(`implicit GEMMs with ${tile} blocks`, () => {
     useRuntime({ conv: 'gemm', caps: { software: false }, exclude: tiles.filter((t) => t !== tile).map((t) => `gemm-${t}`) });
-    test.each(tileCases.map((c, i) => [label(c), c, i] as const))('%s', async (_, c, i) => {
+    test.each(caseRows(tileCases))('%s', async (_, c, i) => {
       const used = convKernelsUsed(() => c.gpu(c.shapes.map((s) => E.zeros(s))).dispose());
       expect([...used]).toEqual([`gemm-${tile}`]);
       await checkOp(c, 4000 + i);
@@ -373,7 +361,7 @@ test('every direct convolution candidate this adapter plans is reached by the ca
   ctx.skip(!E.getRuntime().caps.software, 'the direct kernels are planned only for CPU adapters; on this adapter every convolution runs the GEMMs, each block shape tested above');
   const reached = new Set<string>();
   for (const options of [{}, { caps: { compilerBudget: 'small' as const } }, { caps: { subgroupSize: 0 } }]) {
-    await onRuntime(options, async () => {
+    await withRuntime(options, async () => {
       for (const c of convCases) {
         const inputs = c.shapes.map((s) => E.randn(s, { requiresGrad: true }));
         for (const k of convKernelsUsed(() => E.tidy(() => c.gpu(inputs).sum().backward()))) reached.add(k);
@@ -390,8 +378,10 @@ test('every direct convolution candidate this adapter plans is reached by the ca
 });
 
 // Last in this file, when every layer path above has compiled its kernels.
-test('every kernel the layers compiled is a registered family (kernels/index.ts)', () => {
-  const families: readonly string[] = KERNEL_FAMILIES;
+// A kernel made without its file's kernelFamily (a KernelSpec written out by hand) bypasses the
+// spec cache and is missing here.
+test('every kernel the layers compiled is a declared family (kernelFamily, kernels/kernel.ts)', () => {
+  const families = kernelFamilies();
   // Fewer where the convolutions are GEMMs only (a GPU, or PETSEG_CAPS=gpu).
   expect(compiledFamilies.size).toBeGreaterThan(15);
   expect([...compiledFamilies].filter((name) => !families.includes(name))).toEqual([]);

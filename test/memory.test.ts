@@ -5,6 +5,7 @@ import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { sizeClass } from '../engine/buffer-pool.js';
 import { useGpu } from './helpers/gpu.js';
+import { trainOptions } from './helpers/train-options.js';
 import { UNet } from '../models/unet.js';
 import { segmentImage } from '../train/segment.js';
 import { writeSyntheticDataset } from '../train/synthetic.js';
@@ -184,28 +185,18 @@ describe('buffer pool and scopes', () => {
     const live: number[] = [];
     const created: number[] = [];
     const before = E.memoryStats().liveBytes;
-    const result = await train({
-      dataPath: join(work, 'data'),
-      model: 'UNet',
-      modelOptions: { baseChannels: 4 },
-      seed: 1,
-      epochs: 12, // 9 steps of batch 2 per epoch
-      lr: 1e-3,
-      weightDecay: 1e-4,
-      batchSize: 2,
-      imgSize: 32,
-      augment: true,
-      maskThreshold: 0.5,
-      saveDir: join(work, 'run'),
-      logDir: join(work, 'run', 'tensorboard'),
-      resume: false,
-      out: { write: () => true, isTTY: false },
-      warn: () => {},
-      onEpoch: () => {
-        live.push(E.memoryStats().liveBytes);
-        created.push(E.memoryStats().createdBuffers);
-      },
-    });
+    const result = await train(
+      trainOptions(join(work, 'data'), join(work, 'run'), {
+        epochs: 12, // 9 steps of batch 2 per epoch
+        batchSize: 2,
+        augment: true,
+        logDir: join(work, 'run', 'tensorboard'),
+        onEpoch: () => {
+          live.push(E.memoryStats().liveBytes);
+          created.push(E.memoryStats().createdBuffers);
+        },
+      }),
+    );
     expect(result.history.reduce((n, r) => n + (r.best ? 1 : 0), 0)).toBeGreaterThan(1); // best.safetensors rewritten
     expect(new Set(live.slice(1)).size).toBe(1); // identical after the first epoch
     expect(created[11]).toBe(created[2]); // the pool stops creating buffers

@@ -17,13 +17,14 @@ import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { halfBits, halfValue, HALF_MAX, roundHalf } from '../engine/half.js';
-import { RefTensor, referenceLayers as L } from '../engine/reference.js';
+import { RefTensor, referenceLayers as L } from '../engine/reference/index.js';
 import { encodeOptimizerState, loadOptimizerState, readSafetensorsHeader, writeFileAtomic } from '../models/checkpoint.js';
 import { UNet } from '../models/unet.js';
 import { writeSyntheticDataset } from '../train/synthetic.js';
 import { RUN_FILES, train, type TrainOptions } from '../train/trainer.js';
 import { GPU_TOLERANCE, expectClose, sample } from './helpers/op-check.js';
 import { useGpu, useRuntime } from './helpers/gpu.js';
+import { trainOptions } from './helpers/train-options.js';
 
 useGpu();
 
@@ -317,25 +318,7 @@ const data = join(work, 'data');
 writeSyntheticDataset(data, { trainval: 40, test: 2, size: 40, seed: 4 });
 const largerData = join(work, 'larger');
 writeSyntheticDataset(largerData, { trainval: 80, test: 2, size: 40, seed: 5 });
-const options = (saveDir: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  dataPath: data,
-  model: 'UNet',
-  modelOptions: { baseChannels: 4 },
-  seed: 3,
-  epochs: 4,
-  lr: 3e-3,
-  weightDecay: 1e-4,
-  batchSize: 4,
-  imgSize: 32,
-  augment: false,
-  maskThreshold: 0.5,
-  saveDir,
-  logDir: null,
-  resume: false,
-  out: { write: () => true, isTTY: false },
-  warn: () => {},
-  ...extra,
-});
+const options = (saveDir: string, over: Partial<TrainOptions> = {}) => trainOptions(data, saveDir, { seed: 3, epochs: 4, lr: 3e-3, batchSize: 4, ...over });
 
 describe('training in mixed precision', () => {
   needsF16();
@@ -346,8 +329,8 @@ describe('training in mixed precision', () => {
     const fp32 = await train(options(join(work, 'fp32'), settle));
     const live: number[] = [];
     const mixed = await train(options(join(work, 'mixed'), { ...settle, precision: 'mixed', onEpoch: () => live.push(E.memoryStats().liveBytes) }));
-    expect(fp32.best.valid_dice).toBeGreaterThan(0.5); // it learned something
-    expect(Math.abs(mixed.best.valid_dice - fp32.best.valid_dice)).toBeLessThanOrEqual(0.01);
+    expect(fp32.best.validDice).toBeGreaterThan(0.5); // it learned something
+    expect(Math.abs(mixed.best.validDice - fp32.best.validDice)).toBeLessThanOrEqual(0.01);
     expect(new Set(live.slice(1)).size).toBe(1);
     fp32.model.dispose();
     mixed.model.dispose();
@@ -362,7 +345,7 @@ describe('training in mixed precision', () => {
     const saved = JSON.parse(readSafetensorsHeader(join(work, 'resumed', RUN_FILES.optimizer)).metadata.grad_scaler) as E.GradScalerState;
     expect(saved.skippedSteps).toBeGreaterThan(0);
     const resumed = await train(options(join(work, 'resumed'), { precision: 'mixed', lossScale, epochs: 3, resume: true }));
-    expect(resumed.history.map((r) => r.valid_loss)).toEqual(straight.history.slice(2).map((r) => r.valid_loss));
+    expect(resumed.history.map((r) => r.validLoss)).toEqual(straight.history.slice(2).map((r) => r.validLoss));
     const final = (dir: string) => readSafetensorsHeader(join(work, dir, RUN_FILES.optimizer)).metadata.grad_scaler;
     expect(final('resumed')).toBe(final('straight'));
     straight.model.dispose();

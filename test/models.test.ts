@@ -6,12 +6,12 @@
  * of UNet-64 are up to 8e-3 away from it: see scripts/make_model_fixtures.py. petseg's are within
  * 2e-4, thanks to blocked accumulation in the conv kernels.)
  */
-import { describe, expect, onTestFinished, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { createModel, summarize, UNet, ResNet34UNet } from '../models/index.js';
-import { relativeError } from '../engine/reference.js';
+import { relativeError } from '../engine/reference/index.js';
 import { expectClose } from './helpers/op-check.js';
-import { useGpu } from './helpers/gpu.js';
+import { useGpu, withRuntime } from './helpers/gpu.js';
 import { decode, loadFixture } from './helpers/fixtures.js';
 import { fillFixtureState, fixtureValues } from './helpers/fixture-weights.js';
 
@@ -73,56 +73,52 @@ const parityRuns = fixtures.cases.flatMap((c) => {
 
 describe(`parity with PyTorch ${fixtures.torch} at 2×3×64×64`, () => {
   test.each(parityRuns)('%s: logits (eval, train), loss and every gradient', async (name, c, conv) => {
-    if (conv === 'gemm') {
-      E.shutdown();
-      await E.init({ conv: 'gemm' });
-      onTestFinished(async () => {
-        E.shutdown();
-        await E.init();
-      });
-    }
-    const model = createModel(c.model, c.options);
-    fillFixtureState(model);
-    const x = E.tensor(fixtureValues(424242, 2 * 3 * 64 * 64), [2, 3, 64, 64]);
-    const target = E.tensor(fixtureValues(77, 2 * 64 * 64).map((v) => (v > 0 ? 1 : 0)), [2, 1, 64, 64]);
+    const check = async () => {
+      const model = createModel(c.model, c.options);
+      fillFixtureState(model);
+      const x = E.tensor(fixtureValues(424242, 2 * 3 * 64 * 64), [2, 3, 64, 64]);
+      const target = E.tensor(fixtureValues(77, 2 * 64 * 64).map((v) => (v > 0 ? 1 : 0)), [2, 1, 64, 64]);
 
-    model.eval();
-    const logitsEval = E.noGrad(() => E.tidy(() => model.forward(x)));
-    expectClose(await logitsEval.toArray(), decode({ shape: [], data: c.logitsEval }), 1e-3, 'eval logits');
-    logitsEval.dispose();
+      model.eval();
+      const logitsEval = E.noGrad(() => E.tidy(() => model.forward(x)));
+      expectClose(await logitsEval.toArray(), decode({ shape: [], data: c.logitsEval }), 1e-3, 'eval logits');
+      logitsEval.dispose();
 
-    model.train();
-    const logits = E.tidy(() => model.forward(x));
-    expectClose(await logits.toArray(), decode({ shape: [], data: c.logitsTrain }), 1e-3, 'train logits');
-    const loss = E.bceWithLogits(logits, target);
-    expect(Math.abs((await loss.item()) - c.loss) / c.loss).toBeLessThan(1e-3);
-    loss.backward();
+      model.train();
+      const logits = E.tidy(() => model.forward(x));
+      expectClose(await logits.toArray(), decode({ shape: [], data: c.logitsTrain }), 1e-3, 'train logits');
+      const loss = E.bceWithLogits(logits, target);
+      expect(Math.abs((await loss.item()) - c.loss) / c.loss).toBeLessThan(1e-3);
+      loss.backward();
 
-    const params = new Map(model.namedParameters());
-    const keys = [...model.stateDict().keys()].filter((k) => !k.endsWith('num_batches_tracked'));
-    const failures: string[] = [];
-    let worst = 0;
-    for (const g of c.grads) {
-      const grad = await params.get(g.name)!.grad!.toArray();
-      const index = keys.indexOf(g.name);
-      let norm = 0;
-      for (const v of grad) norm += v * v;
-      const projections = [0, 1, 2, 3].map((j) => {
-        const r = fixtureValues(100000 + 1000 * j + index, grad.length);
-        let s = 0;
-        for (let i = 0; i < grad.length; i++) s += grad[i] * r[i];
-        return s;
-      });
-      const error = relativeError([Math.sqrt(norm), ...projections], [g.norm, ...g.projections]);
-      worst = Math.max(worst, error);
-      // Within 1e-3 of the float64 gradient, or — where float32 itself cannot get that close
-      // (PyTorch's own float32 gradient misses by torchFp32Error: deep BatchNorm layers at batch 2
-      // amplify rounding) — no further than 3× PyTorch's own float32 error.
-      if (!(error <= Math.max(1e-3, 3 * g.torchFp32Error))) failures.push(`${g.name}: ${error.toExponential(2)} (PyTorch's own float32 error: ${g.torchFp32Error.toExponential(1)})`);
-    }
-    console.log(`${name}: worst gradient error ${worst.toExponential(2)} over ${c.grads.length} parameters`);
-    expect(failures, 'gradients outside tolerance').toEqual([]);
-    for (const t of [x, target, logits, loss]) t.dispose();
-    model.dispose();
+      const params = new Map(model.namedParameters());
+      const keys = [...model.stateDict().keys()].filter((k) => !k.endsWith('num_batches_tracked'));
+      const failures: string[] = [];
+      let worst = 0;
+      for (const g of c.grads) {
+        const grad = await params.get(g.name)!.grad!.toArray();
+        const index = keys.indexOf(g.name);
+        let norm = 0;
+        for (const v of grad) norm += v * v;
+        const projections = [0, 1, 2, 3].map((j) => {
+          const r = fixtureValues(100000 + 1000 * j + index, grad.length);
+          let s = 0;
+          for (let i = 0; i < grad.length; i++) s += grad[i] * r[i];
+          return s;
+        });
+        const error = relativeError([Math.sqrt(norm), ...projections], [g.norm, ...g.projections]);
+        worst = Math.max(worst, error);
+        // Within 1e-3 of the float64 gradient, or — where float32 itself cannot get that close
+        // (PyTorch's own float32 gradient misses by torchFp32Error: deep BatchNorm layers at batch 2
+        // amplify rounding) — no further than 3× PyTorch's own float32 error.
+        if (!(error <= Math.max(1e-3, 3 * g.torchFp32Error))) failures.push(`${g.name}: ${error.toExponential(2)} (PyTorch's own float32 error: ${g.torchFp32Error.toExponential(1)})`);
+      }
+      console.log(`${name}: worst gradient error ${worst.toExponential(2)} over ${c.grads.length} parameters`);
+      expect(failures, 'gradients outside tolerance').toEqual([]);
+      for (const t of [x, target, logits, loss]) t.dispose();
+      model.dispose();
+    };
+    if (conv === 'gemm') await withRuntime({ conv: 'gemm' }, check);
+    else await check();
   });
 });

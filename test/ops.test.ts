@@ -5,8 +5,8 @@
  */
 import { describe, test } from 'vitest';
 import * as E from '../engine/index.js';
-import { reference as R } from '../engine/reference.js';
-import { checkOp, type OpCase } from './helpers/op-check.js';
+import { reference as R } from '../engine/reference/index.js';
+import { caseRows, checkOp, type OpCase } from './helpers/op-check.js';
 import { useGpu } from './helpers/gpu.js';
 
 useGpu();
@@ -30,6 +30,8 @@ for (const shape of UNARY_SHAPES) {
   cases.push(
     { label: 'neg', shapes: [shape], gpu: ([x]) => x.neg(), ref: R.neg() },
     { label: 'relu', shapes: [shape], gpu: ([x]) => x.relu(), ref: R.relu() },
+    { label: 'leakyRelu 0.2', shapes: [shape], gpu: ([x]) => x.leakyRelu(0.2), ref: R.leakyRelu(0.2) },
+    { label: 'LeakyReLU layer', shapes: [shape], gpu: ([x]) => new E.LeakyReLU().forward(x), ref: R.leakyRelu(0.01) },
     { label: 'sigmoid', shapes: [shape], gpu: ([x]) => x.sigmoid(), ref: R.sigmoid() },
     { label: 'exp', shapes: [shape], gpu: ([x]) => x.exp(), ref: R.exp() },
     { label: 'log', shapes: [shape], gpu: ([x]) => x.log(), ref: R.log(), domains: ['positive'] },
@@ -133,7 +135,7 @@ cases.push(
 );
 
 describe('core ops: GPU vs CPU reference (forward, backward, finite differences, no leaks)', () => {
-  test.each(cases.map((c, i) => [`${c.label} ${c.shapes.map((s) => `[${s}]`).join(' ')}`, c, i] as const))('%s', async (_, c, i) => {
+  test.each(caseRows(cases))('%s', async (_, c, i) => {
     await checkOp(c, i);
   });
 });

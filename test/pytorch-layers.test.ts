@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
-import { expectClose } from './helpers/op-check.js';
+import { caseLabel, expectClose } from './helpers/op-check.js';
 import { useGpu } from './helpers/gpu.js';
 import { decode, loadFixture, type Encoded, type FixtureCase } from './helpers/fixtures.js';
 
@@ -32,7 +32,7 @@ const OPS: Record<string, (xs: Tensor[], a: Attrs) => Tensor> = {
 };
 
 describe(`PyTorch ${fixtures.torch} parity: layers`, () => {
-  test.each(fixtures.cases.map((c, i) => [`${c.op} ${JSON.stringify(c.attrs).slice(0, 60)} ${c.inputs.map((x) => `[${x.shape}]`).join(' ')} #${i}`, c] as const))(
+  test.each(fixtures.cases.map((c, i) => [`${caseLabel(`${c.op} ${JSON.stringify(c.attrs).slice(0, 60)}`, c.inputs.map((x) => x.shape))} #${i}`, c] as const))(
     '%s',
     async (_, c) => {
       const xs = c.inputs.map((e, i) => t(e, c.grads[i] !== null));

@@ -5,7 +5,7 @@
 import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
-import { expectClose } from './helpers/op-check.js';
+import { caseLabel, expectClose } from './helpers/op-check.js';
 import { useGpu } from './helpers/gpu.js';
 import { decode, loadFixture, type FixtureCase } from './helpers/fixtures.js';
 
@@ -19,6 +19,7 @@ type Attrs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-e
 const OPS: Record<string, (xs: Tensor[], a: Attrs) => Tensor> = {
   neg: ([x]) => x.neg(),
   relu: ([x]) => x.relu(),
+  leakyRelu: ([x], a) => x.leakyRelu(a.negativeSlope),
   sigmoid: ([x]) => x.sigmoid(),
   exp: ([x]) => x.exp(),
   log: ([x]) => x.log(),
@@ -53,7 +54,7 @@ describe(`PyTorch ${fixtures.torch} parity`, () => {
     for (const c of fixtures.cases) expect(OPS[c.op], c.op).toBeDefined();
   });
 
-  test.each(fixtures.cases.map((c, i) => [`${c.op} ${c.inputs.map((x) => `[${x.shape}]`).join(' ')} #${i}`, c] as const))('%s', async (_, c) => {
+  test.each(fixtures.cases.map((c, i) => [`${caseLabel(c.op, c.inputs.map((x) => x.shape))} #${i}`, c] as const))('%s', async (_, c) => {
     const tolerance = c.op === 'mlpBce' ? 1e-3 : 1e-4;
     const xs = c.inputs.map((e) => E.tensor(decode(e), e.shape, { requiresGrad: true }));
     const out = E.tidy(() => OPS[c.op](xs, c.attrs));

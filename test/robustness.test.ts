@@ -9,15 +9,20 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
 import { decodeSafetensors, encodeSafetensors, MAX_TENSORS } from '../engine/safetensors.js';
-import { checkpointInfo, loadCheckpoint, saveCheckpoint, saveOptimizerState } from '../models/checkpoint.js';
+import { loadCheckpoint, readSafetensorsHeader, saveCheckpoint, saveOptimizerState } from '../models/checkpoint.js';
+import { checkpointInfo as infoOf } from '../models/checkpoint-format.js';
+
+/** A checkpoint file's model, checked against its header. */
+const checkpointInfo = (path: string, model?: string) => infoOf(readSafetensorsHeader(path), path, model);
 import { UNet } from '../models/unet.js';
 import { loadSplitCached } from '../train/cache.js';
 import { DivergedError } from '../train/epoch.js';
 import { NodeFolder } from '../train/node-folder.js';
 import { decodeImage, DEFAULT_MAX_IMAGE_PIXELS, encodePng } from '../train/images.js';
 import { writeSyntheticDataset } from '../train/synthetic.js';
-import { RUN_FILES, train, type TrainOptions } from '../train/trainer.js';
+import { RUN_FILES, train } from '../train/trainer.js';
 import { useGpu } from './helpers/gpu.js';
+import { trainOptions } from './helpers/train-options.js';
 
 useGpu();
 
@@ -26,8 +31,14 @@ const data = join(work, 'data');
 writeSyntheticDataset(data, { trainval: 20, test: 4, size: 32, seed: 3 });
 
 describe('NaN and divergence', () => {
-  test('relu and BatchNorm + ReLU keep NaN, as PyTorch; max-pool too', async () => {
+  test('relu, leakyRelu and BatchNorm + ReLU keep NaN, as PyTorch; max-pool too', async () => {
     expect(Array.from(await E.tensor([Number.NaN, -1, 2, -Number.NaN, Infinity, -Infinity]).relu().toArray())).toEqual([Number.NaN, 0, 2, Number.NaN, Infinity, 0]);
+    // leaky_relu as PyTorch: NaN stays NaN, −Inf · slope is −Inf; in the gradient, NaN · slope too.
+    const special = E.tensor([Number.NaN, -1, 2, -Number.NaN, Infinity, -Infinity, 0, 0], [8], { requiresGrad: true });
+    const leaky = special.leakyRelu(0.5);
+    expect(Array.from(await leaky.toArray())).toEqual([Number.NaN, -0.5, 2, Number.NaN, Infinity, -Infinity, 0, 0]);
+    leaky.backward(E.tensor([1, 1, 1, 1, 1, 1, 1, Number.NaN]));
+    expect(Array.from(await special.grad!.toArray())).toEqual([0.5, 0.5, 1, 0.5, 1, 0.5, 0.5, Number.NaN]);
     for (const shape of [[2, 2, 4, 4], [2, 2, 3, 5]]) {
       const values = Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => (i % 5) - 2);
       values[3] = Number.NaN;
@@ -64,13 +75,7 @@ describe('NaN and divergence', () => {
     adam.dispose();
   });
 
-  const runOptions = (name: string, lr: number): TrainOptions => {
-    const saveDir = join(work, name);
-    return {
-      dataPath: data, model: 'UNet', modelOptions: { baseChannels: 4 }, seed: 1, epochs: 3, lr, weightDecay: 0, batchSize: 6, imgSize: 32, augment: false,
-      maskThreshold: 0.5, saveDir, logDir: join(saveDir, 'tb'), resume: false, cacheDir: join(work, 'cache'), out: { write: () => {}, isTTY: false }, warn: () => {},
-    };
-  };
+  const runOptions = (name: string, lr: number) => trainOptions(data, join(work, name), { epochs: 3, lr, weightDecay: 0, logDir: join(work, name, 'tb') });
   test.each([[1e12], [1e6]])('--lr %d: training stops with a line naming the epoch and the fix, and no non-finite file is ever written', async (lr) => {
     const o = runOptions(`diverge-${lr}`, lr);
     const error = await train(o).then(() => null, (err: unknown) => err);

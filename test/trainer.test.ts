@@ -16,6 +16,7 @@ import { writeSyntheticDataset } from '../train/synthetic.js';
 import { ProgressBar } from '../train/progress.js';
 import { RUN_FILES, evaluateSamples, train, type TrainOptions } from '../train/trainer.js';
 import { useGpu } from './helpers/gpu.js';
+import { trainOptions } from './helpers/train-options.js';
 import { readSummaries } from './helpers/tfrecord.js';
 
 useGpu();
@@ -24,31 +25,7 @@ const root = mkdtempSync(join(tmpdir(), 'petseg-trainer-'));
 writeSyntheticDataset(root, { trainval: 20, test: 6, size: 40, seed: 2 });
 const runs = mkdtempSync(join(tmpdir(), 'petseg-runs-'));
 
-function options(name: string, over: Partial<TrainOptions> = {}): TrainOptions & { output: string[] } {
-  const output: string[] = [];
-  const saveDir = join(runs, name);
-  return {
-    dataPath: root,
-    model: 'UNet',
-    modelOptions: { baseChannels: 4 },
-    seed: 5,
-    epochs: 2,
-    lr: 1e-3,
-    weightDecay: 1e-4,
-    batchSize: 6,
-    imgSize: 32,
-    augment: false,
-    maskThreshold: 0.5,
-    saveDir,
-    logDir: join(saveDir, 'tb'),
-    resume: false,
-    cacheDir: join(runs, 'cache'),
-    out: { write: (text: string) => output.push(text), isTTY: false },
-    warn: () => {},
-    output,
-    ...over,
-  };
-}
+const options = (name: string, over: Partial<TrainOptions> = {}) => trainOptions(root, join(runs, name), { seed: 5, logDir: join(runs, name, 'tb'), ...over });
 
 const metricsLines = (dir: string) =>
   readFileSync(join(dir, RUN_FILES.metrics), 'utf8')
@@ -82,32 +59,32 @@ describe('training run', () => {
     first = await train(o);
     expect(first.history).toHaveLength(2);
     for (const r of first.history) {
-      for (const key of ['train_loss', 'valid_loss', 'train_dice', 'valid_dice', 'valid_iou', 'valid_dataset_dice'] as const) expect(Number.isFinite(r[key])).toBe(true);
+      for (const key of ['trainLoss', 'validLoss', 'trainDice', 'validDice', 'validIou', 'validDatasetDice'] as const) expect(Number.isFinite(r[key])).toBe(true);
     }
-    expect(first.history[1].train_loss).toBeLessThan(first.history[0].train_loss);
+    expect(first.history[1].trainLoss).toBeLessThan(first.history[0].trainLoss);
     for (const file of Object.values(RUN_FILES)) expect(existsSync(join(o.saveDir, file))).toBe(true);
     expect(readdirSync(o.saveDir).filter((f) => f.includes('.tmp-'))).toEqual([]);
     const lines = metricsLines(o.saveDir);
     expect(lines.map((l) => l.epoch)).toEqual([1, 2]);
-    expect(lines[0].train_loss).toBe(first.history[0].train_loss);
+    expect(lines[0].train_loss).toBe(first.history[0].trainLoss);
 
     // best.safetensors is the epoch with the lowest validation loss, with its metadata.
-    const bestEpoch = first.history.reduce((a, b) => (b.valid_loss < a.valid_loss ? b : a)).epoch;
+    const bestEpoch = first.history.reduce((a, b) => (b.validLoss < a.validLoss ? b : a)).epoch;
     const best = loadCheckpoint(join(o.saveDir, RUN_FILES.best));
     expect(best.info).toMatchObject({ model: 'UNet', epoch: bestEpoch, options: { baseChannels: 4, seed: 5 } });
     expect(first.best.epoch).toBe(bestEpoch);
     // Scoring the best checkpoint again reproduces the recorded validation figures.
     const valid = (await loadSplitCached(new NodeFolder(root), 'valid', 32, new NodeFolder(o.cacheDir!), { warn: () => {} })).samples;
     const again = await evaluateSamples(best.model, valid, { batchSize: 6, size: 32, threshold: 0.5 });
-    expect(again.loss).toBeCloseTo(first.best.valid_loss, 6);
-    expect(again.dice).toBeCloseTo(first.best.valid_dice, 6);
+    expect(again.loss).toBeCloseTo(first.best.validLoss, 6);
+    expect(again.dice).toBeCloseTo(first.best.validDice, 6);
     best.model.dispose();
 
     const events = readdirSync(o.logDir!).filter((f) => f.startsWith('events.out.tfevents.'));
     expect(events).toHaveLength(1);
     const { scalars, images } = readSummaries(join(o.logDir!, events[0]));
     for (const tag of ['loss/train', 'loss/valid', 'dice/train', 'dice/valid', 'dice/valid_dataset', 'iou/valid']) expect(scalars.get(tag)?.map(([step]) => step)).toEqual([1, 2]);
-    expect(scalars.get('loss/valid')![1][1]).toBeCloseTo(first.history[1].valid_loss, 6);
+    expect(scalars.get('loss/valid')![1][1]).toBeCloseTo(first.history[1].validLoss, 6);
     // 2 validation images: rows of input | truth | prediction.
     expect(images.get('valid/input_truth_prediction')).toEqual([
       [1, 96, 64],
@@ -124,14 +101,14 @@ describe('training run', () => {
     const o = options('b', { epochs: 1 });
     const one = await train(o);
     one.model.dispose();
-    expect(one.history[0].train_loss).toBe(first.history[0].train_loss);
-    expect(one.history[0].valid_loss).toBe(first.history[0].valid_loss);
+    expect(one.history[0].trainLoss).toBe(first.history[0].trainLoss);
+    expect(one.history[0].validLoss).toBe(first.history[0].validLoss);
 
     const resumed = await train({ ...o, epochs: 2, resume: true });
     resumed.model.dispose();
     expect(resumed.history.map((r) => r.epoch)).toEqual([2]);
-    expect(resumed.history[0].train_loss).toBe(first.history[1].train_loss);
-    expect(resumed.history[0].valid_loss).toBe(first.history[1].valid_loss);
+    expect(resumed.history[0].trainLoss).toBe(first.history[1].trainLoss);
+    expect(resumed.history[0].validLoss).toBe(first.history[1].validLoss);
     expect(o.output.join('')).toMatch(/resuming .*last\.safetensors after epoch 1/);
     // Weights, BN statistics and Adam moments are those of the uninterrupted run, bit for bit.
     for (const file of [RUN_FILES.last, RUN_FILES.optimizer]) {
@@ -143,13 +120,13 @@ describe('training run', () => {
   test('a different seed gives different losses; augmentation is reproducible', async () => {
     const other = await train(options('c', { epochs: 1, seed: 6, logDir: null }));
     other.model.dispose();
-    expect(other.history[0].train_loss).not.toBe(first.history[0].train_loss);
+    expect(other.history[0].trainLoss).not.toBe(first.history[0].trainLoss);
     const aug1 = await train(options('d', { epochs: 1, augment: true, logDir: null }));
     const aug2 = await train(options('e', { epochs: 1, augment: true, logDir: null }));
     aug1.model.dispose();
     aug2.model.dispose();
-    expect(aug1.history[0].train_loss).toBe(aug2.history[0].train_loss);
-    expect(aug1.history[0].train_loss).not.toBe(first.history[0].train_loss);
+    expect(aug1.history[0].trainLoss).toBe(aug2.history[0].trainLoss);
+    expect(aug1.history[0].trainLoss).not.toBe(first.history[0].trainLoss);
   });
 
   test('bad input: one clear error each naming the option by its field (the CLI says its flag), and nothing overwritten', async () => {

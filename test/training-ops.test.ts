@@ -1,7 +1,7 @@
 /** BatchNorm running statistics, the fused Adam/AdamW step, BCE extremes and GPU metrics. */
 import { describe, expect, test } from 'vitest';
 import * as E from '../engine/index.js';
-import { RefTensor, refAdamStep, refBatchNormRunningUpdate, refSegmentationMetrics } from '../engine/reference.js';
+import { RefTensor, refAdamStep, refBatchNormRunningUpdate, refSegmentationMetrics } from '../engine/reference/index.js';
 import { expectClose, sample } from './helpers/op-check.js';
 import { useGpu } from './helpers/gpu.js';
 

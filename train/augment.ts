@@ -6,6 +6,7 @@
 import type { Generator } from '../engine/random.js';
 import type { Sample } from './pixels.js';
 
+/** Options of {@link augmentSample}: the probability of each flip and the largest rotation. */
 export interface AugmentOptions {
   /** Probability of each flip (default 0.5). */
   flipProbability?: number;

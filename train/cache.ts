@@ -36,6 +36,10 @@ async function sourceFingerprint(data: ReadableFolder, names: string[], size: nu
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('').slice(0, 16);
 }
 
+/**
+ * A split loaded by {@link loadSplitCached}: its samples, the cache file, and whether they came
+ * from it (false: decoded now).
+ */
 export interface CachedSplit {
   samples: Sample[];
   /** Where the cache file is, for messages. */
@@ -43,6 +47,10 @@ export interface CachedSplit {
   fromCache: boolean;
 }
 
+/**
+ * Options of {@link loadSplitCached}: where warnings go (default: console.warn), and callbacks
+ * about a decode on a cache miss.
+ */
 export interface CacheOptions {
   warn?: (line: string) => void;
   /** Told how many images are about to be decoded (a cache miss), so a long decode is announced. */

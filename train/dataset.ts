@@ -12,6 +12,7 @@ import { resizeBilinear, resizeNearest, type Sample } from './pixels.js';
 import { OptionError } from './settings.js';
 import type { ReadableFolder } from './storage.js';
 
+/** The lab's splits: train and valid from trainval.txt (every 10th line valid), test = test.txt. */
 export type Split = 'train' | 'valid' | 'test';
 
 /** A fatal problem with the dataset as a whole (wrong folder, missing split file, empty split). */
@@ -30,7 +31,9 @@ const LAYOUT_HINT =
 export const SPLIT_FILES = ['annotations/trainval.txt', 'annotations/test.txt'] as const;
 
 const splitFile = (split: Split) => (split === 'test' ? SPLIT_FILES[1] : SPLIT_FILES[0]);
+/** The path of image `name` in the dataset folder. */
 export const imagePath = (name: string) => `images/${name}.jpg`;
+/** The path of image `name`'s trimap in the dataset folder. */
 export const trimapPath = (name: string) => `annotations/trimaps/${name}.png`;
 
 /** A split's names from its list's text, in file order (the lab's rule: every 10th trainval line is valid). */
@@ -114,12 +117,17 @@ export async function loadSample(data: ReadableFolder, name: string, size: numbe
   };
 }
 
+/** The samples {@link loadSamples} could load, and those it skipped with the reason. */
 export interface LoadedSamples {
   samples: Sample[];
   /** Samples left out, with the reason. */
   skipped: { name: string; reason: string }[];
 }
 
+/**
+ * Options of {@link loadSamples}: where warnings go (default: console.warn), and a progress
+ * callback.
+ */
 export interface LoadOptions {
   warn?: (line: string) => void;
   /** After each image: how many are done of how many (a page shows it). */

@@ -9,6 +9,7 @@ import { closeSync, createReadStream, existsSync, mkdirSync, openSync, renameSyn
 import { dirname, join } from 'node:path';
 import { ArchiveError, unpackTarGz } from './tar.js';
 
+/** An archive to download: its file name, URL, and the MD5 (and size, when known) it must have. */
 export interface Archive {
   /** File name in the data folder. */
   name: string;
@@ -25,6 +26,7 @@ export const OXFORD_PET_ARCHIVES: readonly Archive[] = [
   { name: 'annotations.tar.gz', url: 'https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz', md5: '95a8c909bbe2e81eed6a22bccdf3f68f' },
 ];
 
+/** A download that failed or did not verify; its message says what to do next. */
 export class DownloadError extends Error {
   constructor(message: string) {
     super(message);
@@ -32,6 +34,7 @@ export class DownloadError extends Error {
   }
 }
 
+/** Progress of one archive's download, reported after every chunk received. */
 export interface DownloadProgress {
   name: string;
   received: number;
@@ -41,6 +44,7 @@ export interface DownloadProgress {
   resumedFrom: number;
 }
 
+/** The MD5 of the file at `path`, as lowercase hex. */
 export async function md5File(path: string): Promise<string> {
   const hash = createHash('md5');
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);

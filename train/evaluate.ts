@@ -15,6 +15,10 @@ import { encodePng } from './images.js';
 import { BatchLoader, disposeBatch, type Batch } from './loader.js';
 import type { RasterImage, Sample } from './pixels.js';
 
+/**
+ * A model's evaluation on a set of samples ({@link evaluateSamples}): the mean BCE loss and the
+ * segmentation metrics.
+ */
 export interface Evaluation extends MetricSummary {
   /** Mean BCE over all pixels. */
   loss: number;

@@ -16,6 +16,7 @@ import { decodePng } from './png.js';
 
 export { encodePng } from './png.js';
 
+/** The image formats petseg decodes, told apart by their magic bytes. */
 export type ImageFormat = 'jpeg' | 'png' | 'gif';
 
 /** An unreadable image; the message names the file. */
@@ -26,6 +27,7 @@ export class ImageDecodeError extends Error {
   }
 }
 
+/** An image's format by its magic bytes (not its name); null when it is none petseg decodes. */
 export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
   if (bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return 'png';

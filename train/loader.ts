@@ -24,6 +24,7 @@ export function shuffledOrder(n: number, gen: Generator): number[] {
   return order;
 }
 
+/** One batch on the GPU: normalised images and binary masks, and the samples they came from. */
 export interface Batch {
   /** [n, 3, size, size], normalised. */
   images: Tensor;
@@ -33,6 +34,10 @@ export interface Batch {
   samples: Sample[];
 }
 
+/**
+ * Options of {@link BatchLoader}: batch size, image size, sample order and the augmentation
+ * generator (none: no augmentation).
+ */
 export interface BatchLoaderOptions {
   batchSize: number;
   size: number;
@@ -42,6 +47,10 @@ export interface BatchLoaderOptions {
   augment?: Generator;
 }
 
+/**
+ * Batches of samples in a given order: load(i) assembles batch i on the host (augmented,
+ * normalised to NCHW) and uploads it.
+ */
 export class BatchLoader {
   readonly length: number;
   private readonly order: readonly number[];
@@ -75,6 +84,7 @@ export class BatchLoader {
   }
 }
 
+/** Frees a batch's image and mask tensors. */
 export function disposeBatch(batch: Batch): void {
   batch.images.dispose();
   batch.masks.dispose();

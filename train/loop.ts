@@ -23,7 +23,7 @@ import { StoppedError, trainEpoch } from './epoch.js';
 import { evaluateSamples } from './evaluate.js';
 import type { RasterImage, Sample } from './pixels.js';
 import type { ProgressStream } from './progress.js';
-import { recordEpoch, type Best, type EpochRecord } from './record.js';
+import { bestOf, recordEpoch, type Best, type EpochRecord } from './record.js';
 import { RUN_FILES, type OpenedRun, type RunManifest } from './run-folder.js';
 import { OptionError, checkSettings, firstDifference, labArgs, type RunSettings } from './settings.js';
 import type { Folder, ReadableFolder } from './storage.js';
@@ -65,6 +65,10 @@ export interface RunIO {
   signal?: AbortSignal;
 }
 
+/**
+ * What {@link trainRun} returns: the epochs it ran, the run's best epoch, the trained model, and
+ * whether it was stopped.
+ */
 export interface TrainResult {
   /** Epochs run by this call (a resumed run lists only the new ones). */
   history: EpochRecord[];
@@ -122,7 +126,7 @@ async function resolveRun(s: RunSettings, io: RunIO, stepsPerEpoch: number, say:
       encoderWeights = io.loadEncoder(model);
       say(`encoder weights from ${s.encoderWeights ?? encoderWeights.file} (sha256 ${encoderWeights.sha256.slice(0, 12)}…)`);
     }
-    return { model, optimizer: makeOptimizer(model, s), scaler: mixed ? new GradScaler(io.lossScale) : undefined, startEpoch: 0, best: { epoch: 0, valid_loss: Infinity, valid_dice: NaN }, encoderWeights };
+    return { model, optimizer: makeOptimizer(model, s), scaler: mixed ? new GradScaler(io.lossScale) : undefined, startEpoch: 0, best: { epoch: 0, validLoss: Infinity, validDice: NaN }, encoderWeights };
   }
   const folder = io.run.folder;
   const read = async (name: string) => {
@@ -153,7 +157,7 @@ async function resolveRun(s: RunSettings, io: RunIO, stepsPerEpoch: number, say:
     );
   }
   say(`resuming ${lastFile} after epoch ${epoch} (best valid loss ${committed.best.valid_loss.toFixed(4)} at epoch ${committed.best.epoch})`);
-  return { model, optimizer, scaler, startEpoch: epoch, best: committed.best, encoderWeights: info.encoderWeights };
+  return { model, optimizer, scaler, startEpoch: epoch, best: bestOf(committed.best), encoderWeights: info.encoderWeights };
 }
 
 /** Train as the lab does (see the top of this file). Throws OptionError (one line naming the option) on bad settings or data. */

@@ -17,6 +17,7 @@ export function writeError(path: string, err: unknown): Error {
   return new Error(`cannot write ${path} (${c ?? (err as Error).message}${c === 'ENOSPC' ? ': the disk is full' : ''})`);
 }
 
+/** A {@link Folder} on Node's file system at `location`; write() replaces a file whole. */
 export class NodeFolder implements Folder {
   readonly location: string;
 

@@ -11,9 +11,15 @@ export interface RasterImage {
   data: Uint8Array;
 }
 
+/** Per-channel RGB mean of ImageNet (torchvision's), which {@link normalizeImage} subtracts. */
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
+/**
+ * Per-channel RGB standard deviation of ImageNet (torchvision's), which {@link normalizeImage}
+ * divides by.
+ */
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
+/** One example at the training size: its name, RGB image and pet mask, as bytes. */
 export interface Sample {
   name: string;
   /** size×size×3 RGB, row-major. */

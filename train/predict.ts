@@ -13,6 +13,10 @@ import { decodeImage, encodePng } from './images.js';
 import { readFileSync, statSync } from 'node:fs';
 import { segmentAtFullSize } from './segment.js';
 
+/**
+ * What {@link predictFile} wrote for one image: the input, its mask and overlay PNGs, the image's
+ * size, and the fraction of its pixels that are pet.
+ */
 export interface PredictedFile {
   image: string;
   mask: string;
@@ -61,6 +65,10 @@ function readImageFile(file: string): Uint8Array {
   }
 }
 
+/**
+ * Segments the image file `file` and writes `<stem>_mask.png` and `<stem>_overlay.png`, at the
+ * image's own size, into `outDir`.
+ */
 export async function predictFile(model: Module, file: string, options: { size: number; threshold: number; outDir: string; stem?: string }): Promise<PredictedFile> {
   checkThreshold(options.threshold, 'maskThreshold');
   const image = decodeImage(readImageFile(file), file, 3);

@@ -3,6 +3,8 @@
  * otherwise plain lines — at each quarter of the epoch and at least every PLAIN_EVERY_SECONDS —
  * so logs stay readable and a slow epoch (a CPU adapter, the lab's sizes) still shows its ETA.
  */
+
+/** Where progress goes: a stream like process.stdout (a TTY gets a line redrawn in place). */
 export interface ProgressStream {
   write(text: string): unknown;
   isTTY?: boolean;
@@ -45,6 +47,10 @@ export function ttyLine(label: string, u: ProgressUpdate, stats: string, eta: st
   return short.length <= width ? short : `${label} ${counts} ETA ${eta}`.slice(-Math.max(width, 1));
 }
 
+/**
+ * An epoch's progress on `stream` (default stdout): one line redrawn in place on a TTY, else plain
+ * lines now and then (the top of this file).
+ */
 export class ProgressBar {
   private readonly started = performance.now();
   private lastPlainQuarter = 0;

@@ -18,10 +18,26 @@ import { DivergedError, divergedMessage, type RunSettings } from './settings.js'
 import type { Folder } from './storage.js';
 import type { SummaryWriter } from './tfevents.js';
 
+/** One finished epoch. */
 export interface EpochRecord {
   epoch: number;
-  train_loss: number;
+  trainLoss: number;
   /** Mean per-image Dice of the training batches (model in training mode). */
+  trainDice: number;
+  validLoss: number;
+  validDice: number;
+  validIou: number;
+  validDatasetDice: number;
+  seconds: number;
+  imagesPerSecond: number;
+  /** This epoch set a new best validation loss (best.safetensors was written). */
+  best: boolean;
+}
+
+/** An epoch as metrics.jsonl holds it: the record with the lab's snake_case names. */
+export interface EpochMetrics {
+  epoch: number;
+  train_loss: number;
   train_dice: number;
   valid_loss: number;
   valid_dice: number;
@@ -29,11 +45,35 @@ export interface EpochRecord {
   valid_dataset_dice: number;
   seconds: number;
   images_per_second: number;
-  /** This epoch set a new best validation loss (best.safetensors was written). */
   best: boolean;
 }
 
-export type Best = RunManifest['best'];
+/** The record as a metrics.jsonl line. */
+export function epochMetrics(r: EpochRecord): EpochMetrics {
+  return {
+    epoch: r.epoch,
+    train_loss: r.trainLoss,
+    train_dice: r.trainDice,
+    valid_loss: r.validLoss,
+    valid_dice: r.validDice,
+    valid_iou: r.validIou,
+    valid_dataset_dice: r.validDatasetDice,
+    seconds: r.seconds,
+    images_per_second: r.imagesPerSecond,
+    best: r.best,
+  };
+}
+
+/** The run's best epoch so far: the lowest validation loss. */
+export interface Best {
+  epoch: number;
+  validLoss: number;
+  validDice: number;
+}
+
+/** A manifest's best (JSON, snake_case) as a Best, and back. */
+export const bestOf = (b: RunManifest['best']): Best => ({ epoch: b.epoch, validLoss: b.valid_loss, validDice: b.valid_dice });
+const bestJson = (b: Best): RunManifest['best'] => ({ epoch: b.epoch, valid_loss: b.validLoss, valid_dice: b.validDice });
 
 /** What stays the same from epoch to epoch of a run, for recording each. */
 export interface RecordContext {
@@ -81,25 +121,26 @@ export async function recordEpoch(c: RecordContext, outcome: EpochOutcome, best:
   if (!(await allFinite(c.model.stateDict().values()))) {
     throw new DivergedError(divergedMessage(epoch, "the model's weights or BatchNorm statistics are no longer finite", c.optimizer.lr));
   }
-  const improved = valid.loss < best.valid_loss;
-  const nextBest = improved ? { epoch, valid_loss: valid.loss, valid_dice: valid.dice } : best;
+  const improved = valid.loss < best.validLoss;
+  const nextBest: Best = improved ? { epoch, validLoss: valid.loss, validDice: valid.dice } : best;
   const record: EpochRecord = {
     epoch,
-    train_loss: train.loss,
-    train_dice: train.dice,
-    valid_loss: valid.loss,
-    valid_dice: valid.dice,
-    valid_iou: valid.iou,
-    valid_dataset_dice: valid.datasetDice,
+    trainLoss: train.loss,
+    trainDice: train.dice,
+    validLoss: valid.loss,
+    validDice: valid.dice,
+    validIou: valid.iou,
+    validDatasetDice: valid.datasetDice,
     seconds,
-    images_per_second: train.images / seconds,
+    imagesPerSecond: train.images / seconds,
     best: improved,
   };
+  const line = epochMetrics(record);
   const metrics = {
-    ...Object.fromEntries(Object.entries(record).filter(([, v]) => typeof v === 'number')),
+    ...Object.fromEntries(Object.entries(line).filter(([, v]) => typeof v === 'number')),
     best_epoch: nextBest.epoch,
-    best_valid_loss: nextBest.valid_loss,
-    best_valid_dice: nextBest.valid_dice,
+    best_valid_loss: nextBest.validLoss,
+    best_valid_dice: nextBest.validDice,
   } as Record<string, number>;
   const info = { ...c.info, epoch, metrics };
   const grid = validationGrid(c, valid);
@@ -107,12 +148,12 @@ export async function recordEpoch(c: RecordContext, outcome: EpochOutcome, best:
   const optimizer = await encodeOptimizerState(c.optimizer, c.model, c.scaler);
   if (c.writer) {
     const w = c.writer;
-    w.addScalar('loss/train', record.train_loss, epoch);
-    w.addScalar('loss/valid', record.valid_loss, epoch);
-    w.addScalar('dice/train', record.train_dice, epoch);
-    w.addScalar('dice/valid', record.valid_dice, epoch);
-    w.addScalar('dice/valid_dataset', record.valid_dataset_dice, epoch);
-    w.addScalar('iou/valid', record.valid_iou, epoch);
+    w.addScalar('loss/train', record.trainLoss, epoch);
+    w.addScalar('loss/valid', record.validLoss, epoch);
+    w.addScalar('dice/train', record.trainDice, epoch);
+    w.addScalar('dice/valid', record.validDice, epoch);
+    w.addScalar('dice/valid_dataset', record.validDatasetDice, epoch);
+    w.addScalar('iou/valid', record.validIou, epoch);
     if (c.scaler) w.addScalar('amp/loss_scale', c.scaler.scale, epoch);
     if (grid) w.addImage('valid/input_truth_prediction', grid.png, grid.raster.width, grid.raster.height, epoch);
     await w.flush();
@@ -122,13 +163,13 @@ export async function recordEpoch(c: RecordContext, outcome: EpochOutcome, best:
     last,
     optimizer,
     best: improved ? last : null,
-    metrics: JSON.stringify(record),
-    manifest: { format: 'petseg-run-v1', epoch, steps: c.optimizer.state().step, best: nextBest, settings: c.settings, tensorboard: c.writer?.position ?? null, data: c.data, adapter: c.adapter },
+    metrics: JSON.stringify(line),
+    manifest: { format: 'petseg-run-v1', epoch, steps: c.optimizer.state().step, best: bestJson(nextBest), settings: c.settings, tensorboard: c.writer?.position ?? null, data: c.data, adapter: c.adapter },
   });
   c.say(
-    `epoch ${epoch}/${epochs}  train loss ${record.train_loss.toFixed(4)} dice ${record.train_dice.toFixed(4)}  ` +
-      `valid loss ${record.valid_loss.toFixed(4)} dice ${record.valid_dice.toFixed(4)} (dataset ${record.valid_dataset_dice.toFixed(4)}) iou ${record.valid_iou.toFixed(4)}  ` +
-      `${seconds.toFixed(1)} s, ${record.images_per_second.toFixed(1)} img/s${c.scaler ? `  loss scale ${c.scaler.scale} (${c.scaler.skippedSteps} steps skipped)` : ''}${improved ? '  *best' : ''}`,
+    `epoch ${epoch}/${epochs}  train loss ${record.trainLoss.toFixed(4)} dice ${record.trainDice.toFixed(4)}  ` +
+      `valid loss ${record.validLoss.toFixed(4)} dice ${record.validDice.toFixed(4)} (dataset ${record.validDatasetDice.toFixed(4)}) iou ${record.validIou.toFixed(4)}  ` +
+      `${seconds.toFixed(1)} s, ${record.imagesPerSecond.toFixed(1)} img/s${c.scaler ? `  loss scale ${c.scaler.scale} (${c.scaler.skippedSteps} steps skipped)` : ''}${improved ? '  *best' : ''}`,
   );
   return { record, best: nextBest, grid: grid?.raster ?? null };
 }

@@ -21,11 +21,15 @@
  * that holds no run but other files is not one to train into (foreignEntries).
  */
 import { safetensorsHeaderLength, parseSafetensorsHeader } from '../engine/safetensors.js';
-import { checkpointInfoOf } from '../models/checkpoint-format.js';
+import { checkpointMetadata } from '../models/checkpoint-format.js';
 import { settingsFromLabArgs, type RunSettings } from './settings.js';
 import type { Folder } from './storage.js';
 import { isPetsegEventFile } from './tfevents.js';
 
+/**
+ * The files of a run folder petseg writes: the best and last checkpoints, Adam's state, the metrics
+ * log and the manifest.
+ */
 export const RUN_FILES = {
   best: 'best.safetensors',
   last: 'last.safetensors',
@@ -47,6 +51,12 @@ export const RUN_LOG_DIR = 'tensorboard';
 export const LOCK_FILE = 'run.lock';
 
 /** The lock and its own transient files (`run.lock.tmp-…` while taken, `run.lock.stale-…` while a stale one is moved aside): petseg's, never foreign. */
+/** A new run's default folder name, `<model>-YYYYMMDD-HHMMSS` in local time: the CLI and the page name runs alike. */
+export function defaultRunName(model: string, date = new Date()): string {
+  const pad = (v: number) => String(v).padStart(2, '0');
+  return `${model}-${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}-${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`;
+}
+
 export function isLockFile(name: string): boolean {
   return name === LOCK_FILE || /^run\.lock\.(tmp|stale)-\d+-\d+$/.test(name);
 }
@@ -122,7 +132,7 @@ async function legacyManifest(folder: Folder): Promise<RunManifest | null> {
   if (!bytes) return null;
   const where = at(folder, RUN_FILES.last);
   const length = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, where);
-  const info = checkpointInfoOf(parseSafetensorsHeader(bytes.subarray(8, 8 + length), bytes.length, where), where);
+  const info = checkpointMetadata(parseSafetensorsHeader(bytes.subarray(8, 8 + length), bytes.length, where), where);
   const m = info?.metrics ?? {};
   return {
     format: FORMAT,

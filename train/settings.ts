@@ -10,9 +10,18 @@
 import { BASE_CHANNELS, IMG_SIZE, SEED, withinBound } from '../models/limits.js';
 import { MODELS, type ModelName, type ModelOptions } from '../models/registry.js';
 
+/**
+ * The training precisions: `fp32`, or `mixed` (float16 convolution operands under autocast, with
+ * dynamic loss scaling).
+ */
 export const PRECISIONS = ['fp32', 'mixed'] as const;
+/** One of {@link PRECISIONS}. */
 export type Precision = (typeof PRECISIONS)[number];
 
+/**
+ * What defines a run: the lab's arguments under the library's names, recorded once in the run's
+ * manifest and read back from there to resume.
+ */
 export interface RunSettings {
   model: ModelName;
   /** Model options other than the seed (e.g. { baseChannels: 8 }). */

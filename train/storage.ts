@@ -12,13 +12,16 @@
  * - failures are errors whose message names the file and, for a full disk or quota, says so.
  */
 
+/** What a folder entry is. */
 export type EntryKind = 'file' | 'folder';
 
+/** One entry of a folder's listing (ReadableFolder.list): its name, and file or folder. */
 export interface Entry {
   name: string;
   kind: EntryKind;
 }
 
+/** What is at a path (ReadableFolder.stat): file or folder, size in bytes, last modification. */
 export interface FileInfo {
   kind: EntryKind;
   size: number;

@@ -8,6 +8,10 @@ import { Generator } from '../engine/random.js';
 import { encodePng } from './png.js';
 import { drawSyntheticPet } from './synthetic-pets.js';
 
+/**
+ * Options of a synthetic dataset ({@link syntheticDatasetFiles}): how many trainval and test
+ * images, their size, the seed and the image format.
+ */
 export interface SyntheticOptions {
   /** Lines in trainval.txt (the lab splits them 9:1 into train and valid). */
   trainval?: number;

@@ -2,16 +2,16 @@
  * Live training curves per epoch: train and valid loss (left axis, from 0 to their maximum) and
  * Dice (right axis, 0–1), with a legend.
  */
-import type { EpochRecord } from '../train/record.js';
+import type { EpochMetrics } from '../train/browser.js';
 
 const SERIES = [
-  { label: 'train loss', color: '#d9480f', dash: [], value: (r: EpochRecord) => r.train_loss, axis: 'loss' },
-  { label: 'valid loss', color: '#d9480f', dash: [6, 4], value: (r: EpochRecord) => r.valid_loss, axis: 'loss' },
-  { label: 'train Dice', color: '#1c7ed6', dash: [], value: (r: EpochRecord) => r.train_dice, axis: 'dice' },
-  { label: 'valid Dice', color: '#1c7ed6', dash: [6, 4], value: (r: EpochRecord) => r.valid_dice, axis: 'dice' },
+  { label: 'train loss', color: '#d9480f', dash: [], value: (r: EpochMetrics) => r.train_loss, axis: 'loss' },
+  { label: 'valid loss', color: '#d9480f', dash: [6, 4], value: (r: EpochMetrics) => r.valid_loss, axis: 'loss' },
+  { label: 'train Dice', color: '#1c7ed6', dash: [], value: (r: EpochMetrics) => r.train_dice, axis: 'dice' },
+  { label: 'valid Dice', color: '#1c7ed6', dash: [6, 4], value: (r: EpochMetrics) => r.valid_dice, axis: 'dice' },
 ] as const;
 
-export function drawCurves(canvas: HTMLCanvasElement, records: readonly EpochRecord[]): void {
+export function drawCurves(canvas: HTMLCanvasElement, records: readonly EpochMetrics[]): void {
   const ctx = canvas.getContext('2d');
   if (!ctx) return;
   const { width, height } = canvas;

@@ -12,11 +12,7 @@
  * cache without the folder being picked again; its images are read again only if the cache is
  * gone, and then the page asks for the folder.
  */
-import { SPLIT_FILES, readSplit, splitNames } from '../train/dataset.js';
-import type { Entry, FileInfo, Folder, ReadableFolder } from '../train/storage.js';
-import { readText } from '../train/storage.js';
-import { BUILTIN_SYNTHETIC, syntheticDatasetFiles } from '../train/synthetic-set.js';
-import { unpackTarGz } from '../train/tar.js';
+import { SPLIT_FILES, readSplit, splitNames, type Entry, type FileInfo, type Folder, type ReadableFolder, readText, BUILTIN_SYNTHETIC, syntheticDatasetFiles, unpackTarGz } from '../train/browser.js';
 
 /** A dataset the page can train on: where it is read from, and its record's id. */
 export interface PageDataset {
@@ -207,4 +203,24 @@ export async function restoredDataset(datasets: Folder, id: string): Promise<Pag
   }
   const stats = new Map(Object.entries(JSON.parse((await readText(record, 'files.json')) ?? '{}') as Record<string, [number, number]>));
   return { id, name: info.name, data: new RecordedFolder(info.name, splits, stats), images: info.images };
+}
+
+/** Everything traversable below dropped items: their files, by path. */
+export async function droppedFiles(items: DataTransferItemList): Promise<{ path: string; file: File }[]> {
+  const out: { path: string; file: File }[] = [];
+  const walk = async (entry: FileSystemEntry, prefix: string): Promise<void> => {
+    if (entry.isFile) {
+      out.push({ path: `${prefix}${entry.name}`, file: await new Promise<File>((done, fail) => (entry as FileSystemFileEntry).file(done, fail)) });
+      return;
+    }
+    const reader = (entry as FileSystemDirectoryEntry).createReader();
+    for (;;) {
+      const batch = await new Promise<FileSystemEntry[]>((done, fail) => reader.readEntries(done, fail));
+      if (!batch.length) break;
+      for (const child of batch) await walk(child, `${prefix}${entry.name}/`);
+    }
+  };
+  const entries = [...items].map((i) => i.webkitGetAsEntry()).filter((e): e is FileSystemEntry => e !== null);
+  for (const entry of entries) await walk(entry, '');
+  return out;
 }

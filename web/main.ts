@@ -4,14 +4,13 @@
  * all on `navigator.gpu` with the same engine and models. `window.petseg` holds the page's state
  * for the console and the end-to-end test.
  */
-import type { Module } from '../engine/nn/module.js';
-import { init } from '../engine/runtime.js';
-import { decodeCheckpoint, trainedImageSize, type CheckpointInfo } from '../models/checkpoint-format.js';
-import type { RasterImage } from '../train/pixels.js';
-import { segmentAtFullSize } from '../train/segment.js';
+import { type Module, init } from '../engine/index.js';
+import { decodeCheckpoint, trainedImageSize, type CheckpointInfo } from '../models/browser.js';
+import { type RasterImage, segmentAtFullSize } from '../train/browser.js';
 import { notAModelFile } from './model-file.js';
 import { paint } from './paint.js';
-import { TrainPage, type RunState } from './train-page.js';
+import { type RunState } from './run-state.js';
+import { TrainPage } from './train-page.js';
 
 export interface PageState {
   /** The adapter in one line, once WebGPU is up. */

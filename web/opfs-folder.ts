@@ -5,7 +5,7 @@
  * whole; `rename` is `move()` where the browser has it, else a whole-file copy and a removal
  * (the run folder's recovery repeats either). A full quota is one line saying so.
  */
-import type { Entry, FileInfo, Folder } from '../train/storage.js';
+import type { Entry, FileInfo, Folder } from '../train/browser.js';
 
 type MovableHandle = FileSystemFileHandle & { move?: (dir: FileSystemDirectoryHandle, name: string) => Promise<void> };
 

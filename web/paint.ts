@@ -1,5 +1,5 @@
 /** Draw an 8-bit RGB raster onto a canvas at its own size. */
-import type { RasterImage } from '../train/pixels.js';
+import type { RasterImage } from '../train/browser.js';
 
 export function paint(canvas: HTMLCanvasElement, image: RasterImage): void {
   canvas.width = image.width;

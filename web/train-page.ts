@@ -6,43 +6,13 @@
  * and the end-to-end test.
  */
 import { memoryStats, getRuntime } from '../engine/index.js';
-import { decodeCheckpoint } from '../models/checkpoint-format.js';
-import type { SegmentationModel } from '../models/registry.js';
-import { loadSplitCached } from '../train/cache.js';
-import { evaluateSamples } from '../train/evaluate.js';
-import { trainRun } from '../train/loop.js';
-import type { RasterImage } from '../train/pixels.js';
-import type { EpochRecord } from '../train/record.js';
-import { RUN_FILES, openRun, readCommittedRun, type RunManifest } from '../train/run-folder.js';
-import { OptionError, checkSettings, labArgs, type RunSettings } from '../train/settings.js';
-import type { Folder } from '../train/storage.js';
+import { decodeCheckpoint, type SegmentationModel } from '../models/browser.js';
+import { loadSplitCached, evaluateSamples, trainRun, defaultRunName, type RasterImage, epochMetrics, type EpochMetrics, type EpochRecord, RUN_FILES, openRun, readCommittedRun, type RunManifest, OptionError, checkSettings, labArgs, type RunSettings, type Folder } from '../train/browser.js';
 import { drawCurves } from './chart.js';
-import { archiveDataset, datasetFiles, pickedDataset, restoredDataset, syntheticDataset, type PageDataset } from './dataset-files.js';
+import { archiveDataset, datasetFiles, droppedFiles, pickedDataset, restoredDataset, syntheticDataset, type PageDataset } from './dataset-files.js';
 import { OpfsFolder, opfsRoot } from './opfs-folder.js';
 import { paint } from './paint.js';
-
-export type RunPhase = 'idle' | 'decoding' | 'training' | 'done' | 'stopped' | 'failed';
-export type RunFile = 'best.safetensors' | 'last.safetensors' | 'metrics.jsonl';
-
-export interface RunState {
-  /** The run's settings by the CLI's argument names (labArgs), as it uses them. */
-  options: Record<string, unknown> | null;
-  state: RunPhase;
-  message: string;
-  /** One per finished epoch, with the fields of metrics.jsonl. */
-  records: EpochRecord[];
-  /** Live GPU bytes after each epoch's commit (flat when nothing leaks). */
-  memory: number[];
-  /** The run's folder name under `runs/` in the page's private storage. */
-  run: string | null;
-  dataset: string | null;
-  /** Lines about the data: images skipped (unreadable, not an image) and the like. */
-  warnings: string[];
-  /** The test split's scores of the best checkpoint, once evaluated. */
-  evaluation: { images: number; dice: number; iou: number; loss: number } | null;
-  /** A file of the run, as the download link gives it. */
-  download(file: RunFile): Promise<Uint8Array | null>;
-}
+import { lockRun, type RunFile, type RunState } from './run-state.js';
 
 export interface TrainPageHooks {
   /** Segment photos with this checkpoint (the run's best). */
@@ -57,48 +27,6 @@ const fieldName = (field: string) => PAGE_NAMES[field] ?? field.replace(/[A-Z]/g
 function show(target: HTMLElement, text: string, isError = false): void {
   target.textContent = text;
   target.classList.toggle('error', isError);
-}
-
-
-/** `<model>-<yyyymmdd>-<hhmmss>`, as the CLI names a run folder. */
-function runName(model: string): string {
-  const d = new Date();
-  const pad = (v: number) => String(v).padStart(2, '0');
-  return `${model}-${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
-}
-
-/** Holds the run's Web Lock until released; refused while another tab trains the same run. */
-async function lockRun(name: string): Promise<() => void> {
-  if (!navigator.locks) return () => {};
-  let release = () => {};
-  const held = new Promise<boolean>((granted) => {
-    void navigator.locks.request(`petseg-run:${name}`, { ifAvailable: true }, (lock) => {
-      granted(lock !== null);
-      return lock ? new Promise<void>((done) => (release = done)) : undefined;
-    });
-  });
-  if (!(await held)) throw new Error(`the run ${name} is in use in another tab of this page; wait for it to finish`);
-  return () => release();
-}
-
-/** Everything traversable below dropped items: their files, by path. */
-async function droppedFiles(items: DataTransferItemList): Promise<{ path: string; file: File }[]> {
-  const out: { path: string; file: File }[] = [];
-  const walk = async (entry: FileSystemEntry, prefix: string): Promise<void> => {
-    if (entry.isFile) {
-      out.push({ path: `${prefix}${entry.name}`, file: await new Promise<File>((done, fail) => (entry as FileSystemFileEntry).file(done, fail)) });
-      return;
-    }
-    const reader = (entry as FileSystemDirectoryEntry).createReader();
-    for (;;) {
-      const batch = await new Promise<FileSystemEntry[]>((done, fail) => reader.readEntries(done, fail));
-      if (!batch.length) break;
-      for (const child of batch) await walk(child, `${prefix}${entry.name}/`);
-    }
-  };
-  const entries = [...items].map((i) => i.webkitGetAsEntry()).filter((e): e is FileSystemEntry => e !== null);
-  for (const entry of entries) await walk(entry, '');
-  return out;
 }
 
 export class TrainPage {
@@ -312,7 +240,7 @@ export class TrainPage {
       this.fail('choose a dataset first: pick the Oxford-IIIT Pet folder, drop its archives, or use the synthetic set');
       return;
     }
-    const name = resumed?.name ?? runName(settings.model);
+    const name = resumed?.name ?? defaultRunName(settings.model);
     const dataLabel = `opfs:/datasets/${dataset.id}`;
     this.state.options = labArgs(settings, dataLabel);
     const runs = this.root.folder('runs');
@@ -351,7 +279,7 @@ export class TrainPage {
       result.model.dispose();
       this.resumable = null;
       this.ui.resume.disabled = true;
-      const best = `best valid loss ${result.best.valid_loss.toFixed(4)}, Dice ${result.best.valid_dice.toFixed(4)} at epoch ${result.best.epoch}`;
+      const best = `best valid loss ${result.best.validLoss.toFixed(4)}, Dice ${result.best.validDice.toFixed(4)} at epoch ${result.best.epoch}`;
       if (result.stopped) {
         this.resumable = { name, manifest: (await readCommittedRun(folder))! };
         this.ui.resume.disabled = this.resumable.manifest === null;
@@ -387,15 +315,15 @@ export class TrainPage {
   }
 
   private epochDone(record: EpochRecord, grid: RasterImage | null): void {
-    this.state.records.push(record);
+    this.state.records.push(epochMetrics(record));
     this.state.memory.push(memoryStats().liveBytes);
     drawCurves(this.ui.chart, this.state.records);
     if (grid) paint(this.ui.grid, grid);
   }
 
-  private async committedRecords(): Promise<EpochRecord[]> {
+  private async committedRecords(): Promise<EpochMetrics[]> {
     const text = await this.runFolder?.read(RUN_FILES.metrics);
-    return text ? new TextDecoder().decode(text).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochRecord) : [];
+    return text ? new TextDecoder().decode(text).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpochMetrics) : [];
   }
 
   private async read(file: RunFile): Promise<Uint8Array | null> {

@@ -4,7 +4,7 @@
  * bad argument (UsageError), always before a device opens or a file is written.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { OptionError } from '../../train/settings.js';
+import { OptionError } from '../../train/index.js';
 
 export interface OptionSpec {
   type: 'number' | 'integer' | 'string' | 'boolean';

@@ -8,8 +8,7 @@ import * as E from '../../engine/index.js';
 import { ablate, formatAblation } from '../../bench/ablate.js';
 import { CHECK_TOLERANCE, formatReport, runBench } from '../../bench/main.js';
 import { formatStepProfiles, profileTrainingSteps } from '../../bench/profile.js';
-import { BASE_CHANNELS } from '../../models/limits.js';
-import { MODELS, isModelName, type ModelName } from '../../models/registry.js';
+import { BASE_CHANNELS, MODELS, isModelName, type ModelName } from '../../models/index.js';
 import { UsageError, checkNotFolder, givenOptions, parseCommandArgs, reportError, type OptionSpec } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {

@@ -1,8 +1,6 @@
 /** `petseg download` — fetch, verify and unpack the Oxford-IIIT Pet archives. */
 import { resolve } from 'node:path';
-import { readSplit } from '../../train/dataset.js';
-import { NodeFolder } from '../../train/node-folder.js';
-import { OXFORD_PET_ARCHIVES, downloadDataset, type DownloadProgress } from '../../train/download.js';
+import { readSplit, NodeFolder, OXFORD_PET_ARCHIVES, downloadDataset, type DownloadProgress } from '../../train/index.js';
 import { parseCommandArgs, reportError, type OptionSpec } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {

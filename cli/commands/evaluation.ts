@@ -5,15 +5,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as E from '../../engine/index.js';
-import { checkpointInfo, readCheckpointBytes } from '../../models/checkpoint.js';
-import { checkFiniteTensors, decodeCheckpoint, trainedImageSize, type CheckpointInfo, type LoadedCheckpoint } from '../../models/checkpoint-format.js';
-import { IMG_SIZE } from '../../models/limits.js';
-import { MODELS } from '../../models/registry.js';
-import { loadSplitCached } from '../../train/cache.js';
-import { readSplit, type Split } from '../../train/dataset.js';
-import { NodeFolder, decodeCacheDir } from '../../train/node-folder.js';
-import { evaluateSamples } from '../../train/trainer.js';
-import { autotuneModel } from '../../train/tune.js';
+import { readCheckpointBytes, readSafetensorsHeader, checkFiniteTensors, checkpointInfo, decodeCheckpoint, trainedImageSize, type CheckpointInfo, type LoadedCheckpoint, IMG_SIZE, MODELS } from '../../models/index.js';
+import { loadSplitCached, readSplit, type Split, NodeFolder, decodeCacheDir, evaluateSamples, autotuneModel } from '../../train/index.js';
 import { UsageError, asUsageError, checkNotFolder, type OptionSpec, type ParsedArgs } from './args.js';
 
 export const CHECKPOINT_OPTIONS: Record<string, OptionSpec> = {
@@ -55,7 +48,7 @@ export function checkCheckpointArgs(args: ParsedArgs): CheckedCheckpoint {
   let info: CheckpointInfo;
   let bytes: Uint8Array;
   try {
-    info = checkpointInfo(path, args.model as string | undefined);
+    info = checkpointInfo(readSafetensorsHeader(path), path, args.model as string | undefined);
     bytes = readCheckpointBytes(path);
     checkFiniteTensors(bytes, path);
   } catch (err) {

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gpuCheck } from '../../bench/gpu-check.js';
 import { gpuCheckMarkdown } from '../../bench/gpu-check-table.js';
-import { writeFileAtomic } from '../../models/checkpoint.js';
+import { writeFileAtomic } from '../../train/index.js';
 import { parseCommandArgs, reportError, UsageError, type OptionSpec } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {

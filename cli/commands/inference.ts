@@ -5,10 +5,8 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { getRuntime } from '../../engine/runtime.js';
-import { ImageDecodeError } from '../../train/images.js';
-import { predictFile, uniqueStems, type PredictedFile } from '../../train/predict.js';
-import { checkWritableFolder } from '../../train/trainer.js';
+import { getRuntime } from '../../engine/index.js';
+import { ImageDecodeError, predictFile, uniqueStems, type PredictedFile, checkWritableFolder } from '../../train/index.js';
 import { CHECKPOINT_OPTIONS, SPLIT_OPTIONS, checkCheckpointArgs, checkDataArgs, evaluateSplit, openCheckpoint, printReport, startRuntime } from './evaluation.js';
 import { UsageError, asUsageError, parseCommandArgs, reportError, type OptionSpec } from './args.js';
 

@@ -1,7 +1,7 @@
 /** `petseg summary --model UNet --base_channels 64`: parameter counts per block (no GPU work beyond allocation). */
 import * as E from '../../engine/index.js';
 import { createModel, MODELS, summarize } from '../../models/index.js';
-import { BASE_CHANNELS } from '../../models/limits.js';
+import { BASE_CHANNELS } from '../../models/index.js';
 import { parseCommandArgs, type OptionSpec } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MODEL_ARGUMENTS, configurations, inShard, parseGrid, parseShard } from '../../experiments/grid.js';
 import { checkSweepFolder, configurationState, runSweep, trainArguments, type SweepPlan } from '../../experiments/sweep.js';
-import { MODELS } from '../../models/registry.js';
+import { MODELS } from '../../models/index.js';
 import { UsageError, givenOptions, parseCommandArgs, reportError, type OptionSpec } from './args.js';
 import { OPTIONS as TRAIN_OPTIONS } from './train.js';
 

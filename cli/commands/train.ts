@@ -7,15 +7,8 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as E from '../../engine/index.js';
-import { BASE_CHANNELS, IMG_SIZE } from '../../models/limits.js';
-import { isModelName, MODELS, type ModelName } from '../../models/registry.js';
-import { splitFingerprint } from '../../train/dataset.js';
-import { NodeFolder } from '../../train/node-folder.js';
-import { ensureSyntheticDataset } from '../../train/synthetic.js';
-import { RUN_LOG_DIR, openRun, type OpenedRun } from '../../train/run-folder.js';
-import { RunFolderInUse, acquireRunLock, claimNewRunFolder, type RunLock } from '../../train/run-lock.js';
-import type { RunSettings } from '../../train/settings.js';
-import { PRECISIONS, RUN_FILES, checkTrainOptions, checkWritableFolder, train, type Precision, type TrainOptions } from '../../train/trainer.js';
+import { BASE_CHANNELS, IMG_SIZE, isModelName, MODELS, type ModelName } from '../../models/index.js';
+import { splitFingerprint, NodeFolder, ensureSyntheticDataset, RUN_LOG_DIR, openRun, defaultRunName, type OpenedRun, RunFolderInUse, acquireRunLock, claimNewRunFolder, type RunLock, type RunSettings, PRECISIONS, RUN_FILES, checkTrainOptions, checkWritableFolder, train, type Precision, type TrainOptions } from '../../train/index.js';
 import { UsageError, asUsageError, checkNotFolder, givenOptions, parseCommandArgs, reportError, type OptionSpec, type ParsedArgs } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {
@@ -59,12 +52,6 @@ const RUN_DEFINING: [string, (s: Partial<RunSettings>) => unknown][] = [
   ['encoder_lr', (s) => s.encoderLr],
   ['precision', (s) => s.precision],
 ];
-
-function timestamp(): string {
-  const d = new Date();
-  const pad = (v: number) => String(v).padStart(2, '0');
-  return `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
-}
 
 /** The synthetic set lives in the user's cache folder, written once. */
 function syntheticRoot(): string {
@@ -122,7 +109,7 @@ function lockRunFolder(args: ParsedArgs, say: (line: string) => void): RunLock {
     throw asUsageError(err);
   }
   try {
-    return given === undefined ? claimNewRunFolder(dir, `${String(args.model)}-${timestamp()}`, say) : acquireRunLock(dir, say);
+    return given === undefined ? claimNewRunFolder(dir, defaultRunName(String(args.model)), say) : acquireRunLock(dir, say);
   } catch (err) {
     throw err instanceof RunFolderInUse ? new UsageError(err.message) : err;
   }
@@ -235,7 +222,7 @@ export async function main(argv: string[]): Promise<number> {
     const result = await train(options);
     result.model.dispose();
     console.log(
-      `done: best valid loss ${result.best.valid_loss.toFixed(4)}, Dice ${result.best.valid_dice.toFixed(4)} at epoch ${result.best.epoch}; ` +
+      `done: best valid loss ${result.best.validLoss.toFixed(4)}, Dice ${result.best.validDice.toFixed(4)} at epoch ${result.best.epoch}; ` +
         `checkpoints ${join(saveDir, RUN_FILES.best)} and ${join(saveDir, RUN_FILES.last)}`,
     );
     return 0;

@@ -1,4 +1,4 @@
-/** Layers: Conv2d, ConvTranspose2d, BatchNorm2d, MaxPool2d, ReLU, Sequential (PyTorch names and layouts). */
+/** Layers: Conv2d, ConvTranspose2d, BatchNorm2d, MaxPool2d, ReLU, LeakyReLU, Sequential (PyTorch names and layouts). */
 import { noGrad } from '../autograd.js';
 import { batchNorm2d } from '../ops/batchnorm.js';
 import { conv2d, convTranspose2d, type Pair } from '../ops/conv.js';
@@ -10,6 +10,10 @@ import type { Tensor } from '../tensor.js';
 import { convBiasInit, convWeightInit } from './init.js';
 import { Module } from './module.js';
 
+/**
+ * Options of {@link Conv2d} and {@link ConvTranspose2d}: stride, padding, a bias (default true) and
+ * the generator of the initialisation.
+ */
 export interface ConvOptions {
   stride?: Pair;
   padding?: Pair;
@@ -35,6 +39,10 @@ abstract class ConvLayer extends Module {
   }
 }
 
+/**
+ * PyTorch's nn.Conv2d: weight [outChannels, inChannels, KH, KW] and bias [outChannels] (unless
+ * `bias: false`), initialised as PyTorch does.
+ */
 export class Conv2d extends ConvLayer {
   constructor(
     readonly inChannels: number,
@@ -66,6 +74,10 @@ export class ConvTranspose2d extends ConvLayer {
   }
 }
 
+/**
+ * PyTorch's nn.BatchNorm2d: a per-channel weight and bias, and running statistics updated in
+ * training mode and used in eval, under PyTorch's state-dict names.
+ */
 export class BatchNorm2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
@@ -106,6 +118,7 @@ export class BatchNorm2d extends Module {
   }
 }
 
+/** PyTorch's nn.MaxPool2d: {@link maxPool2d} as a module, without parameters. */
 export class MaxPool2d extends Module {
   constructor(readonly options: { kernelSize: Pair; stride?: Pair; padding?: Pair }) {
     super();
@@ -116,9 +129,21 @@ export class MaxPool2d extends Module {
   }
 }
 
+/** PyTorch's nn.ReLU: {@link relu} as a module. */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return x.relu();
+  }
+}
+
+/** PyTorch's nn.LeakyReLU(negative_slope). */
+export class LeakyReLU extends Module {
+  constructor(readonly negativeSlope = 0.01) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    return x.leakyRelu(this.negativeSlope);
   }
 }
 

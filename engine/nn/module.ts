@@ -12,6 +12,10 @@ export type StateDict = Map<string, Tensor>;
 /** Storage type of a state entry when saved (BatchNorm's step counter is an integer, as in PyTorch). */
 export type StateDtype = 'F32' | 'I64';
 
+/**
+ * A layer or model, like torch.nn.Module: named parameters, buffers and children under dotted
+ * names, train()/eval(), and state dicts; subclasses define forward().
+ */
 export abstract class Module {
   training = true;
   private readonly ownParameters = new Map<string, Tensor>();

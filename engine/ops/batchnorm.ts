@@ -2,23 +2,24 @@
 import {
   batchNormCombineStatsKernel,
   batchNormElementGrid,
-  batchNormElementRun,
   batchNormEvalInvStdKernel,
   batchNormGradCombineKernel,
   batchNormGradInputKernel,
   batchNormGradPartialKernel,
   batchNormNormalizeKernel,
-  batchNormVec4,
-  batchNormParams,
   batchNormPartialStatsKernel,
-  type BatchNormSums,
-} from '../../kernels/batchnorm.js';
+  batchNormPlan,
+} from '../../kernels/batchnorm/index.js';
 import { needsGrad, record } from '../autograd.js';
 import { getRuntime } from '../runtime.js';
 import { formatShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { full } from './creation.js';
 
+/**
+ * Options of {@link batchNorm2d}: training or eval, PyTorch's momentum (default 0.1) and eps
+ * (default 1e-5), and an optional fused ReLU.
+ */
 export interface BatchNormOptions {
   /** Batch statistics (and running-stat updates) when true; running statistics when false. */
   training: boolean;
@@ -58,14 +59,7 @@ export function batchNorm2d(
   if (!options.training && !runningMean) throw new Error('batchNorm2d: eval mode needs running statistics');
   const eps = options.eps ?? 1e-5;
   const runtime = getRuntime();
-  const settings = runtime.settings.batchNorm;
-  const serialWorkgroup = settings.serialWorkgroup;
-  const { params, chunks, serial } = batchNormParams(N, C, plane, eps, options.momentum ?? 0.1, settings.serialMax, settings.serialChunksAbove);
-  // Planes of whole vec4s: every BatchNorm kernel reads and writes 4 values at a time.
-  const vec4 = batchNormVec4(plane);
-  const run = batchNormElementRun(plane, settings.elementRun);
-  const sums: BatchNormSums = serial ? 'serial' : settings.treeInLanes ? 'lanes' : 'tree';
-  const partialGrid: [number, number, number] = sums === 'tree' ? [chunks, C, 1] : [Math.ceil((C * chunks) / serialWorkgroup), 1, 1];
+  const { params, chunks, sums, serialWorkgroup, sumWorkgroups, vec4, run } = batchNormPlan(N, C, plane, eps, options.momentum ?? 0.1, runtime.settings.batchNorm);
 
   const gamma = weight ?? full([C], 1);
   const beta = bias ?? full([C], 0);
@@ -75,7 +69,7 @@ export function batchNorm2d(
     mean = Tensor.empty([C]);
     const running = runningMean && runningVar ? [runningMean.buffer, runningVar.buffer] : [];
     const partial = Tensor.empty([C, chunks, 2]);
-    runtime.dispatch({ kernel: batchNormPartialStatsKernel(sums, vec4, serialWorkgroup), inputs: [x.buffer], outputs: [partial.buffer], params, workgroups: partialGrid });
+    runtime.dispatch({ kernel: batchNormPartialStatsKernel(sums, vec4, serialWorkgroup), inputs: [x.buffer], outputs: [partial.buffer], params, workgroups: sumWorkgroups });
     runtime.dispatch({
       kernel: batchNormCombineStatsKernel(running.length > 0),
       inputs: [partial.buffer],
@@ -114,7 +108,7 @@ export function batchNorm2d(
         inputs: [sx.buffer, g.buffer, smean.buffer, sinvstd.buffer, ...masked],
         outputs: [partial.buffer],
         params,
-        workgroups: partialGrid,
+        workgroups: sumWorkgroups,
       });
       runtime.dispatch({ kernel: batchNormGradCombineKernel, inputs: [partial.buffer], outputs: [dgamma.buffer, dbeta.buffer], params, workgroups: [Math.ceil(C / 64), 1, 1] });
       partial.dispose();

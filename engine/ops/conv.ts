@@ -18,6 +18,7 @@ import { cast } from './cast.js';
 import { zeros } from './creation.js';
 import { sum } from './reduce.js';
 
+/** A size for both spatial dims, or [height, width] (like PyTorch's int or tuple arguments). */
 export type Pair = number | readonly [number, number];
 
 function pair(v: Pair | undefined, fallback: number, what: string): [number, number] {
@@ -122,6 +123,7 @@ function runConv(direction: ConvDirection, layer: ConvGeometry, operands: ConvOp
   return runConvPlan(plan, operands, 2 * layer.batch * layer.srcChannels * layer.dstChannels * layer.kh * layer.kw * positions);
 }
 
+/** Options of {@link conv2d}: stride (default 1) and zero padding (default 0), per spatial dim. */
 export interface Conv2dOptions {
   stride?: Pair;
   padding?: Pair;
@@ -197,6 +199,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   });
 }
 
+/**
+ * Options of {@link convTranspose2d}: conv2d's, and PyTorch's output_padding (default 0, less than
+ * the stride), which adds to the output's height and width.
+ */
 export interface ConvTranspose2dOptions extends Conv2dOptions {
   outputPadding?: Pair;
 }

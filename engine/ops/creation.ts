@@ -51,6 +51,7 @@ export function scalar(value: number, options: TensorOptions = {}): Tensor {
   return tensor([value], [], options);
 }
 
+/** A tensor of `shape` with every element `value`, filled on the GPU (like torch.full). */
 export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
   checkShape(shape);
   const out = Tensor.empty(shape);
@@ -61,14 +62,20 @@ export function full(shape: Shape, value: number, options: TensorOptions = {}): 
   return out;
 }
 
+/** A tensor of `shape` filled with 0 (like torch.zeros). */
 export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
   return full(shape, 0, options);
 }
 
+/** A tensor of `shape` filled with 1 (like torch.ones). */
 export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
   return full(shape, 1, options);
 }
 
+/**
+ * Options of {@link randn} and {@link rand}: a seed for this call alone, or the generator to draw
+ * from (default: the default generator).
+ */
 export interface RandomOptions extends TensorOptions {
   /** Seed for this call alone; without it the default generator (see manualSeed) advances. */
   seed?: number;

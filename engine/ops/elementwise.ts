@@ -39,6 +39,7 @@ function passThrough(g: Tensor): Tensor {
   return g.viewAs(g.shape);
 }
 
+/** Elementwise a + b with NumPy broadcasting; a number is a scalar operand. */
 export function add(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === 'number') {
     const out = unary('addScalar', a, b);
@@ -50,6 +51,7 @@ export function add(a: Tensor, b: Tensor | number): Tensor {
   return out;
 }
 
+/** Elementwise a − b with NumPy broadcasting; a number is a scalar operand. */
 export function sub(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === 'number') {
     const out = unary('subScalar', a, b);
@@ -68,6 +70,7 @@ export function rsub(x: Tensor, value: number): Tensor {
   return out;
 }
 
+/** Elementwise a · b with NumPy broadcasting; a number is a scalar operand. */
 export function mul(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === 'number') {
     const out = unary('mulScalar', a, b);
@@ -84,6 +87,7 @@ export function mul(a: Tensor, b: Tensor | number): Tensor {
   return out;
 }
 
+/** Elementwise a / b with NumPy broadcasting; a number is a scalar operand. */
 export function div(a: Tensor, b: Tensor | number): Tensor {
   if (typeof b === 'number') {
     const out = unary('divScalar', a, b);
@@ -101,30 +105,42 @@ export function div(a: Tensor, b: Tensor | number): Tensor {
   return out;
 }
 
+/** Elementwise −x. */
 export function neg(x: Tensor): Tensor {
   const out = unary('neg', x);
   if (needsGrad([x])) record('neg', [x], out, [], (g) => [neg(g)]);
   return out;
 }
 
+/** max(x, 0) elementwise (PyTorch's relu; NaN propagates, the gradient at 0 is 0). */
 export function relu(x: Tensor): Tensor {
   const out = unary('relu', x);
   if (needsGrad([x])) record('relu', [x], out, [x], (g, [sx]) => [binary('reluBackward', g, sx)]);
   return out;
 }
 
+/** x where x > 0, negativeSlope · x elsewhere (PyTorch's leaky_relu; NaN propagates). */
+export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+  const out = unary('leakyRelu', x, negativeSlope);
+  if (needsGrad([x])) record('leakyRelu', [x], out, [x], (g, [sx]) => [launchElementwise('leakyReluBackward', [g, sx], g.shape, negativeSlope)]);
+  return out;
+}
+
+/** 1 / (1 + e^−x) elementwise, computed without overflow for large |x|. */
 export function sigmoid(x: Tensor): Tensor {
   const out = unary('sigmoid', x);
   if (needsGrad([x])) record('sigmoid', [x], out, [out], (g, [y]) => [binary('sigmoidBackward', g, y)]);
   return out;
 }
 
+/** e^x elementwise. */
 export function exp(x: Tensor): Tensor {
   const out = unary('exp', x);
   if (needsGrad([x])) record('exp', [x], out, [out], (g, [y]) => [mul(g, y)]);
   return out;
 }
 
+/** The natural logarithm, elementwise. */
 export function log(x: Tensor): Tensor {
   const out = unary('log', x);
   if (needsGrad([x])) record('log', [x], out, [x], (g, [sx]) => [div(g, sx)]);

@@ -6,6 +6,7 @@ import { formatShape, sameShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import { scaledSum } from './reduce.js';
 
+/** Options of {@link bceWithLogits}: PyTorch's pos_weight, one weight for every positive target. */
 export interface BceOptions {
   /** Weight of positive examples (PyTorch's pos_weight for one class). */
   posWeight?: number;

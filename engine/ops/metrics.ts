@@ -35,6 +35,10 @@ export function segmentationMetrics(logits: Tensor, targets: Tensor, threshold =
   return out;
 }
 
+/**
+ * Segmentation metrics of a set of images ({@link summarizeMetrics}): mean per-image Dice and IoU,
+ * dataset-wide Dice, and both per image.
+ */
 export interface MetricSummary {
   images: number;
   /** Mean of per-image Dice (the primary figure). */

@@ -15,6 +15,10 @@ import { formatShape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 import type { Pair } from './conv.js';
 
+/**
+ * Options of {@link maxPool2d}: the window, its stride (default: the window) and padding
+ * (default 0, at most half the window).
+ */
 export interface MaxPool2dOptions {
   kernelSize: Pair;
   /** Defaults to kernelSize. */
@@ -26,6 +30,10 @@ function pair(v: Pair): [number, number] {
   return typeof v === 'number' ? [v, v] : [v[0], v[1]];
 }
 
+/**
+ * The maximum of each window of x [N,C,H,W] (like torch.nn.functional.max_pool2d, ceil_mode false,
+ * dilation 1); the gradient goes to each window's arg-max.
+ */
 export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
   const [kh, kw] = pair(options.kernelSize);
   const [sh, sw] = pair(options.stride ?? options.kernelSize);

@@ -9,16 +9,22 @@
  * workgroup tree sum, chunks added by a second pass; `weight-direct` (few positions) one
  * invocation per channel pair tile looping over every position.
  */
-import { LINEAR_GROUP_INDEX, cachedKernel, grid, type KernelSpec } from '../kernel.js';
+import { LINEAR_GROUP_INDEX, grid, kernelFamily, type KernelSpec } from '../kernel.js';
 import { entryPoint, kernelHeader } from '../wgsl.js';
 import { BLOCK, CONV_PARAMS, TILE_C, TILE_X, WORKGROUP, channels, columns, convParams, directGrid, directWeightStores, tapList, vec, type ConvGeometry } from './geometry.js';
+
+const GATHER_SCATTER = { gather: kernelFamily('conv-gather'), scatter: kernelFamily('conv-scatter') };
+const PACK_WEIGHTS = kernelFamily('conv-pack-weights');
+const WEIGHT = kernelFamily('conv-weight');
+const WEIGHT_DIRECT = kernelFamily('conv-weight-direct');
+const TRANSPOSE_TILED = kernelFamily('conv-transpose-tiled');
 
 /**
  * `gather` reads its weights packed by convPackWeightsKernel (one vec4 of destination channels
  * per source channel and tap); `scatter` reads them as stored, w[s, d, kh, kw].
  */
 function gatherScatterKernel(kind: 'gather' | 'scatter', hasBias: boolean): KernelSpec {
-  return cachedKernel(`conv-${kind}`, hasBias ? 'bias' : 'nobias', () => {
+  return GATHER_SCATTER[kind].spec(hasBias ? 'bias' : 'nobias', () => {
     const zero = (name: string) => columns.map((i) => `var ${name}${i} = vec4f(0.0);`).join(' ');
     const body =
       kind === 'gather'
@@ -124,7 +130,7 @@ export function convScatterKernel(hasBias: boolean): KernelSpec {
  * slowly as the convolution itself). Launch: packWeightsLaunch.
  */
 export function convPackWeightsKernel(flipped: boolean): KernelSpec {
-  return cachedKernel('conv-pack-weights', flipped ? 'flipped' : 'plain', () => {
+  return PACK_WEIGHTS.spec(flipped ? 'flipped' : 'plain', () => {
     const source = (j: number) => (flipped ? `(s * p.dstC + d${j}) * taps + taps - 1u - t` : `(d${j} * p.srcC + s) * taps + t`);
     return /* wgsl */ `
 ${kernelHeader({ params: CONV_PARAMS, inputs: [['Wt', 'f32']], outputs: [['Packed', 'vec4f']] })}
@@ -164,12 +170,10 @@ export function packedWeightCount(g: ConvGeometry): number {
  * invocations. total = ceil(A / TILE_C)·B.
  */
 export function convWeightKernel(kh: number, kw: number, first: number, count: number): KernelSpec {
-  const taps = tapList(kw, first, count);
-  const slots = count * TILE_C;
-  return {
-    name: 'conv-weight',
-    key: `${kh}x${kw}@${first}+${count}`,
-    source: () => /* wgsl */ `
+  return WEIGHT.spec(`${kh}x${kw}@${first}+${count}`, () => {
+    const taps = tapList(kw, first, count);
+    const slots = count * TILE_C;
+    return /* wgsl */ `
 ${kernelHeader({ params: CONV_PARAMS, inputs: [['G', 'f32'], ['S', 'f32']], outputs: [['DW', 'f32']] })}
 
 var<workgroup> partial: array<array<vec4f, ${WORKGROUP}>, ${count}>;
@@ -221,8 +225,8 @@ ${entryPoint(WORKGROUP)} {
       )
       .join('\n    ')}
   }
-}`,
-  };
+}`;
+  });
 }
 
 /**
@@ -231,11 +235,9 @@ ${entryPoint(WORKGROUP)} {
  * idle); taps as convWeightKernel. total = ceil(A / TILE_C)·B.
  */
 export function convWeightDirectKernel(kh: number, kw: number, first: number, count: number): KernelSpec {
-  const taps = tapList(kw, first, count);
-  return {
-    name: 'conv-weight-direct',
-    key: `${kh}x${kw}@${first}+${count}`,
-    source: () => /* wgsl */ `
+  return WEIGHT_DIRECT.spec(`${kh}x${kw}@${first}+${count}`, () => {
+    const taps = tapList(kw, first, count);
+    return /* wgsl */ `
 ${kernelHeader({ params: CONV_PARAMS, inputs: [['G', 'f32'], ['S', 'f32']], outputs: [['DW', 'f32']] })}
 
 ${entryPoint(WORKGROUP)} {
@@ -269,8 +271,8 @@ ${entryPoint(WORKGROUP)} {
     }
   }
   ${directWeightStores(kh * kw, taps.map(({ t }) => t))}
-}`,
-  };
+}`;
+  });
 }
 
 /** Positions per weight up to which the planner prefers the one-invocation-per-weight kernels (few positions: deep layers at low resolution). */
@@ -294,12 +296,10 @@ export function weightChunks(g: ConvGeometry): number {
  * total = N · ceil(M / 4) · ceil(H·W / 4).
  */
 export function convTransposeTiledKernel(kh: number, kw: number, hasBias: boolean): KernelSpec {
-  const taps = kh * kw;
-  const lanes = [...Array(4).keys()];
-  return {
-    name: 'conv-transpose-tiled',
-    key: `${kh}x${kw}-${hasBias ? 'bias' : 'nobias'}`,
-    source: () => /* wgsl */ `
+  return TRANSPOSE_TILED.spec(`${kh}x${kw}-${hasBias ? 'bias' : 'nobias'}`, () => {
+    const taps = kh * kw;
+    const lanes = [...Array(4).keys()];
+    return /* wgsl */ `
 ${kernelHeader({ params: 'M: u32, K: u32, plane: u32, W: u32, total: u32', inputs: [['X', 'f32'], ['Wt', 'f32'], hasBias ? ['Bias', 'f32'] : null], outputs: [['Y', 'f32']] })}
 
 ${entryPoint(WORKGROUP)} {
@@ -341,8 +341,8 @@ ${entryPoint(WORKGROUP)} {
   }`,
     )
     .join('\n  ')}
-}`,
-  };
+}`;
+  });
 }
 
 /** Launch of convTransposeTiledKernel. */

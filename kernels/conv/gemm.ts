@@ -1,4 +1,8 @@
 /**
+ * One file for the three GEMMs (gather/scatter, weight gradient, exact-tiling conv-transpose):
+ * they are one kernel — the same tiles, staging and register blocking — with different operand
+ * maps, which are easiest to check against each other side by side.
+ *
  * The convolutions as implicit GEMMs (GPUs), on the tiles of gemm-tiles.ts. The `gather` pattern:
  *
  *   D[m, col] = Σ_k A[m, k] · B[k, col] (+ bias[m]),  m = destination channel,
@@ -16,10 +20,14 @@
  * sources and weights (each value widened exactly to f32 as it is staged), accumulate in f32
  * and write f32 results.
  */
-import { cachedKernel, grid, LINEAR_GROUP_INDEX, type KernelSpec } from '../kernel.js';
+import { grid, kernelFamily, LINEAR_GROUP_INDEX, type KernelSpec } from '../kernel.js';
 import { entryPoint, kernelHeader } from '../wgsl.js';
 import type { ConvGeometry } from './geometry.js';
 import { GEMM_TILES, THREADS, TILE_K, blockOrigin, blockSize, pipelinedSteps, registerStaging, tileCode, unrolled, type GemmTile, type GemmTileName } from './gemm-tiles.js';
+
+const GEMM = kernelFamily('conv-gemm');
+const WEIGHT_GEMM = kernelFamily('conv-weight-gemm');
+const TRANSPOSE_GEMM = kernelFamily('conv-transpose-gemm');
 
 const tileKey = (t: GemmTile) => `${t.ty * t.rows}x${t.tx * t.cols}`;
 
@@ -61,7 +69,7 @@ export function convGemmLaunch(g: ConvGeometry, hasBias: boolean, pattern: ConvG
 
 function convGemmKernel(g: ConvGeometry, tile: GemmTile, hasBias: boolean, pattern: ConvGemmPattern, half: boolean): KernelSpec {
   const type = operandType(half);
-  return cachedKernel('conv-gemm', `${g.kh}x${g.kw}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}-${pattern}${pattern === 'scatter' ? `-s${g.strideH}x${g.strideW}` : ''}${type.key}`, () => {
+  return GEMM.spec(`${g.kh}x${g.kw}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}-${pattern}${pattern === 'scatter' ? `-s${g.strideH}x${g.strideW}` : ''}${type.key}`, () => {
     const c = tileCode(tile);
     const { kh: KH, kw: KW, strideH: SH, strideW: SW } = g;
     const taps = KH * KW;
@@ -206,7 +214,7 @@ export function convWeightGemmLaunch(g: ConvGeometry, tileName: GemmTileName, ha
 
 function convWeightGemmKernel(KH: number, KW: number, tile: GemmTile, half: boolean): KernelSpec {
   const type = operandType(half);
-  return cachedKernel('conv-weight-gemm', `${KH}x${KW}-${tileKey(tile)}${type.key}`, () => {
+  return WEIGHT_GEMM.spec(`${KH}x${KW}-${tileKey(tile)}${type.key}`, () => {
     const c = tileCode(tile);
     const taps = KH * KW;
     // Both tiles are staged with k = lid % TILE_K (contiguous positions across neighbouring
@@ -322,7 +330,7 @@ export function convTransposeGemmLaunch(g: ConvGeometry, hasBias: boolean, tileN
 
 function convTransposeGemmKernel(KH: number, KW: number, tile: GemmTile, hasBias: boolean, half: boolean): KernelSpec {
   const type = operandType(half);
-  return cachedKernel('conv-transpose-gemm', `${KH}x${KW}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}${type.key}`, () => {
+  return TRANSPOSE_GEMM.spec(`${KH}x${KW}-${tileKey(tile)}-${hasBias ? 'bias' : 'nobias'}${type.key}`, () => {
     const c = tileCode(tile);
     const taps = KH * KW;
     const groupsM = c.tileM / 4;

@@ -46,6 +46,10 @@ import {
   gatherTile,
 } from './subgroup.js';
 
+/**
+ * Which of a convolution's passes a kernel computes: the forward, or the gradient of the input or
+ * weights, of conv2d or of convTranspose2d (the table at the top of this file).
+ */
 export type ConvDirection = 'forward' | 'grad-input' | 'grad-weight' | 'transpose-forward' | 'transpose-grad-input' | 'transpose-grad-weight';
 
 /** The element type of a convolution's operands (sources, weights, gradients); results are always f32. */

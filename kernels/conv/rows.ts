@@ -4,9 +4,13 @@
  * s1/p1 gather and weight gradient, the 1×1 weight gradient. Same launches as the direct kernels
  * they replace (direct.ts), equal up to rounding.
  */
-import { LINEAR_GROUP_INDEX, cachedKernel, type KernelSpec } from '../kernel.js';
+import { LINEAR_GROUP_INDEX, kernelFamily, type KernelSpec } from '../kernel.js';
 import { entryPoint, kernelHeader } from '../wgsl.js';
 import { BLOCK, CONV_PARAMS, TILE_C, WORKGROUP, channels, columns, directWeightStores, vec } from './geometry.js';
+
+const GATHER_3X3 = kernelFamily('conv-gather-3x3-rows');
+const WEIGHT_3X3 = kernelFamily('conv-weight-3x3-rows');
+const WEIGHT_1X1 = kernelFamily('conv-weight-1x1-rows');
 
 /**
  * Row-vector 3×3 kernels read a source row as 3 aligned vec4s (left, mid, right): the input of
@@ -30,7 +34,7 @@ export const weightRowTaps = (sum: string, kh: number, indent: string) =>
  * fewer, which lavapipe keeps in registers); outputs are stored as vec4 rows.
  */
 export function convGather3x3RowsKernel(hasBias: boolean): KernelSpec {
-  return cachedKernel('conv-gather-3x3-rows', hasBias ? 'bias' : 'nobias', () => {
+  return GATHER_3X3.spec(hasBias ? 'bias' : 'nobias', () => {
     const zero = (name: string) => columns.map((i) => `var ${name}${i} = vec4f(0.0);`).join(' ');
     return /* wgsl */ `
 ${kernelHeader({ params: CONV_PARAMS, inputs: [['S', 'vec4f'], ['Wt', 'vec4f'], hasBias ? ['Bias', 'f32'] : null], outputs: [['D', 'vec4f']] })}
@@ -82,7 +86,7 @@ ${entryPoint(WORKGROUP)} {
  * workgroups, chunks (`p.chunkLength` counted in vec4 groups of positions) and tree sum.
  */
 export function convWeight3x3RowsKernel(): KernelSpec {
-  return cachedKernel('conv-weight-3x3-rows', '', () => {
+  return WEIGHT_3X3.spec('', () => {
     const tapIndex = [...Array(9).keys()];
     return /* wgsl */ `
 ${kernelHeader({ params: CONV_PARAMS, inputs: [['G', 'vec4f'], ['S', 'vec4f']], outputs: [['DW', 'f32']] })}
@@ -160,7 +164,7 @@ ${entryPoint(WORKGROUP)} {
  * total = A·B.
  */
 export function convWeight1x1RowsKernel(): KernelSpec {
-  return cachedKernel('conv-weight-1x1-rows', '', () => /* wgsl */ `
+  return WEIGHT_1X1.spec('', () => /* wgsl */ `
 ${kernelHeader({ params: CONV_PARAMS, inputs: [['G', 'vec4f'], ['S', 'vec4f']], outputs: [['DW', 'f32']] })}
 
 ${entryPoint(WORKGROUP)} {

@@ -1,4 +1,7 @@
 /**
+ * One file for the five subgroup kernels: they share the technique and the two rules below (the
+ * direct kernel's summation order, no early return), which a change to one must keep in all.
+ *
  * Subgroup kernels for CPU adapters whose subgroups have one fixed size (lavapipe: 8 lanes, one
  * AVX2 register). lavapipe loads a storage value lane by lane (a bounds check and a branch per
  * lane and component) even when every lane asks for the same address; here a value several
@@ -7,10 +10,16 @@
  * kernel it extends (direct.ts), so results are bit-identical; no lane returns early (a broadcast
  * needs the whole subgroup).
  */
-import { cachedKernel, type KernelSpec } from '../kernel.js';
+import { kernelFamily, type KernelSpec } from '../kernel.js';
 import { entryPoint, kernelHeader } from '../wgsl.js';
 import { BLOCK, CONV_PARAMS, SUBGROUP_TILE_C, TILE_C, TILE_X, channels, columns, convParams, directWeightStores, subgroupWorkgroup, tapList, vec, type ConvGeometry } from './geometry.js';
 import { G_COLUMNS, weightRowTaps } from './rows.js';
+
+const GATHER = kernelFamily('conv-gather-subgroup');
+const SCATTER = kernelFamily('conv-scatter-subgroup');
+const GATHER_CHANNELS = kernelFamily('conv-gather-channels-subgroup');
+const WEIGHT_DIRECT = kernelFamily('conv-weight-direct-subgroup');
+const WEIGHT_3X3_ROWS_DIRECT = kernelFamily('conv-weight-3x3-rows-direct-subgroup');
 
 /** How convGatherSubgroupKernel reads the inputs of an invocation's 4 columns. */
 export type GatherTile = { kind: 'columns' } | { kind: 'row-vectors'; strideW: number; padW: number };
@@ -26,9 +35,8 @@ export function gatherTile(g: ConvGeometry): GatherTile {
  * kernel row each subgroup loads the tile's 2·KW weight vec4s once (a lane each) and broadcasts
  * them; an invocation computes 4 columns × 8 channels. Specialized on the kernel size (taps
  * unrolled). Keeps convGatherKernel's summation order (a per-channel window, then the
- * 16-channel blocks), so results are bit-identical to it: a different order (taps straight into
- * the blocks) moved the ResNet stem's output by 7e-7 and, through max-pool and ReLU near-ties,
- * the PyTorch-parity gradients of its first stage by 1e-2.
+ * 16-channel blocks), so results are bit-identical to it: the ResNet stem's PyTorch-parity
+ * gradients go through near-tied max-pool and ReLU masks that any other rounding flips.
  *
  * The invocation's 4 outputs (`tile`, chosen by gatherTile):
  * - `columns`: 4 columns of a row, read as 4·KW bounds-checked scalars per kernel row;
@@ -40,7 +48,7 @@ export function gatherTile(g: ConvGeometry): GatherTile {
  */
 export function convGatherSubgroupKernel(hasBias: boolean, kh: number, kw: number, subgroupSize: number, workgroupSize: number, tile: GatherTile): KernelSpec {
   const tileKey = tile.kind === 'row-vectors' ? `-rows-s${tile.strideW}p${tile.padW}` : '';
-  return cachedKernel('conv-gather-subgroup', `${hasBias ? 'bias' : 'nobias'}-${kh}x${kw}-${subgroupSize}-${workgroupSize}${tileKey}`, () => {
+  return GATHER.spec(`${hasBias ? 'bias' : 'nobias'}-${kh}x${kw}-${subgroupSize}-${workgroupSize}${tileKey}`, () => {
     const halves = [0, 1];
     const weights = 2 * kw;
     const loadsPerLane = Math.ceil(weights / subgroupSize);
@@ -140,7 +148,7 @@ ${entryPoint(workgroupSize, ['wid', 'lid', 'lane'])} {
  * Launch: convScatterSubgroupLaunch.
  */
 export function convScatterSubgroupKernel(hasBias: boolean, subgroupSize: number, workgroupSize: number): KernelSpec {
-  return cachedKernel('conv-scatter-subgroup', `${hasBias ? 'bias' : 'nobias'}-${subgroupSize}-${workgroupSize}`, () => {
+  return SCATTER.spec(`${hasBias ? 'bias' : 'nobias'}-${subgroupSize}-${workgroupSize}`, () => {
     const halves = [0, 1];
     const loadsPerLane = Math.ceil(SUBGROUP_TILE_C / subgroupSize);
     const each = (f: (h: number, i: number) => string, sep = ' ') => halves.flatMap((h) => columns.map((i) => f(h, i))).join(sep);
@@ -223,7 +231,7 @@ export function convScatterSubgroupLaunch(g: ConvGeometry, subgroupSize: number)
  * Launch: convGatherChannelsSubgroupLaunch.
  */
 export function convGatherChannelsSubgroupKernel(hasBias: boolean, kh: number, kw: number, subgroupSize: number): KernelSpec {
-  return cachedKernel('conv-gather-channels-subgroup', `${hasBias ? 'bias' : 'nobias'}-${kh}x${kw}-${subgroupSize}`, () => {
+  return GATHER_CHANNELS.spec(`${hasBias ? 'bias' : 'nobias'}-${kh}x${kw}-${subgroupSize}`, () => {
     const halves = [0, 1];
     const inputs = TILE_X * kw;
     const loadsPerLane = Math.ceil(inputs / subgroupSize);
@@ -310,7 +318,7 @@ export function convGatherChannelsSubgroupLaunch(g: ConvGeometry, subgroupSize: 
  * convWeightDirectSubgroupLaunch.
  */
 export function convWeightDirectSubgroupKernel(kh: number, kw: number, subgroupSize: number): KernelSpec {
-  return cachedKernel('conv-weight-direct-subgroup', `${kh}x${kw}-${subgroupSize}`, () => {
+  return WEIGHT_DIRECT.spec(`${kh}x${kw}-${subgroupSize}`, () => {
     const taps = tapList(kw, 0, kh * kw);
     const loads = [...Array(Math.ceil(taps.length / subgroupSize)).keys()];
     return /* wgsl */ `
@@ -358,7 +366,7 @@ ${entryPoint(subgroupSize, ['wid', 'lane'])} {
  * vec4s; sums a row of positions, then rows, per tap.
  */
 export function convWeight3x3RowsDirectSubgroupKernel(subgroupSize: number): KernelSpec {
-  return cachedKernel('conv-weight-3x3-rows-direct-subgroup', `${subgroupSize}`, () => {
+  return WEIGHT_3X3_ROWS_DIRECT.spec(`${subgroupSize}`, () => {
     const tapIndex = [...Array(9).keys()];
     const loadsPerLane = Math.ceil(9 / subgroupSize);
     const broadcast = (f: number) => `subgroupBroadcast(sl${Math.floor(f / subgroupSize)}, ${f % subgroupSize}u)`;
