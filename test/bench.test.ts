@@ -102,8 +102,8 @@ describe('bench', () => {
     ]);
     expect(report.endToEnd[0].check).toBeLessThanOrEqual(1e-3);
     for (const r of report.endToEnd) expect(r.tfjs!.median).toBeGreaterThan(0);
-    expect(report.ceilings.mulAddGflops).toBeGreaterThan(0);
-    expect(report.ceilings.loadGBps).toBeGreaterThan(0);
+    expect(report.ceilings!.mulAddGflops).toBeGreaterThan(0);
+    expect(report.ceilings!.loadGBps).toBeGreaterThan(0);
     const convRates = report.kernels.filter((r) => r.op.startsWith('conv2d')).map((r) => r.flops! / r.petseg.median / 1e6);
     expect(convMedianGflops(report, 'petseg')).toBeGreaterThanOrEqual(Math.min(...convRates));
     expect(convMedianGflops(report, 'petseg')).toBeLessThanOrEqual(Math.max(...convRates));

@@ -25,6 +25,7 @@ import { resizeBilinear } from '../train/pixels.js';
 import { segmentAtFullSize } from '../train/segment.js';
 import { drawSyntheticPet, syntheticSamples } from '../train/synthetic-pets.js';
 import { writeSyntheticDataset } from '../train/synthetic.js';
+import type {} from '../web/main.js'; // its `window.petseg` declaration
 import type { RunState } from '../web/run-state.js';
 import { Generator } from '../engine/random.js';
 import { useGpu } from './helpers/gpu.js';

@@ -7,6 +7,7 @@ import { sizeClass } from '../engine/buffer-pool.js';
 import { useGpu } from './helpers/gpu.js';
 import { trainOptions } from './helpers/train-options.js';
 import { UNet } from '../models/unet.js';
+import type { RasterImage } from '../train/pixels.js';
 import { segmentImage } from '../train/segment.js';
 import { writeSyntheticDataset } from '../train/synthetic.js';
 import { train } from '../train/trainer.js';
@@ -163,7 +164,7 @@ describe('buffer pool and scopes', () => {
   test('inference (segmentImage) returns every activation to the pool and reuses bind groups', async () => {
     const model = new UNet({ baseChannels: 4 });
     model.eval();
-    const image = { width: 40, height: 30, channels: 3, data: new Uint8Array(40 * 30 * 3).map((_, i) => (i * 7) % 256) };
+    const image: RasterImage = { width: 40, height: 30, channels: 3, data: new Uint8Array(40 * 30 * 3).map((_, i) => (i * 7) % 256) };
     const live: number[] = [];
     const stats: E.RuntimeStats[] = [];
     for (let run = 0; run < 4; run++) {

@@ -5,8 +5,6 @@ import { maskedCrc32c } from '../../train/tfevents.js';
 
 export type Fields = Map<number, (bigint | Uint8Array | number)[]>;
 
-type Fields = Map<number, (bigint | Uint8Array | number)[]>;
-
 /** Minimal protobuf reader: varint (0), 64-bit (1, as double), length-delimited (2), 32-bit (5, as float). */
 export function parseProto(bytes: Uint8Array): Fields {
   const fields: Fields = new Map();
