@@ -19,12 +19,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from '../engine/index.js';
 import { createModel, MODELS, type ModelName } from '../models/index.js';
-import { autotuneModel } from '../train/index.js';
+import { autotuneModel, type Precision } from '../train/index.js';
 import { runBench, type BenchReport, type EndToEndRow } from './main.js';
-import { profileTrainingSteps } from './profile.js';
+import { profileTrainingSteps, trainingStep } from './profile.js';
 import { median } from './timing.js';
-
-export type Precision = 'fp32' | 'mixed';
 
 /** One measurement beside PyTorch's three modes (null where a side did not run). */
 export interface GpuCheckRow {
@@ -94,13 +92,13 @@ export interface GpuCheckSizes {
   autotune_budget: number;
 }
 
-export const FULL: GpuCheckSizes = {
+const FULL: GpuCheckSizes = {
   img_size: 256, batch_size: 8, base_channels: 64,
   lab_batch: { UNet: 46, ResNet34_UNet: 128 }, lab_img_size: 256, lab_steps: 10,
   repeats: 5, warmup: 2, min_sample_ms: 20, kernel_rows: true, autotune_budget: 120,
 };
 
-export const QUICK: GpuCheckSizes = {
+const QUICK: GpuCheckSizes = {
   img_size: 32, batch_size: 2, base_channels: 4,
   lab_batch: { UNet: 2, ResNet34_UNet: 2 }, lab_img_size: 32, lab_steps: 1,
   repeats: 1, warmup: 1, min_sample_ms: 0, kernel_rows: false, autotune_budget: 5,
@@ -209,13 +207,7 @@ async function runLab(sizes: GpuCheckSizes, report: GpuCheckReport, log: (line: 
       try {
         for (let i = 0; i < sizes.lab_steps + 1; i++) {
           const started = performance.now();
-          const loss = E.tidy(() => E.bceWithLogits(E.autocast(() => net.forward(x), mixed), y));
-          optimizer.zeroGrad();
-          if (scaler) await scaler.backwardAndStep(loss, optimizer);
-          else {
-            loss.backward();
-            optimizer.step();
-          }
+          const loss = await trainingStep(net, x, y, optimizer, scaler);
           await loss.item();
           loss.dispose();
           if (i > 0) times.push(performance.now() - started); // the first step compiles

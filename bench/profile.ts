@@ -29,6 +29,19 @@ export interface StepProfile {
   profile: E.ProfileReport | null;
 }
 
+/** One training step as the trainer takes it: BCE on the logits, under autocast and loss scaling when given a scaler. The loss is the caller's to read and dispose. */
+export async function trainingStep(model: E.Module, x: E.Tensor, y: E.Tensor, optimizer: E.Adam, scaler: E.GradScaler | null): Promise<E.Tensor> {
+  const loss = E.tidy(() => E.bceWithLogits(E.autocast(() => model.forward(x), scaler !== null), y));
+  optimizer.zeroGrad();
+  if (scaler) {
+    await scaler.backwardAndStep(loss, optimizer);
+  } else {
+    loss.backward();
+    optimizer.step();
+  }
+  return loss;
+}
+
 export async function profileTrainingSteps(config: ProfileConfig): Promise<StepProfile[]> {
   const out: StepProfile[] = [];
   if (config.mixed && !E.getRuntime().caps.f16) throw new Error(`--mixed needs the adapter's shader-f16 feature, which ${E.getRuntime().adapterName} does not offer`);
@@ -43,14 +56,7 @@ export async function profileTrainingSteps(config: ProfileConfig): Promise<StepP
     const scaler = precision === 'mixed' ? new E.GradScaler() : null;
     model.train();
     const step = async () => {
-      const loss = E.tidy(() => E.bceWithLogits(E.autocast(() => model.forward(x), scaler !== null), y));
-      optimizer.zeroGrad();
-      if (scaler) {
-        await scaler.backwardAndStep(loss, optimizer);
-      } else {
-        loss.backward();
-        optimizer.step();
-      }
+      const loss = await trainingStep(model, x, y, optimizer, scaler);
       await E.sync();
       loss.dispose();
     };

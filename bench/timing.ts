@@ -1,4 +1,8 @@
 /** Wall-clock timing of GPU work: each sample runs the work and waits until the GPU has finished it. */
+import { median } from '../engine/internal.js';
+
+// The engine's median (engine/autotune.ts), for the bench's other files too.
+export { median };
 
 export interface Timing {
   /** Median of the timed samples, ms per run. */
@@ -48,13 +52,6 @@ export async function timeWork(run: () => (() => void) | Promise<() => void>, fi
   const samples: number[] = [];
   for (let i = 0; i < options.repeats; i++) samples.push(await sample(runsPerSample));
   return { median: median(samples), first, samples, runsPerSample };
-}
-
-/** Median of a non-empty list (the mean of the two middle values for an even count). */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** Max |a − b| / max |b|, after reordering `b` with `permute` (index in a → index in b). */

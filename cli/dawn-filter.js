@@ -9,11 +9,11 @@
 // filtered. The child exits when its parent dies, whatever killed it.
 import { spawn } from 'node:child_process';
 
-export const DAWN_NOISE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
+const DAWN_NOISE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** Copies `from` to `to` line by line, without the lines Dawn prints on every adapter. */
-export function filterLines(from, to) {
+function filterLines(from, to) {
   let pending = '';
   from.setEncoding('utf8');
   from.on('data', (chunk) => {

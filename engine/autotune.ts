@@ -28,19 +28,19 @@ import { getRuntime } from './runtime.js';
 import { Tensor } from './tensor.js';
 
 /** Shortest timed sample, ms: 30 quanta of a 65.536 µs timer. */
-export const SAMPLE_MS = 2;
+const SAMPLE_MS = 2;
 /** Timed samples per candidate (their median is kept). */
-export const SAMPLES = 3;
+const SAMPLES = 3;
 /** Most launches in one sample. */
 export const MAX_RUNS_PER_SAMPLE = 256;
 /** A candidate whose first sample is this much slower than the best so far is not sampled again. */
-export const RACE_FACTOR = 1.5;
+const RACE_FACTOR = 1.5;
 /**
  * A candidate whose warm-up alone — long enough to read (≥ SAMPLE_MS) — is this much slower than
  * the best so far is not sampled at all: first use (pipeline compilation happens before the timed
  * pass) does not double a run of milliseconds.
  */
-export const WARMUP_RACE_FACTOR = 2;
+const WARMUP_RACE_FACTOR = 2;
 
 /** A convolution shape {@link autotune} tuned: its key, the kernel kept, each candidate's time. */
 export interface TunedChoice {
@@ -104,11 +104,12 @@ function operandsFor(request: TuneRequest): ConvOperands {
   }
 }
 
-const median = (values: readonly number[]) => {
+/** Median of a non-empty list (the mean of the two middle values for an even count). */
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
+}
 
 type Timer = NonNullable<AutotuneOptions['timer']>;
 

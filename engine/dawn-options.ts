@@ -28,7 +28,7 @@ export class DawnOptionsError extends Error {
  * The tokens to pass to Dawn's `create()`: the sources merged in order (undefined ones skipped),
  * each named in `labels` for error messages.
  */
-export function mergeDawnOptions(sources: readonly { label: string; value: string | undefined }[]): string[] {
+function mergeDawnOptions(sources: readonly { label: string; value: string | undefined }[]): string[] {
   const toggles = new Map<string, boolean>();
   const others = new Map<string, string>();
   for (const { label, value } of sources) {

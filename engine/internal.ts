@@ -10,5 +10,6 @@ export { expandTo, assign } from './ops/elementwise.js';
 export { checkThreshold } from './ops/metrics.js';
 export { convCandidates, convKernelsUsed, runConvPlan, conv2dGradInput, conv2dGradWeight, type ConvOperands } from './ops/conv.js';
 export { tuneKey, tableKeys, kernelVersion } from './conv-tuner.js';
+export { median } from './autotune.js';
 export { kernelFamily, kernelFamilies, grid, MAX_GROUPS_PER_DIM, type KernelSpec, type KernelFamily } from '../kernels/kernel.js';
 export { entryPoint, kernelHeader } from '../kernels/wgsl.js';

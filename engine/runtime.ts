@@ -72,7 +72,7 @@ interface UniformBlock {
 }
 
 /** Bytes for messages: exact, so that two different sizes never read the same. */
-export function formatBytes(bytes: number): string {
+function formatBytes(bytes: number): string {
   return bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(1)} MiB (${bytes} bytes)`;
 }
 
@@ -473,7 +473,7 @@ export interface InitOptions extends RequestGpuOptions {
 }
 
 /** Default seconds of autotuning per runtime (InitOptions.autotuneBudget). */
-export const DEFAULT_AUTOTUNE_BUDGET = 120;
+const DEFAULT_AUTOTUNE_BUDGET = 120;
 
 function resolveBudget(option: number | undefined): number {
   const raw = environment('PETSEG_AUTOTUNE_BUDGET');

@@ -165,10 +165,15 @@ export function readSafetensorsTensor(bytes: Uint8Array, header: SafetensorsHead
   return data;
 }
 
+/** The header of a whole file's bytes, its lengths and offsets checked against the file's size. */
+export function safetensorsHeaderOf(bytes: Uint8Array, source = 'safetensors data'): SafetensorsHeader {
+  const headerLength = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, source);
+  return parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length, source);
+}
+
 /** Parse and validate a whole file's bytes; `source` (a file name) prefixes every error. */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): Safetensors {
-  const headerLength = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, source);
-  const header = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length, source);
+  const header = safetensorsHeaderOf(bytes, source);
   const tensors = new Map<string, SafetensorsTensor>();
   for (const [name, entry] of header.entries) tensors.set(name, { dtype: entry.dtype, shape: entry.shape, data: readSafetensorsTensor(bytes, header, entry) });
   return { tensors, metadata: header.metadata };

@@ -59,6 +59,21 @@ export function runCommand(name: string, args: readonly string[], options: { cap
   });
 }
 
+/**
+ * Run `petseg infer args…` (`--json` among them) to its end and return the JSON object it printed
+ * last. A run that did not exit with code 0 is an error with `failed`'s message for it.
+ */
+export async function inferJson<T>(args: readonly string[], failed: (result: CommandResult) => string): Promise<T> {
+  const result = await runCommand('inference', args, { captureStdout: true });
+  if (result.code !== 0) throw new Error(failed(result));
+  const line = result.stdout.trim().split('\n').pop() ?? '';
+  try {
+    return JSON.parse(line) as T;
+  } catch {
+    throw new Error(`petseg infer --json printed no JSON object (got '${line.slice(0, 80)}')`);
+  }
+}
+
 /** Pass a signal on to the running children (Ctrl-C, kill): each stops as it would alone, releasing its run folder. */
 export function stopChildren(signal: NodeJS.Signals): void {
   for (const child of running) child.kill(signal);

@@ -7,13 +7,18 @@
  */
 import { basename, extname } from 'node:path';
 import { UsageError, parseArgs, type OptionSpec } from '../cli/commands/args.js';
+import { MODELS, type ModelEntry } from '../models/index.js';
+
+/** The models (of MODELS) that `takes`. */
+const modelsWhere = (takes: (entry: ModelEntry) => boolean): string[] => Object.entries(MODELS as Record<string, ModelEntry>).filter(([, entry]) => takes(entry)).map(([name]) => name);
+const withEncoder = modelsWhere((m) => m.encoder);
 
 /** Arguments that mean something to some models only: a configuration of another model drops them (train refuses them there). */
 export const MODEL_ARGUMENTS: Readonly<Record<string, readonly string[]>> = {
-  base_channels: ['UNet'],
-  encoder_weights: ['ResNet34_UNet'],
-  freeze_encoder_epochs: ['ResNet34_UNet'],
-  encoder_lr: ['ResNet34_UNet'],
+  base_channels: modelsWhere((m) => m.options.includes('baseChannels')),
+  encoder_weights: withEncoder,
+  freeze_encoder_epochs: withEncoder,
+  encoder_lr: withEncoder,
 };
 
 /** Whether the argument `name` applies to `model` (a model-specific one to its models only). */

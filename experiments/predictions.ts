@@ -8,8 +8,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeImage, encodePng, resizeBilinear, resizeNearest, type RasterImage } from '../train/index.js';
-import { runCommand } from './commands.js';
+import { SPLIT_FILES, decodeImage, encodePng, imagePath, resizeBilinear, resizeNearest, splitNames, trimapPath, type RasterImage } from '../train/index.js';
+import { inferJson } from './commands.js';
 
 const CELL_WIDTH = 160;
 const CELL_HEIGHT = 128;
@@ -30,12 +30,7 @@ export interface PredictionRow {
 
 /** The first `count` names of the dataset's test split (annotations/test.txt, first word of each line), as the loader reads it. */
 export function testImageNames(dataPath: string, count: number): string[] {
-  return readFileSync(join(dataPath, 'annotations', 'test.txt'), 'utf8')
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'))
-    .map((line) => line.split(/\s+/)[0])
-    .slice(0, count);
+  return splitNames(readFileSync(join(dataPath, SPLIT_FILES[1]), 'utf8'), 'test').slice(0, count);
 }
 
 function gray(mask: RasterImage): RasterImage {
@@ -75,17 +70,17 @@ function pasteCell(canvas: RasterImage, image: RasterImage, left: number, top: n
 export async function predictionGrid(checkpoint: string, dataPath: string, names: readonly string[]): Promise<{ png: Uint8Array; rows: PredictionRow[] }> {
   const out = mkdtempSync(join(tmpdir(), 'petseg-report-'));
   try {
-    const files = names.map((name) => join(dataPath, 'images', `${name}.jpg`));
-    const result = await runCommand('inference', [`--model_path=${checkpoint}`, `--out=${out}`, '--json', '--images', ...files], { captureStdout: true });
-    if (result.code !== 0) throw new Error(`petseg infer --model_path ${checkpoint} --images … exited with code ${result.code ?? result.signal}`);
-    const written = (JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { images?: { image: string; mask: string; overlay: string }[] }).images ?? [];
+    const files = names.map((name) => join(dataPath, imagePath(name)));
+    const args = [`--model_path=${checkpoint}`, `--out=${out}`, '--json', '--images', ...files];
+    const printed = await inferJson<{ images?: { image: string; mask: string; overlay: string }[] }>(args, (result) => `petseg infer --model_path ${checkpoint} --images … exited with code ${result.code ?? result.signal}`);
+    const written = printed.images ?? [];
     const rows: PredictionRow[] = [];
     const width = COLUMNS * (CELL_WIDTH + GAP) - GAP;
     const height = Math.max(1, written.length * (CELL_HEIGHT + GAP) - GAP);
     const canvas: RasterImage = { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(255) };
     for (const item of written) {
       const name = names[files.indexOf(item.image)];
-      const trimapFile = join(dataPath, 'annotations', 'trimaps', `${name}.png`);
+      const trimapFile = join(dataPath, trimapPath(name));
       const image = decodeImage(readFileSync(item.image), item.image, 3);
       const trimap = decodeImage(readFileSync(trimapFile), trimapFile, 1);
       const truth = new Uint8Array(trimap.data.length);

@@ -37,7 +37,7 @@ function dice(v: number | null): string {
 }
 
 /** Seconds as a reader takes them in: 12.3 s, 4 min 05 s, 2 h 03 min. */
-export function duration(seconds: number | null): string {
+function duration(seconds: number | null): string {
   if (seconds === null) return DASH;
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
   const whole = Math.round(seconds);
@@ -51,7 +51,7 @@ function adapterShort(adapter: string | null): string {
 }
 
 /** The table's cells as text, header first. */
-export function tableCells(c: ReportContent): string[][] {
+function tableCells(c: ReportContent): string[][] {
   const header = ['run', 'model', ...c.differing.map((n) => `--${n}`), 'best epoch', 'train Dice', 'valid Dice', 'test Dice', 'training time', 'images/s', 'adapter'];
   const body = c.rows.map((r) => [
     r.run,

@@ -9,18 +9,21 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../cli/commands/args.js';
+import { RUN_FILES, SPLIT_FILES } from '../train/index.js';
 import type { TopLevelSpec } from 'vega-lite';
 import { curvesSpec, heatmapSpec, renderSvg, testDiceSpec, type CurvePoint } from './charts.js';
 import { appliesTo } from './grid.js';
 import { GRID_COLUMNS, predictionGrid, testImageNames } from './predictions.js';
 import { renderHtml, renderMarkdown, type Figure, type ReportContent } from './render.js';
-import { BEST, SWEEP_FILE, evaluationIsCurrent, isRunFolder, readEvaluation, readMetrics, readRun, runSubfolders, type EpochLine, type RunState, type TestEvaluation } from './runs.js';
+import { SWEEP_FILE, evaluationIsCurrent, isRunFolder, readEvaluation, readMetrics, readRun, runSubfolders, type EpochLine, type RunState, type TestEvaluation } from './runs.js';
 import { evaluateRun, readSweepRecord } from './sweep.js';
 
 export interface ReportOptions {
   folders: string[];
+  /** The run folders `folders` stand for, as collectRuns found them. */
+  runs: readonly { dir: string; label: string }[];
   out: string;
-  /** Runs (labels or folders) to draw prediction grids for, besides the best one. */
+  /** Runs (labels or folders, as namesRun takes them) to draw prediction grids for, besides the best one. */
   examples: string[];
   /** Test images per prediction grid; 0: no grids (and no device). */
   images: number;
@@ -79,6 +82,11 @@ export function collectRuns(folders: readonly string[]): { dir: string; label: s
     unique.push({ ...run, label });
   }
   return unique;
+}
+
+/** Whether `name` (of --examples) means the run: its label, or its folder. */
+export function namesRun(name: string, run: { dir: string; label: string }): boolean {
+  return run.label === name || run.dir === resolve(name);
 }
 
 /** A label as a file-name part. */
@@ -162,14 +170,14 @@ export interface ReportSummary {
 /** The runs of the folders, with their test scores — computed where missing and `o.evaluate` allows. */
 async function readRuns(o: ReportOptions, say: (line: string) => void): Promise<ReportRun[]> {
   const runs: ReportRun[] = [];
-  for (const { dir, label } of collectRuns(o.folders)) {
+  for (const { dir, label } of o.runs) {
     const state = readRun(dir);
     if (!state) {
       say(`report: skipping ${dir}: no finished epoch yet`);
       continue;
     }
     let evaluation = readEvaluation(dir);
-    if (!evaluationIsCurrent(state, evaluation) && o.evaluate && existsSync(join(dir, BEST))) {
+    if (!evaluationIsCurrent(state, evaluation) && o.evaluate && existsSync(join(dir, RUN_FILES.best))) {
       say(`report: scoring ${label} on the test split (no current evaluation.json)`);
       const outcome = await evaluateRun(dir, { dataPath: o.dataPath, cacheDir: o.cacheDir }, say);
       if (outcome.kind === 'evaluated' || outcome.kind === 'current') evaluation = outcome.evaluation;
@@ -205,8 +213,8 @@ class FigureWriter {
 }
 
 /** The heatmap over two numeric arguments that differ (lr × weight_decay first), when there are two. */
-async function heatmapFigure(w: FigureWriter, runs: readonly ReportRun[], rows: readonly TableRow[], differing: readonly string[]): Promise<void> {
-  const numeric = differing.filter((name) => runs.every((r) => shownArg(r, name) === '—' || Number.isFinite(Number(shownArg(r, name)))));
+async function heatmapFigure(w: FigureWriter, rows: readonly TableRow[], differing: readonly string[]): Promise<void> {
+  const numeric = differing.filter((name) => rows.every((r) => r.args[name] === '—' || Number.isFinite(Number(r.args[name]))));
   const axes = numeric.includes('lr') && numeric.includes('weight_decay') ? ['lr', 'weight_decay'] : numeric.slice(0, 2);
   if (axes.length < 2) return;
   const useTest = rows.every((r) => r.test_dice !== null);
@@ -230,15 +238,15 @@ async function heatmapFigure(w: FigureWriter, runs: readonly ReportRun[], rows: 
 async function predictionFigures(w: FigureWriter, o: ReportOptions, runs: readonly ReportRun[], rows: readonly TableRow[], say: (line: string) => void): Promise<void> {
   if (o.images === 0) return;
   const best = [...rows].sort((a, b) => (b.test_dice ?? b.valid_dice ?? -1) - (a.test_dice ?? a.valid_dice ?? -1))[0].run;
-  const named = o.examples.map((e) => runs.find((r) => r.label === e || r.state.dir === resolve(e))!);
+  const named = o.examples.map((e) => runs.find((r) => namesRun(e, { dir: r.state.dir, label: r.label }))!);
   for (const run of [...new Set([runs.find((r) => r.label === best)!, ...named])]) {
     const stem = `predictions-${fileStem(run.label)}`;
     const title = `Predictions: ${run.label}${run.label === best ? ' (the best run)' : ''}`;
-    const checkpoint = join(run.state.dir, BEST);
+    const checkpoint = join(run.state.dir, RUN_FILES.best);
     const data = o.dataPath ?? run.state.dataPath;
     if (!existsSync(checkpoint)) {
       w.missing(stem, title, 'no best.safetensors in the run folder');
-    } else if (data === undefined || !existsSync(join(data, 'annotations', 'test.txt'))) {
+    } else if (data === undefined || !existsSync(join(data, SPLIT_FILES[1]))) {
       w.missing(stem, title, `no test split at ${data ?? "the run's data (not recorded)"}; pass --data_path`);
     } else {
       say(`report: segmenting ${o.images} test images with ${run.label}'s best checkpoint`);
@@ -268,17 +276,17 @@ export async function writeReport(o: ReportOptions, say: (line: string) => void)
   } else {
     w.missing('test-dice', 'Best test Dice', 'no run has a test evaluation (run `petseg sweep`, or `petseg report` with the test split at hand)');
   }
-  const allPoints = runs.flatMap(curvePoints);
+  const points = new Map(runs.map((run) => [run, curvePoints(run)]));
+  const allPoints = [...points.values()].flat();
   const overlaid = 'Train (solid) and valid (dashed) BCE loss and mean Dice per epoch, every run overlaid.';
   await w.svg('curves-all', 'Training curves, all runs', overlaid, curvesSpec('Training curves, all runs', allPoints, true), 'curves-all.csv', csv(allPoints, CURVE_COLUMNS));
-  await heatmapFigure(w, runs, rows, differing);
+  await heatmapFigure(w, rows, differing);
   await predictionFigures(w, o, runs, rows, say);
-  for (const run of runs) {
-    const points = curvePoints(run);
+  for (const [run, runPoints] of points) {
     const stem = `curves-${fileStem(run.label)}`;
     const title = `Training curves: ${run.label}`;
-    if (points.length === 0) w.missing(stem, title, 'no metrics.jsonl in the run folder');
-    else await w.svg(stem, title, `BCE loss and mean Dice per epoch of ${run.label}, train and valid.`, curvesSpec(title, points, false), `${stem}.csv`, csv(points, CURVE_COLUMNS));
+    if (runPoints.length === 0) w.missing(stem, title, 'no metrics.jsonl in the run folder');
+    else await w.svg(stem, title, `BCE loss and mean Dice per epoch of ${run.label}, train and valid.`, curvesSpec(title, runPoints, false), `${stem}.csv`, csv(runPoints, CURVE_COLUMNS));
   }
 
   const content: ReportContent = { folders: o.folders.map((f) => resolve(f)), shared, differing, rows, figures: w.figures };

@@ -9,19 +9,16 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readSafetensorsHeader, checkpointMetadata } from '../models/index.js';
+import { EVALUATION_FILE, RUN_FILES } from '../train/index.js';
 
 const readCheckpointMetadata = (path: string) => checkpointMetadata(readSafetensorsHeader(path), path);
 
-/** The best checkpoint's scores on the test split, as `petseg infer --json` prints them, written by the sweep. */
-export const EVALUATION_FILE = 'evaluation.json';
 /** At the root of a sweep's --save_dir: its grid and configurations (sweep.ts). */
 export const SWEEP_FILE = 'sweep.json';
 
+/** Where a commit stages its files (train/run-folder.ts, which keeps the name to itself). */
 const STAGING = '.commit';
-const MANIFEST = 'run.json';
-const METRICS = 'metrics.jsonl';
-const LAST = 'last.safetensors';
-export const BEST = 'best.safetensors';
+const { manifest: MANIFEST, metrics: METRICS, last: LAST } = RUN_FILES;
 
 /** One epoch's line of metrics.jsonl (fields of earlier versions may be missing). */
 export interface EpochLine {

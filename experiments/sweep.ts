@@ -19,11 +19,10 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../cli/commands/args.js';
-import { writeFileAtomic } from '../train/index.js';
-import { RunFolderInUse, acquireRunLock } from '../train/index.js';
-import { runCommand, stopChildren } from './commands.js';
+import { EVALUATION_FILE, RUN_FILES, RunFolderInUse, SPLIT_FILES, acquireRunLock, writeFileAtomic } from '../train/index.js';
+import { inferJson, runCommand, stopChildren } from './commands.js';
 import { inShard, type Configuration, type Grid } from './grid.js';
-import { BEST, EVALUATION_FILE, SWEEP_FILE, evaluationIsCurrent, isRunFolder, readEvaluation, readRun, type RunState, type TestEvaluation } from './runs.js';
+import { SWEEP_FILE, evaluationIsCurrent, isRunFolder, readEvaluation, readRun, type RunState, type TestEvaluation } from './runs.js';
 
 export interface SweepPlan {
   saveDir: string;
@@ -132,7 +131,7 @@ export function trainArguments(plan: SweepPlan, config: Configuration, resume: b
 /** Where a configuration stands, from its run folder. */
 export function configurationState(plan: SweepPlan, config: Configuration): string {
   const dir = join(plan.saveDir, config.name);
-  const run = existsSync(dir) ? readRun(dir) : null;
+  const run = readRun(dir);
   if (!run) return 'not started';
   const target = targetEpochs(config, run);
   if (run.epoch < target) return `epoch ${run.epoch} of ${target} finished; resumes`;
@@ -142,16 +141,8 @@ export function configurationState(plan: SweepPlan, config: Configuration): stri
 
 /** The best checkpoint's scores on the test split of `dataPath`: `petseg infer --json`, with the adapter. */
 async function scoreBest(run: RunState, dataPath: string, cacheDir: string | undefined): Promise<TestEvaluation> {
-  const args = [`--model_path=${join(run.dir, BEST)}`, `--data_path=${dataPath}`, '--json', ...(cacheDir !== undefined ? [`--cache_dir=${cacheDir}`] : [])];
-  const result = await runCommand('inference', args, { captureStdout: true });
-  if (result.signal) throw new Error(`the test evaluation was stopped (${result.signal})`);
-  if (result.code !== 0) throw new Error(`petseg infer ${args.join(' ')} exited with code ${result.code}`);
-  const line = result.stdout.trim().split('\n').pop() ?? '';
-  try {
-    return JSON.parse(line) as TestEvaluation;
-  } catch {
-    throw new Error(`petseg infer --json printed no JSON object (got '${line.slice(0, 80)}')`);
-  }
+  const args = [`--model_path=${join(run.dir, RUN_FILES.best)}`, `--data_path=${dataPath}`, '--json', ...(cacheDir !== undefined ? [`--cache_dir=${cacheDir}`] : [])];
+  return inferJson<TestEvaluation>(args, (result) => (result.signal ? `the test evaluation was stopped (${result.signal})` : `petseg infer ${args.join(' ')} exited with code ${result.code}`));
 }
 
 export type EvaluationOutcome =
@@ -177,12 +168,12 @@ export async function evaluateRun(dir: string, data: { dataPath?: string; cacheD
   process.once('exit', lock.release);
   try {
     const run = readRun(dir);
-    if (!run || !existsSync(join(dir, BEST))) return { kind: 'not trained' };
+    if (!run || !existsSync(join(dir, RUN_FILES.best))) return { kind: 'not trained' };
     const present = readEvaluation(dir);
     if (evaluationIsCurrent(run, present)) return { kind: 'current', evaluation: present };
     const dataPath = data.dataPath ?? run.dataPath;
-    if (dataPath === undefined || !existsSync(join(dataPath, 'annotations', 'test.txt'))) {
-      return { kind: 'no data', line: `${dataPath === undefined ? 'the run records no dataset' : `${dataPath} has no test split (annotations/test.txt)`}; pass --data_path with the test split` };
+    if (dataPath === undefined || !existsSync(join(dataPath, SPLIT_FILES[1]))) {
+      return { kind: 'no data', line: `${dataPath === undefined ? 'the run records no dataset' : `${dataPath} has no test split (${SPLIT_FILES[1]})`}; pass --data_path with the test split` };
     }
     const evaluation = await scoreBest(run, dataPath, data.cacheDir);
     writeFileAtomic(join(dir, EVALUATION_FILE), new TextEncoder().encode(`${JSON.stringify(evaluation, null, 1)}\n`));
@@ -198,9 +189,9 @@ type Outcome = 'trained' | 'resumed' | 'done before' | 'skipped' | 'failed' | 's
 /** Run the sweep's configurations of this shard; returns the exit code (1 when a run failed). */
 export async function runSweep(plan: SweepPlan, say: (line: string) => void): Promise<number> {
   mkdirSync(plan.saveDir, { recursive: true });
-  const record = readSweepRecord(plan.saveDir);
-  if (!record || JSON.stringify(record) !== JSON.stringify(recordOf(plan))) {
-    writeFileAtomic(join(plan.saveDir, SWEEP_FILE), new TextEncoder().encode(`${JSON.stringify(recordOf(plan), null, 1)}\n`));
+  const record = recordOf(plan);
+  if (JSON.stringify(readSweepRecord(plan.saveDir)) !== JSON.stringify(record)) {
+    writeFileAtomic(join(plan.saveDir, SWEEP_FILE), new TextEncoder().encode(`${JSON.stringify(record, null, 1)}\n`));
   }
   let stopping: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -240,7 +231,7 @@ async function runConfiguration(plan: SweepPlan, config: Configuration, label: s
   const dir = join(plan.saveDir, config.name);
   let outcome: Outcome = 'done before';
   try {
-    const run = existsSync(dir) ? readRun(dir) : null;
+    const run = readRun(dir);
     const target = run ? targetEpochs(config, run) : undefined;
     if (!run || run.epoch < target!) {
       say(run ? `${label}: resuming from epoch ${run.epoch} to ${target}` : `${label}: training`);

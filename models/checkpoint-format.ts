@@ -8,7 +8,7 @@
  */
 import type { Module } from '../engine/nn/module.js';
 import { tensor } from '../engine/ops/creation.js';
-import { encodeSafetensors, parseSafetensorsHeader, readSafetensorsTensor, safetensorsHeaderLength, type Safetensors, type SafetensorsHeader, type SafetensorsTensor } from '../engine/safetensors.js';
+import { encodeSafetensors, readSafetensorsTensor, safetensorsHeaderOf, type Safetensors, type SafetensorsHeader, type SafetensorsTensor } from '../engine/safetensors.js';
 import { formatShape, sameShape } from '../engine/shape.js';
 import { shapesOnly, type Tensor } from '../engine/tensor.js';
 import { IMG_SIZE, withinBound } from './limits.js';
@@ -158,14 +158,8 @@ export function checkpointInfo(header: Pick<SafetensorsHeader, 'metadata' | 'ent
   return info;
 }
 
-/** A safetensors buffer's header, its lengths and offsets checked against the buffer's size. */
-function headerOf(bytes: Uint8Array, source: string): SafetensorsHeader {
-  const headerLength = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, source);
-  return parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), bytes.length, source);
-}
-
 /** Refuse a safetensors buffer whose float tensors hold NaN or ±Inf (a diverged run's, or damaged), naming the first such tensor; reads in place. */
-export function checkFiniteTensors(bytes: Uint8Array, source: string, header: SafetensorsHeader = headerOf(bytes, source)): void {
+export function checkFiniteTensors(bytes: Uint8Array, source: string, header: SafetensorsHeader = safetensorsHeaderOf(bytes, source)): void {
   for (const [name, entry] of header.entries) {
     if (entry.dtype !== 'F32') continue; // integer counters are finite by construction
     const view = new DataView(bytes.buffer, bytes.byteOffset + header.dataStart + entry.begin, entry.end - entry.begin);
@@ -180,8 +174,8 @@ export function checkFiniteTensors(bytes: Uint8Array, source: string, header: Sa
  * `expectModel`) names against the header's tensors, and every tensor finite. Returns its header
  * and model description.
  */
-export function inspectCheckpoint(bytes: Uint8Array, source: string, expectModel?: string): { header: SafetensorsHeader; info: CheckpointInfo } {
-  const header = headerOf(bytes, source);
+function inspectCheckpoint(bytes: Uint8Array, source: string, expectModel?: string): { header: SafetensorsHeader; info: CheckpointInfo } {
+  const header = safetensorsHeaderOf(bytes, source);
   const info = checkpointInfo(header, source, expectModel);
   checkFiniteTensors(bytes, source, header);
   return { header, info };

@@ -12,9 +12,14 @@ import { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.js
 
 export { decodeOptimizerState, encodeOptimizerState } from './optimizer-state.js';
 
+/** The temporary file an atomic write of `path` goes to first: `<path>.tmp-<pid>-<ms>`, a form run folders recognise as petseg's own. */
+export function temporaryPath(path: string): string {
+  return `${path}.tmp-${process.pid}-${Date.now()}`;
+}
+
 /** Write `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename. */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const temporary = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const temporary = temporaryPath(path);
   try {
     const fd = openSync(temporary, 'w');
     try {

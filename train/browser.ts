@@ -4,8 +4,8 @@
  */
 export { trainRun, checkResume, type RunIO, type TrainResult } from './loop.js';
 export { openRun, defaultRunName, readCommittedRun, recordedSettings, foreignEntries, commitEpoch, RUN_FILES, RUN_LOG_DIR, EVALUATION_FILE, LOCK_FILE, type OpenedRun, type RunManifest } from './run-folder.js';
-export { PRECISIONS, OptionError, DivergedError, checkSettings, labArgs, type Precision, type RunSettings } from './settings.js';
-export { readText, subPath, type Folder, type ReadableFolder, type Entry, type EntryKind, type FileInfo } from './storage.js';
+export { PRECISIONS, RUN_DEFINING, OptionError, DivergedError, checkSettings, labArgs, type Precision, type RunSettings } from './settings.js';
+export { readText, sha256Hex, type Folder, type ReadableFolder, type Entry, type EntryKind, type FileInfo } from './storage.js';
 export { epochMetrics, bestOf, type EpochRecord, type EpochMetrics, type Best } from './record.js';
 export { StoppedError } from './epoch.js';
 export { evaluateSamples, exampleGrid, type Evaluation } from './evaluate.js';

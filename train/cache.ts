@@ -13,7 +13,7 @@
  */
 import { imagePath, loadSamples, readSplit, trimapPath, type Split } from './dataset.js';
 import type { Sample } from './pixels.js';
-import type { Folder, ReadableFolder } from './storage.js';
+import { sha256Hex, type Folder, type ReadableFolder } from './storage.js';
 
 const MAGIC = 'PSGCACHE1\n';
 
@@ -32,8 +32,7 @@ async function sourceFingerprint(data: ReadableFolder, names: string[], size: nu
       lines.push(`${data.location}/${path}:${info ? `${info.size}:${info.modified}` : 'missing'}`);
     }
   }
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${lines.join('\n')}\n`));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('').slice(0, 16);
+  return (await sha256Hex(`${lines.join('\n')}\n`)).slice(0, 16);
 }
 
 /**

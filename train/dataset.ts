@@ -10,7 +10,7 @@
 import { ImageDecodeError, decodeImage } from './images.js';
 import { resizeBilinear, resizeNearest, type Sample } from './pixels.js';
 import { OptionError } from './settings.js';
-import type { ReadableFolder } from './storage.js';
+import { concatBytes, sha256Hex, type ReadableFolder } from './storage.js';
 
 /** The lab's splits: train and valid from trainval.txt (every 10th line valid), test = test.txt. */
 export type Split = 'train' | 'valid' | 'test';
@@ -58,8 +58,6 @@ export async function readSplit(data: ReadableFolder, split: Split): Promise<str
   return selected;
 }
 
-const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
-
 /**
  * The dataset's identity, recorded with a run so a resume on other data is refused: the sha256 of
  * its split lists (trainval.txt and test.txt, "missing" for an absent one), which fix every split.
@@ -70,9 +68,7 @@ export async function splitFingerprint(data: ReadableFolder): Promise<string> {
   for (const file of SPLIT_FILES) {
     parts.push(encoder.encode(`${file.slice('annotations/'.length)}\n`), (await data.read(file)) ?? encoder.encode('missing'), encoder.encode('\n'));
   }
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.reduce((offset, p) => (all.set(p, offset), offset + p.length), 0);
-  return hex(await globalThis.crypto.subtle.digest('SHA-256', all));
+  return sha256Hex(concatBytes(parts));
 }
 
 /** A file of the dataset, or an ImageDecodeError naming it (a sample to skip, not a failure). */

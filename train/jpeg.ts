@@ -16,6 +16,7 @@
  */
 import jpeg from 'jpeg-js';
 import type { RasterImage } from './pixels.js';
+import { concatBytes } from './storage.js';
 
 export interface JpegPlan {
   width: number;
@@ -178,9 +179,7 @@ export function planJpeg(bytes: Uint8Array): JpegPlan {
   }
   if (!frame || scans === 0) throw new Error(frame ? 'no scan' : 'no frame header');
   parts.push(Uint8Array.of(0xff, 0xd9));
-  const stream = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let offset = 0;
-  for (const p of parts) stream.set(p, offset), (offset += p.length);
+  const stream = concatBytes(parts);
   // A stray FF DA could only be reached by a jpeg-js that lost step: count it as a scan of the whole frame.
   scans += stray;
   blockDecodes += stray * frame.allocatedBlocks;

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, truncate } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { temporaryPath } from '../models/checkpoint.js';
 import type { Entry, FileInfo, Folder } from './storage.js';
 
 const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
@@ -62,7 +63,7 @@ export class NodeFolder implements Folder {
 
   async write(path: string, bytes: Uint8Array | string, options: { durable?: boolean } = {}): Promise<void> {
     const file = this.path(path);
-    const temporary = `${file}.tmp-${process.pid}-${Date.now()}`;
+    const temporary = temporaryPath(file);
     try {
       await mkdir(dirname(file), { recursive: true });
       const handle = await open(temporary, 'w');

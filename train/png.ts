@@ -8,7 +8,7 @@
  * by round(v · 255 / (2^depth − 1)), as pngjs does.
  *
  * What must hold: the inflated data is exactly as long as the header implies (filter bytes and
- * packed rows of every Adam7 pass, computed in `pngDataSize`). Inflating stops with an error as soon
+ * packed rows of every Adam7 pass: `Scanlines.expected`). Inflating stops with an error as soon
  * as the stream would produce one byte more, and fewer bytes are an error too; the data is inflated
  * in slices sized from what is still expected, so that nothing is allocated beyond the output image
  * but a few MiB of inflater buffers, whatever the stream holds. The caller bounds width × height
@@ -19,6 +19,8 @@
  */
 import { Unzlib, zlibSync } from 'fflate';
 import type { RasterImage } from './pixels.js';
+import { reflectedCrc32 } from './crc.js';
+import { concatBytes } from './storage.js';
 
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -66,25 +68,7 @@ function passes(h: PngHeader): Pass[] {
     .filter((p) => p.width > 0 && p.height > 0);
 }
 
-/** Bytes the inflated image data must have: per pass, each row's filter byte and packed samples. */
-function pngDataSize(h: PngHeader): number {
-  return passes(h).reduce((sum, p) => sum + p.height * (1 + p.rowBytes), 0);
-}
-
-let crcTable: Uint32Array | undefined;
-function crc32(bytes: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = crcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+const crc32 = reflectedCrc32(0xedb88320);
 
 interface PngChunks {
   header: PngHeader;
@@ -120,13 +104,8 @@ function readChunks(bytes: Uint8Array): PngChunks {
   if (!header) throw new Error('no IHDR chunk');
   if (header.colorType === 3 && !palette) throw new Error('a palette image without a PLTE chunk');
   if (idat.length === 0) throw new Error('no IDAT chunk');
-  let compressed = idat[0];
-  if (idat.length > 1) {
-    // One buffer, so that many tiny IDAT chunks do not become as many inflate calls.
-    compressed = new Uint8Array(idat.reduce((sum, d) => sum + d.length, 0));
-    let offset = 0;
-    for (const d of idat) compressed.set(d, offset), (offset += d.length);
-  }
+  // One buffer, so that many tiny IDAT chunks do not become as many inflate calls.
+  const compressed = idat.length > 1 ? concatBytes(idat) : idat[0];
   return { header, palette, compressed };
 }
 
@@ -180,15 +159,17 @@ class Scanlines {
   private row = 0;
   private filled = 0;
   received = 0;
+  /** Bytes the inflated image data must have: per pass, each row's filter byte and packed samples. */
+  readonly expected: number;
 
   constructor(
     private readonly h: PngHeader,
     private readonly palette: Uint8Array | null,
     private readonly out: Uint8Array,
     private readonly channels: 1 | 3,
-    readonly expected: number,
   ) {
     this.passes = passes(h);
+    this.expected = this.passes.reduce((sum, p) => sum + p.height * (1 + p.rowBytes), 0);
     this.bpp = Math.max(1, (SAMPLES[h.colorType] * h.bitDepth) >> 3);
     const longest = Math.max(...this.passes.map((p) => p.rowBytes)) + 1;
     this.line = new Uint8Array(longest);
@@ -256,7 +237,7 @@ class Scanlines {
 export function decodePng(bytes: Uint8Array, channels: 1 | 3): RasterImage {
   const { header: h, palette, compressed } = readChunks(bytes);
   const data = new Uint8Array(h.width * h.height * channels);
-  const rows = new Scanlines(h, palette, data, channels, pngDataSize(h));
+  const rows = new Scanlines(h, palette, data, channels);
   const inflater = new Unzlib((chunk) => rows.write(chunk));
   for (let at = 0; at < compressed.length; ) {
     const remaining = rows.expected - rows.received;
@@ -328,8 +309,5 @@ export function encodePng(image: RasterImage): Uint8Array {
   header[8] = 8;
   header[9] = channels === 1 ? 0 : 2;
   const parts = [Uint8Array.from(SIGNATURE), chunk('IHDR', header), chunk('IDAT', zlibSync(rows)), chunk('IEND', new Uint8Array(0))];
-  const file = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let offset = 0;
-  for (const p of parts) file.set(p, offset), (offset += p.length);
-  return file;
+  return concatBytes(parts);
 }

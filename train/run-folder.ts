@@ -20,7 +20,7 @@
  * while the caller holds the folder's lock (Node: run-lock.ts; a browser: Web Locks). A folder
  * that holds no run but other files is not one to train into (foreignEntries).
  */
-import { safetensorsHeaderLength, parseSafetensorsHeader } from '../engine/safetensors.js';
+import { safetensorsHeaderOf } from '../engine/safetensors.js';
 import { checkpointMetadata } from '../models/checkpoint-format.js';
 import { settingsFromLabArgs, type RunSettings } from './settings.js';
 import type { Folder } from './storage.js';
@@ -131,8 +131,7 @@ async function legacyManifest(folder: Folder): Promise<RunManifest | null> {
   const bytes = await folder.read(RUN_FILES.last);
   if (!bytes) return null;
   const where = at(folder, RUN_FILES.last);
-  const length = safetensorsHeaderLength(bytes.subarray(0, 8), bytes.length, where);
-  const info = checkpointMetadata(parseSafetensorsHeader(bytes.subarray(8, 8 + length), bytes.length, where), where);
+  const info = checkpointMetadata(safetensorsHeaderOf(bytes, where), where);
   const m = info?.metrics ?? {};
   return {
     format: FORMAT,

@@ -18,8 +18,6 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LOCK_FILE } from './run-folder.js';
 
-export { LOCK_FILE, isLockFile } from './run-folder.js';
-
 /** A run folder held by this process. */
 export interface RunLock {
   /** The run folder. */

@@ -8,7 +8,7 @@
  * renders its flag, `--lr` (cli/commands/args.ts).
  */
 import { BASE_CHANNELS, IMG_SIZE, SEED, withinBound } from '../models/limits.js';
-import { MODELS, type ModelName, type ModelOptions } from '../models/registry.js';
+import { MODELS, isModelName, type ModelName, type ModelOptions } from '../models/registry.js';
 
 /**
  * The training precisions: `fp32`, or `mixed` (float16 convolution operands under autocast, with
@@ -77,7 +77,7 @@ export function divergedMessage(epoch: number, what: string, lr: number): string
 
 /** The settings' values, checked without a GPU or a file (the first thing a run does). */
 export function checkSettings(s: RunSettings): void {
-  if (!Object.prototype.hasOwnProperty.call(MODELS, s.model)) throw new OptionError(`{model} ${String(s.model)} is not a model; choose ${Object.keys(MODELS).join(' or ')}`);
+  if (!isModelName(s.model)) throw new OptionError(`{model} ${String(s.model)} is not a model; choose ${Object.keys(MODELS).join(' or ')}`);
   if (!PRECISIONS.includes(s.precision)) throw new OptionError(`{precision} ${String(s.precision)} is not a precision; choose ${PRECISIONS.join(' or ')}`);
   if (!(typeof s.maskThreshold === 'number' && s.maskThreshold >= 0 && s.maskThreshold <= 1)) throw new OptionError(`{maskThreshold} must be in [0, 1], got ${s.maskThreshold}`);
   for (const [name, value] of [['epochs', s.epochs], ['batchSize', s.batchSize]] as const) {

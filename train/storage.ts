@@ -57,13 +57,22 @@ export interface Folder extends ReadableFolder {
   folder(path: string): Folder;
 }
 
-/** `path` joined under `base` ('' for none). */
-export function subPath(base: string, path: string): string {
-  return base ? (path ? `${base}/${path}` : base) : path;
-}
-
 /** The file at `path` as text (UTF-8), or null. */
 export async function readText(folder: ReadableFolder, path: string): Promise<string | null> {
   const bytes = await folder.read(path);
   return bytes === null ? null : new TextDecoder().decode(bytes);
+}
+
+/** The SHA-256 of `data` (a string as UTF-8), in hex: Web Crypto, so the same in Node and the page. */
+export async function sha256Hex(data: Uint8Array | string): Promise<string> {
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** `parts` one after another in one new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((offset, p) => (all.set(p, offset), offset + p.length), 0);
+  return all;
 }

@@ -8,6 +8,7 @@
  * ustar names with their prefix, GNU long names (`L`) and pax `path` records are understood.
  */
 import { Gunzip } from 'fflate';
+import { concatBytes } from './storage.js';
 
 /** Largest single file an archive may hold (the dataset's largest is a few MB). */
 export const MAX_FILE_BYTES = 256 * 2 ** 20;
@@ -83,9 +84,8 @@ class TarReader {
 
   async push(chunk: Uint8Array): Promise<void> {
     if (this.ended) return;
-    const bytes = new Uint8Array(this.pending.length + chunk.length);
-    bytes.set(this.pending);
-    bytes.set(chunk, this.pending.length);
+    // What is left of this chunk is copied into `pending` below, so the chunk itself is never kept.
+    const bytes = this.pending.length ? concatBytes([this.pending, chunk]) : chunk;
     let at = 0;
     for (;;) {
       const e = this.entry;

@@ -4,23 +4,11 @@
  * summaries. Only the fields TensorBoard needs are encoded. The file lives in a Folder
  * (train/storage.ts), so Node and the browser write the same bytes.
  */
-import type { Folder } from './storage.js';
+import { reflectedCrc32 } from './crc.js';
+import { concatBytes, type Folder } from './storage.js';
 
-const CRC32C_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-export function crc32c(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const b of bytes) crc = CRC32C_TABLE[(crc ^ b) & 0xff] ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
+/** CRC-32C (Castagnoli), which TFRecord frames carry. */
+export const crc32c = reflectedCrc32(0x82f63b78);
 
 /** TFRecord's masked CRC: rotate right by 15 and add a constant, so CRCs of CRCs stay distinct. */
 export function maskedCrc32c(bytes: Uint8Array): number {
@@ -166,12 +154,7 @@ export class SummaryWriter {
   /** Append what was added since the last flush, durably. */
   async flush(): Promise<void> {
     if (!this.pending.length) return;
-    const bytes = new Uint8Array(this.pending.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const p of this.pending) {
-      bytes.set(p, offset);
-      offset += p.length;
-    }
+    const bytes = concatBytes(this.pending);
     await this.folder.append(this.file, bytes);
     this.pending = [];
     this.written += bytes.length;

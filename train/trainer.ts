@@ -49,7 +49,7 @@ export interface TrainOptions extends Omit<RunSettings, 'precision' | 'freezeEnc
   cacheDir?: string;
   /** The lock on saveDir, when the caller took it already (the CLI does, before the device opens); otherwise train() holds one for its call. */
   runLock?: RunLock;
-  /** The run folder as the caller opened it (under runLock), so it is read once; otherwise train() opens it. */
+  /** The run folder as the caller opened it (under runLock) and checked with checkTrainOptions, so both are done once; otherwise train() does them. */
   opened?: OpenedRun;
   /** Validation images drawn into TensorBoard each epoch (default 4). */
   exampleImages?: number;
@@ -157,7 +157,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   try {
     const folder = new NodeFolder(o.saveDir);
     const opened = o.opened ?? (await openRun(folder, ownLogs(o, folder)));
-    await checkTrainOptions(o, opened);
+    if (!o.opened) await checkTrainOptions(o, opened);
     const io: RunIO = {
       run: opened,
       data: new NodeFolder(o.dataPath),

@@ -12,7 +12,7 @@
  * cache without the folder being picked again; its images are read again only if the cache is
  * gone, and then the page asks for the folder.
  */
-import { SPLIT_FILES, readSplit, splitNames, type Entry, type FileInfo, type Folder, type ReadableFolder, readText, BUILTIN_SYNTHETIC, syntheticDatasetFiles, unpackTarGz } from '../train/browser.js';
+import { SPLIT_FILES, readSplit, splitNames, type Entry, type FileInfo, type Folder, type ReadableFolder, readText, sha256Hex, BUILTIN_SYNTHETIC, syntheticDatasetFiles, unpackTarGz } from '../train/browser.js';
 
 /** A dataset the page can train on: where it is read from, and its record's id. */
 export interface PageDataset {
@@ -27,11 +27,6 @@ interface DatasetRecord {
   name: string;
   kind: 'folder' | 'archives' | 'synthetic';
   images: number;
-}
-
-const hex = (bytes: ArrayBuffer) => [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
-async function sha256(text: string | Uint8Array): Promise<string> {
-  return hex(await crypto.subtle.digest('SHA-256', (typeof text === 'string' ? new TextEncoder().encode(text) : text) as Uint8Array<ArrayBuffer>));
 }
 
 /** Images the dataset lists: trainval, and test where there is a list (the real sample has none). */
@@ -56,7 +51,7 @@ function entriesUnder(paths: Iterable<string>, folder: string): Entry[] | null {
 }
 
 /** A picked or dropped folder's files, by their path below the dataset. */
-export class FilesFolder implements ReadableFolder {
+class FilesFolder implements ReadableFolder {
   constructor(
     readonly location: string,
     private readonly files: ReadonlyMap<string, File>,
@@ -130,7 +125,7 @@ export function datasetFiles(files: readonly { path: string; file: File }[], pic
 export async function pickedDataset(datasets: Folder, name: string, files: ReadonlyMap<string, File>): Promise<PageDataset> {
   const data = new FilesFolder(name, files);
   const lists = await Promise.all(SPLIT_FILES.map(async (f) => await data.read(f)));
-  const id = `folder-${(await sha256(`${name}\n${lists.map((l) => (l ? new TextDecoder().decode(l) : 'missing')).join('\n')}`)).slice(0, 16)}`;
+  const id = `folder-${(await sha256Hex(`${name}\n${lists.map((l) => (l ? new TextDecoder().decode(l) : 'missing')).join('\n')}`)).slice(0, 16)}`;
   const images = await listedImages(data);
   const record = datasets.folder(id);
   const stats: Record<string, [number, number]> = {};
@@ -151,7 +146,7 @@ export async function archiveDataset(datasets: Folder, archives: readonly File[]
   if (names.join() !== [...wanted].sort().join()) {
     throw new Error(`drop the two official archives, images.tar.gz and annotations.tar.gz (got ${names.join(', ') || 'nothing'})`);
   }
-  const id = `archives-${(await sha256(archives.map((a) => `${a.name}:${a.size}:${a.lastModified}`).sort().join('\n'))).slice(0, 16)}`;
+  const id = `archives-${(await sha256Hex(archives.map((a) => `${a.name}:${a.size}:${a.lastModified}`).sort().join('\n'))).slice(0, 16)}`;
   const record = datasets.folder(id);
   const files = record.folder('files');
   const done = await readText(record, 'dataset.json');

@@ -7,6 +7,7 @@
 import { type Module, init } from '../engine/index.js';
 import { decodeCheckpoint, trainedImageSize, type CheckpointInfo } from '../models/browser.js';
 import { type RasterImage, segmentAtFullSize } from '../train/browser.js';
+import { element, show } from './dom.js';
 import { notAModelFile } from './model-file.js';
 import { paint } from './paint.js';
 import { type RunState } from './run-state.js';
@@ -31,7 +32,6 @@ declare global {
   }
 }
 
-const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
   adapter: element<HTMLParagraphElement>('adapter'),
   checkpointFile: element<HTMLInputElement>('checkpoint-file'),
@@ -42,11 +42,6 @@ const ui = {
   segmentStatus: element<HTMLParagraphElement>('segment-status'),
   overlay: element<HTMLCanvasElement>('overlay'),
 };
-
-function show(target: HTMLElement, text: string, isError = false): void {
-  target.textContent = text;
-  target.classList.toggle('error', isError);
-}
 
 const state: PageState = {
   adapter: null,

@@ -6,7 +6,7 @@
  */
 
 /** Where a checkpoint goes so the page finds it, for messages. */
-export const MODEL_PLACE = 'web/public/model.safetensors before `npm run web` or `npm run build:web`, or next to the built index.html';
+const MODEL_PLACE = 'web/public/model.safetensors before `npm run web` or `npm run build:web`, or next to the built index.html';
 
 /** Why `response` is not the model file at `path` (its URL path), or null when it may be one. */
 export function notAModelFile(path: string, response: { ok: boolean; status: number; contentType: string | null; firstByte: number | undefined } | null): string | null {

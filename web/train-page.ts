@@ -9,6 +9,7 @@ import { memoryStats, getRuntime } from '../engine/index.js';
 import { decodeCheckpoint, type SegmentationModel } from '../models/browser.js';
 import { loadSplitCached, evaluateSamples, trainRun, defaultRunName, type RasterImage, epochMetrics, type EpochMetrics, type EpochRecord, RUN_FILES, openRun, readCommittedRun, type RunManifest, OptionError, checkSettings, labArgs, type RunSettings, type Folder } from '../train/browser.js';
 import { drawCurves } from './chart.js';
+import { element, show } from './dom.js';
 import { archiveDataset, datasetFiles, droppedFiles, pickedDataset, restoredDataset, syntheticDataset, type PageDataset } from './dataset-files.js';
 import { OpfsFolder, opfsRoot } from './opfs-folder.js';
 import { paint } from './paint.js';
@@ -19,15 +20,9 @@ export interface TrainPageHooks {
   useCheckpoint(bytes: Uint8Array, source: string): Promise<void>;
 }
 
-const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 /** An option field as the page names it: the form's field (the CLI's name), or what stands for it. */
 const PAGE_NAMES: Record<string, string> = { dataPath: 'the dataset', saveDir: 'a new run', resume: 'Resume' };
 const fieldName = (field: string) => PAGE_NAMES[field] ?? field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
-function show(target: HTMLElement, text: string, isError = false): void {
-  target.textContent = text;
-  target.classList.toggle('error', isError);
-}
 
 export class TrainPage {
   readonly state: RunState;
@@ -35,6 +30,8 @@ export class TrainPage {
   private dataset: PageDataset | null = null;
   private controller: AbortController | null = null;
   private runFolder: Folder | null = null;
+  /** The settings of the run last started here (state.options holds them by the CLI's names). */
+  private runSettings: RunSettings | null = null;
   private resumable: { name: string; manifest: RunManifest } | null = null;
   private readonly ui = {
     form: element<HTMLFormElement>('train-form'),
@@ -175,25 +172,15 @@ export class TrainPage {
     return settings;
   }
 
-  /** Fill the form from a run's settings (a resumed run's). */
-  private fillForm(s: Partial<RunSettings>): void {
+  /** Fill the form from a run's settings (a resumed run's): its fields are named as labArgs names them. */
+  private fillForm(s: RunSettings): void {
     const set = (name: string, value: unknown) => {
       const field = this.ui.form.elements.namedItem(name) as HTMLInputElement | null;
       if (!field || value === undefined) return;
       if (field.type === 'checkbox') field.checked = Boolean(value);
       else field.value = String(value);
     };
-    set('model', s.model);
-    set('epochs', s.epochs);
-    set('batch_size', s.batchSize);
-    set('lr', s.lr);
-    set('weight_decay', s.weightDecay);
-    set('mask_threshold', s.maskThreshold);
-    set('seed', s.seed);
-    set('img_size', s.imgSize);
-    set('base_channels', s.modelOptions?.baseChannels);
-    set('augment', s.augment);
-    set('precision', s.precision);
+    for (const [name, value] of Object.entries(labArgs(s, ''))) set(name, value);
   }
 
   /** The newest run kept here that has not reached its epochs: offered to resume. */
@@ -242,6 +229,7 @@ export class TrainPage {
     }
     const name = resumed?.name ?? defaultRunName(settings.model);
     const dataLabel = `opfs:/datasets/${dataset.id}`;
+    this.runSettings = settings;
     this.state.options = labArgs(settings, dataLabel);
     const runs = this.root.folder('runs');
     const folder = runs.folder(name);
@@ -299,7 +287,7 @@ export class TrainPage {
   }
 
   private setBusy(busy: boolean): void {
-    for (const b of [this.ui.start, this.ui.synthetic, this.ui.evaluate, this.ui.use]) b.disabled = busy;
+    this.ui.synthetic.disabled = busy;
     this.ui.start.disabled = busy || this.dataset === null;
     this.ui.stop.disabled = !busy;
     if (busy) this.ui.resume.disabled = true;
@@ -352,17 +340,17 @@ export class TrainPage {
   private async evaluate(): Promise<void> {
     const dataset = this.dataset;
     const best = await this.bestModel();
-    if (!dataset || !best || !this.state.options) {
+    const settings = this.runSettings;
+    if (!dataset || !best || !settings) {
       best?.dispose();
       return;
     }
     this.setBusy(true);
     try {
-      const size = Number(this.state.options.img_size);
-      const threshold = Number(this.state.options.mask_threshold);
+      const { imgSize: size, maskThreshold: threshold, batchSize } = settings;
       const progress = (done: number, total: number) => this.say(`Decoding the test split: ${done} of ${total} images`);
       const { samples } = await loadSplitCached(dataset.data, 'test', size, this.root.folder(`cache/decoded/${dataset.id}`), { warn: (l) => this.say(l), progress });
-      const result = await evaluateSamples(best, samples, { batchSize: Number(this.state.options.batch_size), size, threshold });
+      const result = await evaluateSamples(best, samples, { batchSize, size, threshold });
       this.state.evaluation = { images: result.images, dice: result.dice, iou: result.iou, loss: result.loss };
       this.say(`Test split: ${result.images} images, Dice ${result.dice.toFixed(4)}, IoU ${result.iou.toFixed(4)}, BCE ${result.loss.toFixed(4)} (best checkpoint of ${this.state.run})`);
     } catch (err) {

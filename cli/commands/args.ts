@@ -43,8 +43,8 @@ export function usage(command: string, summary: string, specs: Record<string, Op
   return lines.join('\n');
 }
 
-/** What a boolean option accepts, as `--flag=VALUE` or `--flag VALUE` (plain `--flag` is true). */
-const BOOLEAN_WORDS = new Map([
+/** What a boolean option accepts, as `--flag=VALUE` or `--flag VALUE` (plain `--flag` is true), in lower case. */
+export const BOOLEAN_WORDS: ReadonlyMap<string, boolean> = new Map([
   ['true', true],
   ['yes', true],
   ['1', true],
@@ -94,6 +94,28 @@ export function parseArgs(argv: string[], specs: Record<string, OptionSpec>): Pa
     out[name] = value;
   }
   return out;
+}
+
+/**
+ * An option that takes a list: every argument after `--name` up to the next option (`--name=a`
+ * starts it with one); given several times, the lists add up. Returns the other arguments, in
+ * order, and the list without empty items — null when the option is not given.
+ */
+export function takeList(argv: readonly string[], name: string): { rest: string[]; values: string[] | null } {
+  const flag = `--${name}`;
+  const rest: string[] = [];
+  let values: string[] | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg !== flag && !arg.startsWith(`${flag}=`)) {
+      rest.push(arg);
+      continue;
+    }
+    values ??= [];
+    if (arg.startsWith(`${flag}=`)) values.push(arg.slice(flag.length + 1));
+    while (i + 1 < argv.length && !argv[i + 1].startsWith('--')) values.push(argv[++i]);
+  }
+  return { rest, values: values?.filter(Boolean) ?? null };
 }
 
 /**

@@ -23,7 +23,6 @@ export async function main(argv: string[]): Promise<number> {
   if (typeof args === 'number') return args;
   try {
     const out = resolve(args.out as string);
-    if (!(args.out as string)) throw new UsageError('--out needs a folder');
     try {
       mkdirSync(out, { recursive: true });
     } catch (err) {

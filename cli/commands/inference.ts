@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { getRuntime } from '../../engine/index.js';
 import { ImageDecodeError, predictFile, uniqueStems, type PredictedFile, checkWritableFolder } from '../../train/index.js';
 import { CHECKPOINT_OPTIONS, SPLIT_OPTIONS, checkCheckpointArgs, checkDataArgs, evaluateSplit, openCheckpoint, printReport, startRuntime } from './evaluation.js';
-import { UsageError, asUsageError, parseCommandArgs, reportError, type OptionSpec } from './args.js';
+import { UsageError, asUsageError, parseCommandArgs, reportError, takeList, type OptionSpec } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {
   ...CHECKPOINT_OPTIONS,
@@ -24,19 +24,8 @@ const SUMMARY = 'Dice and IoU of a checkpoint on the test split (annotations/tes
  * one); the option may be given several times, the lists add up.
  */
 export function takeImages(argv: string[]): { rest: string[]; images: string[] | null } {
-  const rest: string[] = [];
-  let images: string[] | null = null;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg !== '--images' && !arg.startsWith('--images=')) {
-      rest.push(arg);
-      continue;
-    }
-    images ??= [];
-    if (arg.startsWith('--images=')) images.push(arg.slice('--images='.length));
-    while (i + 1 < argv.length && !argv[i + 1].startsWith('--')) images.push(argv[++i]);
-  }
-  return { rest, images: images?.filter(Boolean) ?? null };
+  const { rest, values } = takeList(argv, 'images');
+  return { rest, images: values };
 }
 
 const IMAGE_FILE = /\.(jpe?g|png|gif)$/i;

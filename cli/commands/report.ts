@@ -6,8 +6,8 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { collectRuns, writeReport } from '../../experiments/report.js';
-import { UsageError, parseCommandArgs, reportError, type OptionSpec } from './args.js';
+import { collectRuns, namesRun, writeReport } from '../../experiments/report.js';
+import { BOOLEAN_WORDS, UsageError, parseCommandArgs, reportError, takeList, type OptionSpec } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {
   out: { type: 'string', help: 'folder for report.md, report.html and every figure with its data (required)' },
@@ -25,30 +25,21 @@ function isOptionValue(previous: string | undefined, arg: string): boolean {
   if (previous === undefined || !previous.startsWith('--') || previous.includes('=')) return false;
   const spec = OPTIONS[previous.slice(2)];
   if (!spec) return false;
-  return spec.type !== 'boolean' || /^(true|false|yes|no|1|0)$/i.test(arg);
+  return spec.type !== 'boolean' || BOOLEAN_WORDS.has(arg.toLowerCase());
 }
 
 /**
  * The folders (arguments that are neither options nor their values, anywhere on the line) and
- * --examples' names (every argument after it up to the next option; repeatable), apart from the
- * options for the parser.
+ * --examples' names (every argument after it up to the next option; repeatable; null when not
+ * given), apart from the options for the parser.
  */
-export function splitReportArgs(argv: readonly string[]): { folders: string[]; examples: string[]; rest: string[] } {
+export function splitReportArgs(argv: readonly string[]): { folders: string[]; examples: string[] | null; rest: string[] } {
+  // An argument after an --examples list is an option, so each other argument keeps the one before it.
+  const { rest: others, values: examples } = takeList(argv, 'examples');
   const folders: string[] = [];
-  const examples: string[] = [];
   const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--examples' || arg.startsWith('--examples=')) {
-      if (arg.startsWith('--examples=')) examples.push(arg.slice('--examples='.length));
-      while (i + 1 < argv.length && !argv[i + 1].startsWith('--')) examples.push(argv[++i]);
-    } else if (arg.startsWith('--') || isOptionValue(argv[i - 1], arg)) {
-      rest.push(arg);
-    } else {
-      folders.push(arg);
-    }
-  }
-  return { folders, examples: examples.filter(Boolean), rest };
+  others.forEach((arg, i) => (arg.startsWith('--') || isOptionValue(others[i - 1], arg) ? rest : folders).push(arg));
+  return { folders, examples, rest };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -60,16 +51,17 @@ export async function main(argv: string[]): Promise<number> {
     if (args.out === undefined) throw new UsageError('--out is required: the folder for report.md, report.html and the figures');
     const out = resolve(args.out as string);
     if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${out} is a file, not a folder; choose another --out`);
-    if (argv.some((a) => a === '--examples' || a.startsWith('--examples=')) && examples.length === 0) throw new UsageError('--examples needs at least one run name');
+    if (examples !== null && examples.length === 0) throw new UsageError('--examples needs at least one run name');
     if (args.data_path !== undefined && !existsSync(resolve(args.data_path as string))) throw new UsageError(`--data_path ${resolve(args.data_path as string)} does not exist`);
     const runs = collectRuns(folders);
-    const unknown = examples.filter((e) => !runs.some((r) => r.label === e || r.dir === resolve(e)));
+    const unknown = (examples ?? []).filter((e) => !runs.some((r) => namesRun(e, r)));
     if (unknown.length) throw new UsageError(`--examples ${unknown.join(' ')}: no such run among ${runs.map((r) => r.label).join(', ')}`);
     const summary = await writeReport(
       {
         folders,
+        runs,
         out,
-        examples,
+        examples: examples ?? [],
         images: args.images as number,
         evaluate: args.evaluate as boolean,
         dataPath: args.data_path === undefined ? undefined : resolve(args.data_path as string),

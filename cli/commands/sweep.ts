@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { MODEL_ARGUMENTS, configurations, inShard, parseGrid, parseShard } from '../../experiments/grid.js';
 import { checkSweepFolder, configurationState, runSweep, trainArguments, type SweepPlan } from '../../experiments/sweep.js';
 import { MODELS } from '../../models/index.js';
+import { SPLIT_FILES } from '../../train/index.js';
 import { UsageError, givenOptions, parseCommandArgs, reportError, type OptionSpec } from './args.js';
 import { OPTIONS as TRAIN_OPTIONS } from './train.js';
 
@@ -48,8 +49,9 @@ function withBareBooleans(argv: readonly string[]): string[] {
 /** The dataset's layout as far as a sweep needs it before anything runs (train checks the rest at its start). */
 function checkData(dataPath: string, test: boolean): void {
   if (!existsSync(dataPath) || !statSync(dataPath).isDirectory()) throw new UsageError(`--data_path ${dataPath} is not a folder (the Oxford-IIIT Pet folder; fetch it with \`petseg download\`)`);
-  if (!existsSync(join(dataPath, 'annotations', 'trainval.txt'))) throw new UsageError(`--data_path ${dataPath} has no annotations/trainval.txt; expected the Oxford-IIIT Pet layout`);
-  if (test && !existsSync(join(dataPath, 'annotations', 'test.txt'))) throw new UsageError(`--data_path ${dataPath} has no test split (annotations/test.txt) to score the runs on; add one, or pass --test no`);
+  const [trainval, testList] = SPLIT_FILES;
+  if (!existsSync(join(dataPath, trainval))) throw new UsageError(`--data_path ${dataPath} has no ${trainval}; expected the Oxford-IIIT Pet layout`);
+  if (test && !existsSync(join(dataPath, testList))) throw new UsageError(`--data_path ${dataPath} has no test split (${testList}) to score the runs on; add one, or pass --test no`);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -8,8 +8,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as E from '../../engine/index.js';
 import { BASE_CHANNELS, IMG_SIZE, isModelName, MODELS, type ModelName } from '../../models/index.js';
-import { splitFingerprint, NodeFolder, ensureSyntheticDataset, RUN_LOG_DIR, openRun, defaultRunName, type OpenedRun, RunFolderInUse, acquireRunLock, claimNewRunFolder, type RunLock, type RunSettings, PRECISIONS, RUN_FILES, checkTrainOptions, checkWritableFolder, train, type Precision, type TrainOptions } from '../../train/index.js';
-import { UsageError, asUsageError, checkNotFolder, givenOptions, parseCommandArgs, reportError, type OptionSpec, type ParsedArgs } from './args.js';
+import { splitFingerprint, NodeFolder, ensureSyntheticDataset, RUN_LOG_DIR, openRun, defaultRunName, type OpenedRun, RunFolderInUse, acquireRunLock, claimNewRunFolder, type RunLock, type RunSettings, PRECISIONS, RUN_DEFINING, RUN_FILES, checkTrainOptions, checkWritableFolder, train, type Precision, type TrainOptions } from '../../train/index.js';
+import { UsageError, asUsageError, checkNotFolder, flagOf, givenOptions, parseCommandArgs, reportError, type OptionSpec, type ParsedArgs } from './args.js';
 
 export const OPTIONS: Record<string, OptionSpec> = {
   data_path: { type: 'string', help: 'Oxford-IIIT Pet folder (images/, annotations/); omitted: the built-in synthetic set' },
@@ -37,21 +37,9 @@ export const OPTIONS: Record<string, OptionSpec> = {
 /** What the synthetic preset changes, unless given on the command line. */
 const SYNTHETIC_PRESET = { img_size: 64, base_channels: 8, epochs: 5 } as const;
 /** The arguments a resumed run takes from its folder (giving a different value is an error; --data_path is compared by content, resumedDataPath), and where its settings hold each. */
-const RUN_DEFINING: [string, (s: Partial<RunSettings>) => unknown][] = [
-  ['model', (s) => s.model],
-  ['batch_size', (s) => s.batchSize],
-  ['lr', (s) => s.lr],
-  ['weight_decay', (s) => s.weightDecay],
-  ['img_size', (s) => s.imgSize],
-  ['base_channels', (s) => s.modelOptions?.baseChannels],
-  ['mask_threshold', (s) => s.maskThreshold],
-  ['augment', (s) => s.augment],
-  ['seed', (s) => s.seed],
-  ['encoder_weights', (s) => s.encoderWeights],
-  ['freeze_encoder_epochs', (s) => s.freezeEncoderEpochs],
-  ['encoder_lr', (s) => s.encoderLr],
-  ['precision', (s) => s.precision],
-];
+const RESUMED_ARGS: [string, (s: Partial<RunSettings>) => unknown][] = RUN_DEFINING.map((field) =>
+  field === 'modelOptions' ? ['base_channels', (s) => s.modelOptions?.baseChannels] : [flagOf(field).slice(2), (s) => s[field]],
+);
 
 /** The synthetic set lives in the user's cache folder, written once. */
 function syntheticRoot(): string {
@@ -83,7 +71,7 @@ async function resumedDataPath(run: OpenedRun, args: ParsedArgs, given: Set<stri
 async function mergeResumedArgs(args: ParsedArgs, given: Set<string>, run: OpenedRun): Promise<void> {
   if (!run.manifest || !run.settings) throw new UsageError(`--resume: ${run.folder.location} holds no finished epoch to resume; drop --resume to start the run`);
   const recorded = run.settings;
-  for (const [name, of] of RUN_DEFINING) {
+  for (const [name, of] of RESUMED_ARGS) {
     const value = of(recorded);
     if (value === undefined) continue;
     const givenValue = name === 'encoder_weights' && typeof args[name] === 'string' ? resolve(args[name] as string) : args[name];

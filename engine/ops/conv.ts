@@ -37,7 +37,7 @@ export interface ConvOperands {
 
 interface PlannedConv {
   plans: ConvPlan[];
-  /** The autotuner's table keys (conv-tuner.ts tableKeys); made only where autotuning is on (they hash every candidate's WGSL). */
+  /** The autotuner's table keys (conv-tuner.ts tableKeys): the direction, the bucketed shape and the candidates' names. */
   keys: string[];
 }
 
@@ -51,7 +51,7 @@ function planned(runtime: Runtime, direction: ConvDirection, layer: ConvGeometry
   let entry = cache.get(id);
   if (!entry) {
     const plans = convPlans(direction, layer, runtime.caps, hasBias, runtime.settings.conv, operands);
-    cache.set(id, (entry = { plans, keys: runtime.tuner.enabled && plans.length > 1 ? tableKeys(direction, layer, plans) : [] }));
+    cache.set(id, (entry = { plans, keys: tableKeys(direction, layer, plans) }));
   }
   return entry;
 }
@@ -115,7 +115,7 @@ function runConv(direction: ConvDirection, layer: ConvGeometry, operands: ConvOp
   const hasBias = Boolean(operands.bias);
   const type: ConvOperandType = operands.src.dtype === 'float16' ? 'f16' : 'f32';
   const { keys, plans } = planned(runtime, direction, layer, hasBias, type);
-  if (keys.length) runtime.tuner.note({ key: keys[0], direction, layer, hasBias, operands: type }, plans.length);
+  runtime.tuner.note({ key: keys[0], direction, layer, hasBias, operands: type }, plans.length);
   const plan = runtime.tuner.choose(keys, plans);
   used?.add(plan.kernel);
   // Every direction of a layer does the same multiply-adds: one per weight tap per position of the convolution's strided side.

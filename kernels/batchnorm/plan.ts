@@ -41,7 +41,7 @@ export interface BatchNormSettings {
 }
 
 /** Values per channel up to which one invocation per channel sums them on GPUs. */
-export const BATCHNORM_SERIAL_MAX = 512;
+const BATCHNORM_SERIAL_MAX = 512;
 
 export function batchNormSettings(software: boolean): BatchNormSettings {
   // CPU adapters: workgroups of 8 so that a few dozen channels still spread over every core.
@@ -55,7 +55,7 @@ export function batchNormSettings(software: boolean): BatchNormSettings {
  * whole number of vec4s, so the 4 share a channel: the same arithmetic per value, a quarter of
  * the invocations and channel lookups (CPU adapters pay per load).
  */
-export function batchNormVec4(plane: number): boolean {
+function batchNormVec4(plane: number): boolean {
   return plane % 4 === 0;
 }
 
